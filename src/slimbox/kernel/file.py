@@ -1,0 +1,268 @@
+"""Open file descriptions: what a file descriptor refers to.
+
+`File` holds the status flags and offset shared by every descriptor dup'ed from one
+open(). Subclasses implement the operations their kind of file supports; the rest
+fail with the errno Linux gives. `task` arguments are the calling thread, for files
+whose behaviour depends on it (terminals, /proc).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.fs.inode import DirEntry, Inode, Stat, dirent_type
+from slimbox.kernel.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from slimbox.kernel.fs.vfs import PathNode
+
+O_ACCMODE = 0o3
+O_RDONLY, O_WRONLY, O_RDWR = 0, 1, 2
+O_CREAT = 0o100
+O_EXCL = 0o200
+O_NOCTTY = 0o400
+O_TRUNC = 0o1000
+O_APPEND = 0o2000
+O_NONBLOCK = 0o4000
+O_DSYNC = 0o10000
+O_ASYNC = 0o20000
+O_DIRECT = 0o40000
+O_LARGEFILE = 0o100000
+O_DIRECTORY = 0o200000
+O_NOFOLLOW = 0o400000
+O_NOATIME = 0o1000000
+O_CLOEXEC = 0o2000000
+O_SYNC = 0o4010000
+O_PATH = 0o10000000
+O_TMPFILE = 0o20200000
+
+#: flags F_SETFL may change
+SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
+
+SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = 0, 1, 2, 3, 4
+
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+POLLRDNORM, POLLWRNORM = 0x40, 0x100
+
+MAX_RW = 0x7FFFF000  # Linux caps a single read/write at this many bytes
+
+
+class File:
+    """An open file description."""
+
+    def __init__(self, flags: int, path: PathNode | None = None, inode: Inode | None = None) -> None:
+        self.flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)
+        self.path = path
+        self.inode = inode if inode is not None else (path.inode if path is not None else None)
+        self.offset = 0
+        self.refs = 0
+
+    # access ----------------------------------------------------------------------
+
+    @property
+    def readable(self) -> bool:
+        return self.flags & O_PATH == 0 and self.flags & O_ACCMODE in (O_RDONLY, O_RDWR)
+
+    @property
+    def writable(self) -> bool:
+        return self.flags & O_PATH == 0 and self.flags & O_ACCMODE in (O_WRONLY, O_RDWR)
+
+    @property
+    def nonblocking(self) -> bool:
+        return bool(self.flags & O_NONBLOCK)
+
+    def describe(self) -> bytes:
+        """What /proc/PID/fd/N points to."""
+        if self.path is not None:
+            return self.path.full_path()
+        return b"anon_inode:[" + type(self).__name__.lower().encode() + b"]"
+
+    # operations (defaults) ---------------------------------------------------------
+
+    def read(self, task, length: int) -> bytes:
+        raise LinuxError(Errno.EINVAL)
+
+    def write(self, task, data: bytes) -> int:
+        raise LinuxError(Errno.EINVAL)
+
+    def pread(self, length: int, offset: int) -> bytes:
+        raise LinuxError(Errno.ESPIPE)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise LinuxError(Errno.ESPIPE)
+
+    def seek(self, offset: int, whence: int) -> int:
+        raise LinuxError(Errno.ESPIPE)
+
+    def stat(self) -> Stat:
+        if self.inode is None:
+            raise LinuxError(Errno.EBADF)
+        return self.inode.stat()
+
+    def entries_from(self, position: int) -> list[tuple[int, DirEntry]]:
+        raise LinuxError(Errno.ENOTDIR)
+
+    def ioctl(self, task, request: int, arg: int) -> int:
+        raise LinuxError(Errno.ENOTTY)
+
+    def truncate(self, size: int) -> None:
+        raise LinuxError(Errno.EINVAL)
+
+    def sync(self) -> None:
+        return None
+
+    def poll(self) -> int:
+        """Current readiness as POLL* bits."""
+        return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+
+    def wait_queues(self) -> tuple[WaitQueue, ...]:
+        """Queues notified when poll() may have changed."""
+        return ()
+
+    def release(self) -> None:
+        """The last descriptor referring to this description was closed."""
+
+
+class Storage(Protocol):
+    """The bytes behind a regular file."""
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+    def write_at(self, offset: int, data: bytes) -> int: ...
+
+    def size(self) -> int: ...
+
+    def truncate(self, size: int) -> None: ...
+
+    def sync(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RegularFile(File):
+    """A seekable file over some Storage."""
+
+    def __init__(self, flags: int, path: PathNode | None, inode: Inode | None, storage: Storage) -> None:
+        super().__init__(flags, path, inode)
+        self.storage = storage
+
+    def read(self, task, length: int) -> bytes:
+        data = self.storage.read_at(self.offset, min(length, MAX_RW))
+        self.offset += len(data)
+        return data
+
+    def write(self, task, data: bytes) -> int:
+        if self.flags & O_APPEND:
+            self.offset = self.storage.size()
+        written = self.storage.write_at(self.offset, data[:MAX_RW])
+        self.offset += written
+        return written
+
+    def pread(self, length: int, offset: int) -> bytes:
+        return self.storage.read_at(offset, min(length, MAX_RW))
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if self.flags & O_APPEND:  # Linux appends even for pwrite on an O_APPEND file
+            offset = self.storage.size()
+        return self.storage.write_at(offset, data[:MAX_RW])
+
+    def seek(self, offset: int, whence: int) -> int:
+        if whence == SEEK_SET:
+            new = offset
+        elif whence == SEEK_CUR:
+            new = self.offset + offset
+        elif whence == SEEK_END:
+            new = self.storage.size() + offset
+        elif whence == SEEK_DATA:
+            size = self.storage.size()
+            if offset >= size or offset < 0:
+                raise LinuxError(Errno.ENXIO)
+            new = offset
+        elif whence == SEEK_HOLE:
+            size = self.storage.size()
+            if offset >= size or offset < 0:
+                raise LinuxError(Errno.ENXIO)
+            new = size
+        else:
+            raise LinuxError(Errno.EINVAL)
+        if new < 0:
+            raise LinuxError(Errno.EINVAL)
+        self.offset = new
+        return new
+
+    def truncate(self, size: int) -> None:
+        self.storage.truncate(size)
+
+    def sync(self) -> None:
+        self.storage.sync()
+
+    def release(self) -> None:
+        self.storage.close()
+
+
+class DirectoryFile(File):
+    """An open directory; getdents positions are indexes into a listing taken when
+    the directory is first read (or rewound)."""
+
+    def __init__(self, flags: int, path: PathNode) -> None:
+        super().__init__(flags, path)
+        self._listing: list[DirEntry] | None = None
+
+    def read(self, task, length: int) -> bytes:
+        raise LinuxError(Errno.EISDIR)
+
+    def write(self, task, data: bytes) -> int:
+        raise LinuxError(Errno.EBADF)
+
+    def pread(self, length: int, offset: int) -> bytes:
+        raise LinuxError(Errno.EISDIR)
+
+    def seek(self, offset: int, whence: int) -> int:
+        if whence == SEEK_SET and offset >= 0:
+            new = offset
+        elif whence == SEEK_CUR and self.offset + offset >= 0:
+            new = self.offset + offset
+        else:
+            raise LinuxError(Errno.EINVAL)
+        if new == 0:
+            self._listing = None
+        self.offset = new
+        return new
+
+    def entries_from(self, position: int) -> list[tuple[int, DirEntry]]:
+        if self._listing is None or position == 0:
+            assert self.path is not None
+            here = self.path.inode
+            parent = self.path.parent.inode if self.path.parent is not None else here
+            self._listing = [DirEntry(b".", here.ino, dirent_type(here.mode)),
+                             DirEntry(b"..", parent.ino, dirent_type(parent.mode))]
+            self._listing.extend(here.entries())
+        return [(index + 1, entry) for index, entry in enumerate(self._listing) if index >= position]
+
+
+class PathFile(File):
+    """An O_PATH descriptor: a location, usable only as a directory fd, for fstat,
+    fchdir and the like."""
+
+    def read(self, task, length: int) -> bytes:
+        raise LinuxError(Errno.EBADF)
+
+    def write(self, task, data: bytes) -> int:
+        raise LinuxError(Errno.EBADF)
+
+    def pread(self, length: int, offset: int) -> bytes:
+        raise LinuxError(Errno.EBADF)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise LinuxError(Errno.EBADF)
+
+    def seek(self, offset: int, whence: int) -> int:
+        raise LinuxError(Errno.EBADF)
+
+    def entries_from(self, position: int) -> list[tuple[int, DirEntry]]:
+        raise LinuxError(Errno.EBADF)
+
+    def ioctl(self, task, request: int, arg: int) -> int:
+        raise LinuxError(Errno.EBADF)

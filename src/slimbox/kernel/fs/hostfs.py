@@ -1,0 +1,455 @@
+"""hostfs: a host directory shown inside the sandbox.
+
+Every access goes through the `HostDirectory` / `HostFile` objects the platform
+hands over (the South interface), one name component at a time, never following a
+host symlink; symlinks found on the host are shown as symlinks and the VFS resolves
+their text in the sandbox's own namespace, so link text cannot reach host paths.
+
+Key decisions:
+- Inode identity is (fs.dev, host inode number): `ls -i` is stable and hard links
+  compare equal. Files on a second host device under the same tree (a host mount
+  point inside the exposed directory) get the device's index folded into the high
+  bits of the number so two devices cannot produce the same key.
+- Inodes are cheap, fresh per lookup, and remember how they were reached: the parent
+  directory inode, their name in it, and their path relative to the mount root (the
+  last is what `hidden` is matched against).
+- Open directory handles are cached per host inode in a bounded LRU shared by the
+  whole filesystem; an evicted directory is reopened from its parent by name when
+  next needed, and if that name now leads to a different directory the operation
+  fails with ESTALE rather than acting on the wrong one. The mount root's handle is
+  held for the filesystem's lifetime. This bounds the supervisor's descriptors no
+  matter how big a tree the guest walks.
+- `hidden` names look absent: lookups answer ENOENT, listings leave them out, and
+  creating, linking or renaming onto them answers EACCES. A directory that contains
+  a hidden path cannot be renamed (EACCES), since that would move the hidden file to
+  a visible name.
+- New files and directories get exactly the mode asked for (the supervisor's umask
+  is undone) and, where the host allows it, the caller's fsuid/fsgid as owner;
+  otherwise the host's owner stands.
+- Setting attributes needs the entry's parent handle, so the mount root's own
+  attributes cannot be changed (EPERM).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError, from_os_error
+from slimbox.kernel.file import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, File, RegularFile
+from slimbox.kernel.fs.inode import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type
+from slimbox.platforms.base import HostDirectory, HostFile, HostStat
+
+if TYPE_CHECKING:
+    from slimbox.kernel.cred import Credentials
+
+DEFAULT_MAX_OPEN_DIRS = 256
+#: where a second host device's index goes in an inode number
+_DEVICE_SHIFT = 56
+
+_T = TypeVar("_T")
+
+
+def _host(call: Callable[..., _T], *args) -> _T:
+    """Run one host operation, reporting its failure as the Linux errno."""
+    try:
+        return call(*args)
+    except OSError as exc:
+        raise from_os_error(exc) from None
+
+
+def normalise_hidden(paths: Iterable[bytes]) -> frozenset[bytes]:
+    """Relative paths as `hidden` matches them: components joined by single slashes."""
+    result = set()
+    for path in paths:
+        parts = [p for p in path.split(b"/") if p and p != b"."]
+        if not parts or b".." in parts:
+            raise ValueError(f"hidden path must be a relative path below the mount root: {path!r}")
+        result.add(b"/".join(parts))
+    return frozenset(result)
+
+
+class HostStorage:
+    """The Storage of a regular file open on the host."""
+
+    __slots__ = ("host_file",)
+
+    def __init__(self, host_file: HostFile) -> None:
+        self.host_file = host_file
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return _host(self.host_file.pread, length, offset)
+
+    def write_at(self, offset: int, data: bytes) -> int:
+        return _host(self.host_file.pwrite, data, offset)
+
+    def size(self) -> int:
+        return _host(self.host_file.stat).size
+
+    def truncate(self, size: int) -> None:
+        if size < 0:
+            raise LinuxError(Errno.EINVAL)
+        _host(self.host_file.truncate, size)
+
+    def sync(self) -> None:
+        _host(self.host_file.sync)
+
+    def close(self) -> None:
+        _host(self.host_file.close)
+
+
+class HostFs(FileSystem):
+    """A host directory tree; `readonly` refuses every change with EROFS before the
+    host is asked, and `hidden` lists relative paths that must look absent."""
+
+    fstype = "hostfs"
+
+    def __init__(self, dev: int, clock: Callable[[], int], root: HostDirectory, *, readonly: bool = False,
+                 hidden: Iterable[bytes] = (), max_open_dirs: int = DEFAULT_MAX_OPEN_DIRS) -> None:
+        super().__init__(dev, clock, readonly)
+        if max_open_dirs < 2:
+            raise ValueError("max_open_dirs must be at least 2")
+        self.hidden = normalise_hidden(hidden)
+        self._max_open_dirs = max_open_dirs
+        self._root_dir = root
+        self._open_dirs: OrderedDict[int, HostDirectory] = OrderedDict()
+        root_stat = _host(root.stat)
+        if root_stat.mode & S_IFMT != S_IFDIR:
+            raise LinuxError(Errno.ENOTDIR)
+        self._devices: dict[int, int] = {root_stat.dev: 0}
+        self.root = HostDirInode(self, self.ino_of(root_stat), None, b"", b"")
+
+    # --- identity and attributes ------------------------------------------------
+
+    def ino_of(self, st: HostStat) -> int:
+        index = self._devices.setdefault(st.dev, len(self._devices))
+        return st.ino if index == 0 else st.ino ^ (index << _DEVICE_SHIFT)
+
+    def to_stat(self, st: HostStat) -> Stat:
+        return Stat(self.dev, self.ino_of(st), st.mode, st.nlink, st.uid, st.gid, st.rdev, st.size,
+                    st.blksize, st.blocks, st.atime_ns, st.mtime_ns, st.ctime_ns)
+
+    def make_inode(self, st: HostStat, parent: HostDirInode, name: bytes) -> HostInode:
+        rel = name if not parent.rel else parent.rel + b"/" + name
+        kind = st.mode & S_IFMT
+        cls = {S_IFDIR: HostDirInode, S_IFREG: HostFileInode, S_IFLNK: HostSymlinkInode}.get(kind, HostOtherInode)
+        return cls(self, self.ino_of(st), parent, name, rel, kind)
+
+    def is_hidden(self, rel: bytes) -> bool:
+        return rel in self.hidden
+
+    def contains_hidden(self, rel: bytes) -> bool:
+        """Whether a hidden path lies strictly below `rel`."""
+        prefix = rel + b"/"
+        return any(path.startswith(prefix) for path in self.hidden)
+
+    # --- directory handles ---------------------------------------------------------
+
+    def directory(self, inode: HostDirInode) -> HostDirectory:
+        return self.directories(inode)[0]
+
+    def directories(self, *inodes: HostDirInode) -> list[HostDirectory]:
+        """Open handles for each directory; handles obtained earlier in the same call
+        are kept open while later ones are fetched, since the caller needs them all."""
+        pinned: set[int] = set()
+        handles = []
+        for inode in inodes:
+            handles.append(self._resolve(inode, pinned))
+            pinned.add(inode.ino)
+        return handles
+
+    def _resolve(self, inode: HostDirInode, pinned: set[int]) -> HostDirectory:
+        # Walk up to the nearest ancestor with a handle (the root always has one), then
+        # reopen downwards; iterative because guest trees can be thousands deep.
+        missing: list[HostDirInode] = []
+        node: HostDirInode | None = inode
+        while True:
+            assert node is not None
+            if node.parent is None:
+                handle = self._root_dir
+                break
+            cached = self._open_dirs.get(node.ino)
+            if cached is not None:
+                self._open_dirs.move_to_end(node.ino)
+                handle = cached
+                break
+            missing.append(node)
+            node = node.parent
+        for node in reversed(missing):
+            sub = _host(handle.subdir, node.name)
+            try:
+                if self.ino_of(_host(sub.stat)) != node.ino:
+                    raise LinuxError(Errno.ESTALE)
+            except BaseException:
+                sub.close()
+                raise
+            self._remember(node.ino, sub, pinned)
+            handle = sub
+        return handle
+
+    def _remember(self, ino: int, handle: HostDirectory, pinned: set[int]) -> None:
+        old = self._open_dirs.pop(ino, None)
+        if old is not None and old is not handle:
+            old.close()
+        self._open_dirs[ino] = handle
+        if len(self._open_dirs) <= self._max_open_dirs:
+            return
+        for victim in list(self._open_dirs):
+            if len(self._open_dirs) <= self._max_open_dirs:
+                break
+            if victim == ino or victim in pinned:
+                continue
+            self._open_dirs.pop(victim).close()
+
+    def forget_directory(self, ino: int) -> None:
+        handle = self._open_dirs.pop(ino, None)
+        if handle is not None:
+            handle.close()
+
+    @property
+    def open_directory_count(self) -> int:
+        """Directory handles held besides the root's (for tests and diagnostics)."""
+        return len(self._open_dirs)
+
+    def close(self) -> None:
+        """Release every host handle, the root's included (the filesystem owns it)."""
+        while self._open_dirs:
+            self._open_dirs.popitem()[1].close()
+        self._root_dir.close()
+
+
+class HostInode(Inode):
+    """A host file reached as `name` in `parent`; `rel` is its path below the mount
+    root. The file type never changes for an inode, so it is kept to spare a host
+    call on every type test during path walks."""
+
+    __slots__ = ("parent", "name", "rel", "kind")
+    fs: HostFs
+
+    def __init__(self, fs: HostFs, ino: int, parent: HostDirInode | None, name: bytes, rel: bytes,
+                 kind: int) -> None:
+        super().__init__(fs, ino)
+        self.parent = parent
+        self.name = name
+        self.rel = rel
+        self.kind = kind
+
+    def is_dir(self) -> bool:
+        return self.kind == S_IFDIR
+
+    def is_symlink(self) -> bool:
+        return self.kind == S_IFLNK
+
+    def is_regular(self) -> bool:
+        return self.kind == S_IFREG
+
+    def parent_directory(self) -> HostDirectory:
+        if self.parent is None:
+            raise LinuxError(Errno.EPERM)
+        return self.fs.directory(self.parent)
+
+    def host_stat(self) -> HostStat:
+        return _host(self.parent_directory().lookup, self.name)
+
+    def stat(self) -> Stat:
+        return self.fs.to_stat(self.host_stat())
+
+    def setattr(self, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
+                atime_ns: int | None = None, mtime_ns: int | None = None) -> None:
+        self.fs.check_writable()
+        directory = self.parent_directory()
+        # chown first: the host clears set-id bits on chown, and a mode given alongside
+        # (the VFS passes one when it wants them cleared) must be the last word
+        if uid is not None or gid is not None:
+            _host(directory.chown, self.name, -1 if uid is None else uid, -1 if gid is None else gid)
+        if mode is not None:
+            if self.kind == S_IFLNK:
+                raise LinuxError(Errno.EOPNOTSUPP)
+            _host(directory.chmod, self.name, mode & 0o7777)
+        if atime_ns is not None or mtime_ns is not None:
+            _host(directory.set_times, self.name, atime_ns, mtime_ns)
+
+
+class HostFileInode(HostInode):
+    """A regular host file. The copy handed to an open file is bound to its host
+    handle, so fstat keeps working after the name is renamed or unlinked."""
+
+    __slots__ = ("host_file",)
+
+    def __init__(self, fs: HostFs, ino: int, parent: HostDirInode | None, name: bytes, rel: bytes,
+                 kind: int = S_IFREG, host_file: HostFile | None = None) -> None:
+        super().__init__(fs, ino, parent, name, rel, kind)
+        self.host_file = host_file
+
+    def host_stat(self) -> HostStat:
+        if self.host_file is not None:
+            try:
+                return self.host_file.stat()
+            except OSError:
+                pass  # closed already: fall back to the name
+        return super().host_stat()
+
+    def open(self, flags: int) -> File:
+        accmode = flags & O_ACCMODE
+        writing = accmode in (O_WRONLY, O_RDWR) or bool(flags & O_TRUNC)
+        if writing:
+            self.fs.check_writable()
+        # O_TRUNC is carried out by the VFS through the file, which needs a writable
+        # host handle even when the guest asked for O_RDONLY
+        host_flags = O_RDWR if accmode == O_RDONLY and flags & O_TRUNC else accmode
+        host_file = _host(self.parent_directory().open_file, self.name, host_flags, 0)
+        try:
+            if self.fs.ino_of(_host(host_file.stat)) != self.ino:
+                raise LinuxError(Errno.ESTALE)
+        except BaseException:
+            host_file.close()
+            raise
+        bound = HostFileInode(self.fs, self.ino, self.parent, self.name, self.rel, self.kind, host_file)
+        return RegularFile(flags, None, bound, HostStorage(host_file))
+
+    def truncate(self, size: int) -> None:
+        self.fs.check_writable()
+        if size < 0:
+            raise LinuxError(Errno.EINVAL)
+        host_file = _host(self.parent_directory().open_file, self.name, O_WRONLY, 0)
+        try:
+            _host(host_file.truncate, size)
+        finally:
+            host_file.close()
+
+
+class HostSymlinkInode(HostInode):
+    __slots__ = ()
+
+    def readlink(self) -> bytes:
+        return _host(self.parent_directory().readlink, self.name)
+
+
+class HostOtherInode(HostInode):
+    """A host device, FIFO or socket: listed with its real attributes, never opened."""
+
+    __slots__ = ()
+
+    def open(self, flags: int) -> File:
+        raise LinuxError(Errno.EACCES)
+
+
+class HostDirInode(HostInode):
+    __slots__ = ()
+
+    def __init__(self, fs: HostFs, ino: int, parent: HostDirInode | None, name: bytes, rel: bytes,
+                 kind: int = S_IFDIR) -> None:
+        super().__init__(fs, ino, parent, name, rel, kind)
+
+    def handle(self) -> HostDirectory:
+        return self.fs.directory(self)
+
+    def host_stat(self) -> HostStat:
+        # through its own handle: right even if the directory was renamed meanwhile
+        return _host(self.handle().stat)
+
+    def open(self, flags: int) -> File:
+        raise LinuxError(Errno.EISDIR)
+
+    def _child_rel(self, name: bytes) -> bytes:
+        return name if not self.rel else self.rel + b"/" + name
+
+    def _visible(self, name: bytes) -> None:
+        if self.fs.is_hidden(self._child_rel(name)):
+            raise LinuxError(Errno.ENOENT)
+
+    def _may_create(self, name: bytes) -> HostDirectory:
+        self.fs.check_writable()
+        if self.fs.is_hidden(self._child_rel(name)):
+            raise LinuxError(Errno.EACCES)
+        return self.handle()
+
+    # --- reading ------------------------------------------------------------------
+
+    def lookup(self, name: bytes) -> Inode:
+        self._visible(name)
+        return self.fs.make_inode(_host(self.handle().lookup, name), self, name)
+
+    def entries(self) -> list[DirEntry]:
+        directory = self.handle()
+        result = []
+        for name in _host(directory.list):
+            if self.fs.is_hidden(self._child_rel(name)):
+                continue
+            try:
+                st = directory.lookup(name)
+            except OSError:
+                continue  # removed on the host since it was listed
+            result.append(DirEntry(name, self.fs.ino_of(st), dirent_type(st.mode)))
+        return result
+
+    # --- changing -------------------------------------------------------------------
+
+    def _settle_new(self, directory: HostDirectory, name: bytes, mode: int | None,
+                    cred: Credentials) -> HostStat:
+        st = _host(directory.lookup, name)
+        if (st.uid, st.gid) != (cred.fsuid, cred.fsgid):
+            try:
+                directory.chown(name, cred.fsuid, cred.fsgid)
+            except OSError:
+                pass  # an unprivileged supervisor cannot give files away; the host owner stands
+        if mode is not None and st.mode & 0o7777 != mode & 0o7777:
+            _host(directory.chmod, name, mode & 0o7777)
+        return _host(directory.lookup, name)
+
+    def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        directory = self._may_create(name)
+        _host(_host(directory.open_file, name, O_CREAT | O_EXCL | O_WRONLY, mode & 0o7777).close)
+        return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
+
+    def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        directory = self._may_create(name)
+        _host(directory.mkdir, name, mode & 0o7777)
+        return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
+
+    def symlink(self, name: bytes, target: bytes, cred: Credentials) -> Inode:
+        directory = self._may_create(name)
+        _host(directory.symlink, target, name)
+        return self.fs.make_inode(self._settle_new(directory, name, None, cred), self, name)
+
+    def link(self, name: bytes, inode: Inode) -> None:
+        self._may_create(name)
+        if not isinstance(inode, HostInode) or inode.fs is not self.fs:
+            raise LinuxError(Errno.EXDEV)
+        if inode.is_dir() or inode.parent is None:
+            raise LinuxError(Errno.EPERM)
+        source_dir, target_dir = self.fs.directories(inode.parent, self)
+        _host(source_dir.link, inode.name, target_dir, name)
+
+    def unlink(self, name: bytes) -> None:
+        self.fs.check_writable()
+        self._visible(name)
+        _host(self.handle().unlink, name)
+
+    def rmdir(self, name: bytes) -> None:
+        self.fs.check_writable()
+        self._visible(name)
+        directory = self.handle()
+        st = _host(directory.lookup, name)
+        _host(directory.rmdir, name)
+        self.fs.forget_directory(self.fs.ino_of(st))
+
+    def rename(self, name: bytes, new_dir: Inode, new_name: bytes, flags: int = 0) -> None:
+        self.fs.check_writable()
+        if not isinstance(new_dir, HostDirInode) or new_dir.fs is not self.fs:
+            raise LinuxError(Errno.EXDEV)
+        self._visible(name)
+        source_rel = self._child_rel(name)
+        target_rel = new_dir._child_rel(new_name)
+        if self.fs.is_hidden(target_rel) or self.fs.contains_hidden(source_rel):
+            raise LinuxError(Errno.EACCES)
+        source_dir, target_dir = self.fs.directories(self, new_dir)
+        try:
+            replaced: HostStat | None = target_dir.lookup(new_name)
+        except OSError:
+            replaced = None
+        _host(source_dir.rename, name, target_dir, new_name)
+        if replaced is not None and replaced.mode & S_IFMT == S_IFDIR:
+            # its number may be reused by the host for a new directory
+            self.fs.forget_directory(self.fs.ino_of(replaced))

@@ -1,0 +1,167 @@
+"""Inodes and filesystems: the interface every filesystem implements.
+
+An Inode answers for one file. Directory operations take a single name component
+(never '.', '..' or anything with '/'); the VFS walks paths. Every operation an inode
+does not support fails with the errno Linux gives (ENOTDIR, EPERM, EROFS, EINVAL...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+
+if TYPE_CHECKING:
+    from slimbox.kernel.cred import Credentials
+    from slimbox.kernel.file import File
+
+S_IFMT = 0o170000
+S_IFSOCK = 0o140000
+S_IFLNK = 0o120000
+S_IFREG = 0o100000
+S_IFBLK = 0o060000
+S_IFDIR = 0o040000
+S_IFCHR = 0o020000
+S_IFIFO = 0o010000
+
+DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
+
+
+def dirent_type(mode: int) -> int:
+    return {S_IFIFO: DT_FIFO, S_IFCHR: DT_CHR, S_IFDIR: DT_DIR, S_IFBLK: DT_BLK,
+            S_IFREG: DT_REG, S_IFLNK: DT_LNK, S_IFSOCK: DT_SOCK}.get(mode & S_IFMT, DT_UNKNOWN)
+
+
+@dataclass(slots=True)
+class Stat:
+    dev: int
+    ino: int
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+class DirEntry(NamedTuple):
+    name: bytes
+    ino: int
+    type: int  # DT_*
+
+
+class FileSystem:
+    """One mounted filesystem instance; `fstype` is what /proc/mounts shows."""
+
+    fstype = "none"
+
+    def __init__(self, dev: int, clock: Callable[[], int], readonly: bool = False) -> None:
+        self.dev = dev
+        self.clock = clock          # realtime nanoseconds, for timestamps
+        self.readonly = readonly
+        self._inos = count(2)
+
+    def next_ino(self) -> int:
+        return next(self._inos)
+
+    def check_writable(self) -> None:
+        if self.readonly:
+            raise LinuxError(Errno.EROFS)
+
+    def statfs(self) -> tuple[int, int, int, int]:
+        """(f_type magic, total blocks, free blocks, total inodes) for statfs(2)."""
+        return (0x01021994, 0, 0, 0)
+
+
+def _fail(errno: int):
+    raise LinuxError(errno)
+
+
+class Inode:
+    """Base inode: a file of some type with attributes; operations default to the
+    errno Linux gives for the wrong file type."""
+
+    __slots__ = ("fs", "ino", "__weakref__")
+
+    def __init__(self, fs: FileSystem, ino: int) -> None:
+        self.fs = fs
+        self.ino = ino
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """Identity of the file, stable across lookups (for mount points and roots)."""
+        return (self.fs.dev, self.ino)
+
+    # attributes -------------------------------------------------------------
+
+    def stat(self) -> Stat:
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> int:
+        return self.stat().mode
+
+    def is_dir(self) -> bool:
+        return self.mode & S_IFMT == S_IFDIR
+
+    def is_symlink(self) -> bool:
+        return self.mode & S_IFMT == S_IFLNK
+
+    def is_regular(self) -> bool:
+        return self.mode & S_IFMT == S_IFREG
+
+    def setattr(self, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
+                atime_ns: int | None = None, mtime_ns: int | None = None) -> None:
+        _fail(Errno.EPERM)
+
+    def truncate(self, size: int) -> None:
+        _fail(Errno.EINVAL if not self.is_dir() else Errno.EISDIR)
+
+    # files ------------------------------------------------------------------------
+
+    def open(self, flags: int) -> File:
+        """An open file description for this inode (access checks are done by the VFS)."""
+        _fail(Errno.ENXIO)
+
+    def readlink(self) -> bytes:
+        _fail(Errno.EINVAL)
+
+    # directories ------------------------------------------------------------------
+
+    def lookup(self, name: bytes) -> Inode:
+        _fail(Errno.ENOTDIR)
+
+    def entries(self) -> list[DirEntry]:
+        _fail(Errno.ENOTDIR)
+
+    def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        _fail(Errno.ENOTDIR)
+
+    def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        _fail(Errno.ENOTDIR)
+
+    def mknod(self, name: bytes, mode: int, rdev: int, cred: Credentials) -> Inode:
+        _fail(Errno.EPERM)
+
+    def symlink(self, name: bytes, target: bytes, cred: Credentials) -> Inode:
+        _fail(Errno.ENOTDIR)
+
+    def link(self, name: bytes, inode: Inode) -> None:
+        _fail(Errno.ENOTDIR)
+
+    def unlink(self, name: bytes) -> None:
+        _fail(Errno.ENOTDIR)
+
+    def rmdir(self, name: bytes) -> None:
+        _fail(Errno.ENOTDIR)
+
+    def rename(self, name: bytes, new_dir: Inode, new_name: bytes, flags: int = 0) -> None:
+        _fail(Errno.ENOTDIR)

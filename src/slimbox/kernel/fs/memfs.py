@@ -1,0 +1,273 @@
+"""memfs: an in-memory filesystem with tmpfs semantics (also the overlay's upper layer)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.file import File, RegularFile
+from slimbox.kernel.fs.inode import (
+    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
+)
+
+if TYPE_CHECKING:
+    from slimbox.kernel.cred import Credentials
+
+TMPFS_MAGIC = 0x01021994
+_BLOCK = 4096
+#: largest file memfs will hold (per file); the size limit of the whole fs is separate
+MAX_FILE_SIZE = 1 << 40
+
+
+class MemFs(FileSystem):
+    fstype = "tmpfs"
+
+    def __init__(self, dev: int, clock: Callable[[], int], readonly: bool = False,
+                 root_mode: int = 0o1777, uid: int = 0, gid: int = 0) -> None:
+        super().__init__(dev, clock, readonly)
+        self.root = MemDir(self, root_mode, uid, gid)
+
+    def statfs(self) -> tuple[int, int, int, int]:
+        return (TMPFS_MAGIC, 1 << 20, 1 << 20, 1 << 20)
+
+
+class MemInode(Inode):
+    __slots__ = ("_mode", "uid", "gid", "nlink", "atime_ns", "mtime_ns", "ctime_ns", "rdev")
+
+    def __init__(self, fs: MemFs, mode: int, uid: int, gid: int, rdev: int = 0) -> None:
+        super().__init__(fs, fs.next_ino())
+        self._mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.nlink = 1
+        self.rdev = rdev
+        now = fs.clock()
+        self.atime_ns = self.mtime_ns = self.ctime_ns = now
+
+    @property
+    def mode(self) -> int:
+        return self._mode
+
+    def size(self) -> int:
+        return 0
+
+    def stat(self) -> Stat:
+        size = self.size()
+        return Stat(self.fs.dev, self.ino, self._mode, self.nlink, self.uid, self.gid, self.rdev,
+                    size, _BLOCK, (size + 511) // 512, self.atime_ns, self.mtime_ns, self.ctime_ns)
+
+    def touch(self, *, modify: bool = True) -> None:
+        now = self.fs.clock()
+        self.ctime_ns = now
+        if modify:
+            self.mtime_ns = now
+
+    def setattr(self, *, mode: int | None = None, uid: int | None = None, gid: int | None = None,
+                atime_ns: int | None = None, mtime_ns: int | None = None) -> None:
+        self.fs.check_writable()
+        if mode is not None:
+            self._mode = (self._mode & S_IFMT) | (mode & 0o7777)
+        if uid is not None:
+            self.uid = uid
+        if gid is not None:
+            self.gid = gid
+        if atime_ns is not None:
+            self.atime_ns = atime_ns
+        if mtime_ns is not None:
+            self.mtime_ns = mtime_ns
+        self.ctime_ns = self.fs.clock()
+
+
+class MemFile(MemInode):
+    """A regular file; it is its own Storage."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, fs: MemFs, mode: int, uid: int, gid: int, data: bytes = b"") -> None:
+        super().__init__(fs, S_IFREG | (mode & 0o7777), uid, gid)
+        self.data = bytearray(data)
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def open(self, flags: int) -> File:
+        return RegularFile(flags, None, self, self)
+
+    # Storage
+    def read_at(self, offset: int, length: int) -> bytes:
+        return bytes(self.data[offset:offset + length])
+
+    def write_at(self, offset: int, data: bytes) -> int:
+        self.fs.check_writable()
+        end = offset + len(data)
+        if end > MAX_FILE_SIZE:
+            raise LinuxError(Errno.EFBIG)
+        if offset > len(self.data):
+            self.data.extend(bytes(offset - len(self.data)))
+        self.data[offset:end] = data
+        self.touch()
+        return len(data)
+
+    def truncate(self, size: int) -> None:
+        self.fs.check_writable()
+        if size < 0:
+            raise LinuxError(Errno.EINVAL)
+        if size > MAX_FILE_SIZE:
+            raise LinuxError(Errno.EFBIG)
+        if size < len(self.data):
+            del self.data[size:]
+        else:
+            self.data.extend(bytes(size - len(self.data)))
+        self.touch()
+
+    def sync(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class MemSymlink(MemInode):
+    __slots__ = ("target",)
+
+    def __init__(self, fs: MemFs, target: bytes, uid: int, gid: int) -> None:
+        super().__init__(fs, S_IFLNK | 0o777, uid, gid)
+        self.target = target
+
+    def size(self) -> int:
+        return len(self.target)
+
+    def readlink(self) -> bytes:
+        return self.target
+
+
+class MemNode(MemInode):
+    """A device, FIFO or socket node; what opening it does is up to the kernel part
+    that owns the device number (see devfs), so plain memfs refuses."""
+
+    __slots__ = ()
+
+
+class MemDir(MemInode):
+    __slots__ = ("children",)
+
+    def __init__(self, fs: MemFs, mode: int, uid: int, gid: int) -> None:
+        super().__init__(fs, S_IFDIR | (mode & 0o7777), uid, gid)
+        self.children: dict[bytes, MemInode] = {}
+        self.nlink = 2
+
+    def size(self) -> int:
+        return 40 + 20 * len(self.children)  # tmpfs-like, never zero
+
+    def open(self, flags: int) -> File:
+        raise LinuxError(Errno.EISDIR)
+
+    def lookup(self, name: bytes) -> Inode:
+        try:
+            return self.children[name]
+        except KeyError:
+            raise LinuxError(Errno.ENOENT) from None
+
+    def entries(self) -> list[DirEntry]:
+        return [DirEntry(name, child.ino, dirent_type(child.mode)) for name, child in self.children.items()]
+
+    def _add(self, name: bytes, child: MemInode) -> MemInode:
+        self.fs.check_writable()
+        if name in self.children:
+            raise LinuxError(Errno.EEXIST)
+        self.children[name] = child
+        if isinstance(child, MemDir):
+            self.nlink += 1
+        self.touch()
+        return child
+
+    def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        return self._add(name, MemFile(self.fs, mode, cred.fsuid, self._new_gid(cred)))
+
+    def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        child = MemDir(self.fs, mode, cred.fsuid, self._new_gid(cred))
+        if self._mode & 0o2000:  # setgid directories pass the bit on
+            child._mode |= 0o2000
+        return self._add(name, child)
+
+    def mknod(self, name: bytes, mode: int, rdev: int, cred: Credentials) -> Inode:
+        return self._add(name, MemNode(self.fs, mode, cred.fsuid, self._new_gid(cred), rdev))
+
+    def symlink(self, name: bytes, target: bytes, cred: Credentials) -> Inode:
+        return self._add(name, MemSymlink(self.fs, target, cred.fsuid, self._new_gid(cred)))
+
+    def _new_gid(self, cred: Credentials) -> int:
+        return self.gid if self._mode & 0o2000 else cred.fsgid
+
+    def link(self, name: bytes, inode: Inode) -> None:
+        if not isinstance(inode, MemInode) or inode.fs is not self.fs:
+            raise LinuxError(Errno.EXDEV)
+        if isinstance(inode, MemDir):
+            raise LinuxError(Errno.EPERM)
+        self._add(name, inode)
+        inode.nlink += 1
+        inode.touch(modify=False)
+
+    def unlink(self, name: bytes) -> None:
+        self.fs.check_writable()
+        child = self.lookup(name)
+        if isinstance(child, MemDir):
+            raise LinuxError(Errno.EISDIR)
+        del self.children[name]
+        child.nlink -= 1
+        child.touch(modify=False)
+        self.touch()
+
+    def rmdir(self, name: bytes) -> None:
+        self.fs.check_writable()
+        child = self.lookup(name)
+        if not isinstance(child, MemDir):
+            raise LinuxError(Errno.ENOTDIR)
+        if child.children:
+            raise LinuxError(Errno.ENOTEMPTY)
+        del self.children[name]
+        child.nlink = 0
+        self.nlink -= 1
+        self.touch()
+
+    def rename(self, name: bytes, new_dir: Inode, new_name: bytes, flags: int = 0) -> None:
+        self.fs.check_writable()
+        if not isinstance(new_dir, MemDir) or new_dir.fs is not self.fs:
+            raise LinuxError(Errno.EXDEV)
+        child = self.lookup(name)
+        existing = new_dir.children.get(new_name)
+        if existing is child:
+            return
+        if isinstance(child, MemDir) and new_dir.descends_from(child):
+            raise LinuxError(Errno.EINVAL)
+        if existing is not None:
+            if isinstance(child, MemDir):
+                if not isinstance(existing, MemDir):
+                    raise LinuxError(Errno.ENOTDIR)
+                if existing.children:
+                    raise LinuxError(Errno.ENOTEMPTY)
+                new_dir.nlink -= 1
+            elif isinstance(existing, MemDir):
+                raise LinuxError(Errno.EISDIR)
+            existing.nlink -= 1 if not isinstance(existing, MemDir) else existing.nlink
+        del self.children[name]
+        new_dir.children[new_name] = child
+        if isinstance(child, MemDir) and new_dir is not self:
+            self.nlink -= 1
+            new_dir.nlink += 1
+        child.touch(modify=False)
+        self.touch()
+        new_dir.touch()
+
+    def descends_from(self, ancestor: MemDir) -> bool:
+        """Whether `ancestor` contains this directory (or is it): renames must not
+        move a directory into itself."""
+        stack: list[MemDir] = [ancestor]
+        while stack:
+            current = stack.pop()
+            if current is self:
+                return True
+            stack.extend(c for c in current.children.values() if isinstance(c, MemDir))
+        return False
+

@@ -1,0 +1,302 @@
+"""The Kernel: state of one sandbox, and its single-threaded run loop.
+
+One loop owns all kernel state, so kernel code takes no locks. Guest threads run in
+parallel on host CPUs; only their syscalls pass through here, one at a time:
+
+    while the sandbox lives:
+        run the tasks that were woken (re-running the syscall they blocked in)
+        wait for platform events until the next timer deadline
+        handle each event (syscall -> personality; fault; thread gone)
+        fire due timers
+
+A handler either completes (the result goes back in rax) or raises `Block`, which
+parks the task on wait queues and/or a deadline; waking re-runs the syscall.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.cred import Credentials
+from slimbox.kernel.fd import FdTable
+from slimbox.kernel.fs.vfs import FsContext, Vfs
+from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.task import Personality, Process, Task
+from slimbox.platforms.base import (
+    ExitEvent, FaultEvent, GuestMemoryError, Host, HostReadyEvent, Platform, SyscallEvent,
+)
+
+CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
+SIGKILL, SIGSEGV, SIGSYS = 9, 11, 31
+
+#: returned by a handler when the task must not be resumed (it is gone or replaced)
+NO_REPLY = object()
+
+
+@dataclass
+class KernelConfig:
+    hostname: bytes = b"slimbox"
+    domainname: bytes = b"(none)"
+    release: bytes = b"6.1.0-slimbox"
+    version: bytes = b"#1 SMP PREEMPT_DYNAMIC slimbox"
+    uid: int = 0
+    gid: int = 0
+    aslr: bool = True
+    cpu_count: int = 1
+    memory_bytes: int = 4 << 30
+    hwcap: dict[int, int] = field(default_factory=dict)
+
+
+class Timer:
+    __slots__ = ("deadline", "callback", "cancelled")
+
+    def __init__(self, deadline: int, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SandboxTimeout(Exception):
+    """The run's wall-clock deadline passed; every guest process has been killed."""
+
+
+class Kernel:
+    def __init__(self, host: Host, config: KernelConfig | None = None,
+                 log: logging.Logger | None = None) -> None:
+        self.host = host
+        #: the platform guest code runs on, attached for the duration of a run
+        self.platform: Platform | None = None
+        #: the filesystem view, set by whoever builds the sandbox
+        self.vfs: Vfs | None = None
+        self.config = config or KernelConfig()
+        self.log = log or logging.getLogger("slimbox")
+        self.tasks: dict[int, Task] = {}
+        self.processes: dict[int, Process] = {}
+        self._ids = itertools.count(1)
+        self._timers: list[tuple[int, int, Timer]] = []
+        self._timer_seq = itertools.count()
+        self._runnable: deque[Task] = deque()
+        self.boot_ns = self.monotonic_ns()
+        self.boot_realtime_ns = self.realtime_ns()
+        self.init: Process | None = None
+        #: the task whose syscall is being served (what /proc/self means)
+        self.current: Task | None = None
+        self.reported_unsupported: set[str] = set()
+        self.syscall_count = 0
+
+    # --- time and ids -------------------------------------------------------------
+
+    def monotonic_ns(self) -> int:
+        return self.host.clock_ns(CLOCK_MONOTONIC)
+
+    def realtime_ns(self) -> int:
+        return self.host.clock_ns(CLOCK_REALTIME)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def random_bytes(self, length: int) -> bytes:
+        return self.host.entropy(length)
+
+    # --- timers ----------------------------------------------------------------------
+
+    def add_timer(self, deadline_ns: int, callback: Callable[[], None]) -> Timer:
+        timer = Timer(deadline_ns, callback)
+        heapq.heappush(self._timers, (deadline_ns, next(self._timer_seq), timer))
+        return timer
+
+    def _next_deadline(self) -> int | None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def _fire_timers(self) -> None:
+        now = self.monotonic_ns()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
+
+    # --- blocking ----------------------------------------------------------------------
+
+    def _park(self, task: Task, block: Block) -> None:
+        task.parked = True
+        wake = task.restart.setdefault("_wake", lambda: self.wake(task))
+        task.parked_on = block.queues
+        for queue in block.queues:
+            queue.add(wake)
+        if block.deadline_ns is not None:
+            task.parked_timer = self.add_timer(block.deadline_ns, wake)
+        if not block.queues and block.deadline_ns is None:
+            self.log.error("task %d blocked with nothing to wake it", task.tid)
+
+    def wake(self, task: Task) -> None:
+        """Unpark `task`; its syscall runs again from the loop."""
+        if not task.parked:
+            return
+        wake = task.restart.get("_wake")
+        for queue in task.parked_on:
+            queue.remove(wake)
+        if task.parked_timer is not None:
+            task.parked_timer.cancel()
+        task.parked_on = ()
+        task.parked_timer = None
+        task.parked = False
+        self._runnable.append(task)
+
+    # --- processes ----------------------------------------------------------------------
+
+    def new_process(self, personality: Personality, cred: Credentials, fs: FsContext, fds: FdTable,
+                    parent: Process | None = None) -> Task:
+        """A process with an empty address space and one stopped thread; the caller
+        loads a program into it (see exec.py) and resumes the thread."""
+        assert self.platform is not None
+        context = self.platform.new_process()
+        pid = self.next_id()
+        process = Process(self, pid, MemoryManager(context.address_space), fds, fs, cred, personality,
+                          parent=parent, pgid=pid, sid=pid, start_time_ns=self.monotonic_ns())
+        task = Task(pid, process, context)
+        context.owner = task
+        process.threads[pid] = task
+        self.tasks[pid] = task
+        self.processes[pid] = process
+        if parent is not None:
+            parent.children.append(process)
+        return task
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def run(self, deadline_ns: int | None = None) -> Process:
+        """Run until the init process has ended (or the deadline passes); returns it."""
+        assert self.init is not None and self.platform is not None
+        platform = self.platform
+        timed_out = []
+        if deadline_ns is not None:
+            self.add_timer(deadline_ns, lambda: timed_out.append(True))
+        while self.init.alive:
+            while self._runnable:
+                task = self._runnable.popleft()
+                if task.alive:
+                    self._dispatch(task)
+            if not self.init.alive:
+                break
+            deadline = self._next_deadline()
+            timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
+            for event in platform.wait(timeout):
+                if type(event) is SyscallEvent:
+                    task = event.context.owner
+                    task.syscall_nr = event.nr
+                    task.syscall_args = event.args
+                    self._dispatch(task)
+                elif type(event) is HostReadyEvent:
+                    event.key.notify_all()
+                elif type(event) is FaultEvent:
+                    self._on_fault(event)
+                elif type(event) is ExitEvent:
+                    self._on_thread_gone(event)
+            self._fire_timers()
+            if timed_out:
+                self.kill_everything("wall-clock timeout")
+                raise SandboxTimeout()
+        self.kill_everything("init exited")
+        return self.init
+
+    def _dispatch(self, task: Task) -> None:
+        self.syscall_count += 1
+        self.current = task
+        try:
+            result = task.process.personality.syscall(task, task.syscall_nr, task.syscall_args)
+        except Block as block:
+            self._park(task, block)
+            return
+        except LinuxError as exc:
+            result = -exc.errno
+        except GuestMemoryError:
+            result = -Errno.EFAULT
+        except Exception as exc:  # a bug in a handler must not take the supervisor down
+            self._internal_error(task, exc)
+            return
+        if result is NO_REPLY or not task.alive:
+            return
+        task.restart.clear()
+        task.context.finish_syscall(result)
+
+    def _internal_error(self, task: Task, exc: Exception) -> None:
+        name = getattr(task.process.personality, "syscall_name", lambda nr: str(nr))(task.syscall_nr)
+        self.log.error("internal error in %s (pid %d): %s: %s", name, task.pid, type(exc).__name__, exc)
+        self.log.debug("%s", traceback.format_exc())
+        self.exit_process(task.process, 0, SIGSYS, f"internal error in {name}")
+
+    def _on_fault(self, event: FaultEvent) -> None:
+        task = event.context.owner
+        # Signal handlers arrive with the process model; until then a fault is fatal,
+        # as it is for a program that installed no handler.
+        self.exit_process(task.process, 0, event.signal,
+                          f"{event.description} at {event.address:#x}")
+
+    def _on_thread_gone(self, event: ExitEvent) -> None:
+        task = event.context.owner
+        if task is None or not task.alive:
+            return
+        process = task.process
+        self._forget_task(task)
+        if process.exiting:
+            if not process.threads:
+                self._finish_process(process)
+            return
+        # the host thread died without the kernel asking for it
+        self.exit_process(process, 0, event.killed_by or SIGKILL, event.description)
+
+    # --- ending tasks and processes ----------------------------------------------------------
+
+    def _forget_task(self, task: Task) -> None:
+        task.alive = False
+        if task.parked:
+            self.wake(task)
+        task.process.threads.pop(task.tid, None)
+        self.tasks.pop(task.tid, None)
+
+    def exit_process(self, process: Process, code: int, signal: int = 0, description: str = "") -> None:
+        """End every thread of `process` with exit code `code` or killing `signal`."""
+        if process.exiting:
+            return
+        process.exiting = True
+        process.exit_status = None
+        process.exit_description = description
+        process.pending_status = (code & 0xFF, signal)
+        for task in list(process.threads.values()):
+            task.context.kill()
+            self._forget_task(task)
+        self._finish_process(process)
+
+    def _finish_process(self, process: Process) -> None:
+        if process.exit_status is not None:
+            return
+        process.exit_status = process.pending_status
+        process.fds.close_all()
+        self.processes.pop(process.pid, None)
+
+    def kill_everything(self, why: str) -> None:
+        for process in list(self.processes.values()):
+            self.exit_process(process, 0, SIGKILL, why)
+
+    # --- unsupported syscalls ----------------------------------------------------------------
+
+    def report_unsupported(self, name: str, detail: str) -> None:
+        """Log an unsupported syscall once per name."""
+        if name in self.reported_unsupported:
+            return
+        self.reported_unsupported.add(name)
+        self.log.warning("unsupported syscall %s -> ENOSYS (reported once)", detail)

@@ -1,0 +1,483 @@
+"""Memory management: the guest's mappings, brk, and checked access to guest memory.
+
+The kernel owns the list of VMAs and decides every address; the platform's
+AddressSpace only performs fixed-address operations. File mappings are private
+copies: the bytes are read through the VFS and written into anonymous memory, so no
+host file is ever mapped into the guest. Guest memory is accessed only after the
+range has been checked against the VMAs, so a bad pointer is EFAULT, never a
+supervisor error.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+from slimbox.platforms.base import GuestMemoryError
+
+if TYPE_CHECKING:
+    from slimbox.kernel.file import File
+    from slimbox.kernel.fs.inode import Inode
+    from slimbox.platforms.base import AddressSpace
+
+PAGE = 4096
+PAGE_MASK = ~(PAGE - 1)
+
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+PROT_SEM, PROT_GROWSDOWN, PROT_GROWSUP = 0x8, 0x01000000, 0x02000000
+_PROT_VALID = PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP
+
+MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE = 0x1, 0x2, 0x3
+MAP_TYPE = 0xF
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_GROWSDOWN = 0x100
+MAP_DENYWRITE = 0x800
+MAP_EXECUTABLE = 0x1000
+MAP_LOCKED = 0x2000
+MAP_NORESERVE = 0x4000
+MAP_POPULATE = 0x8000
+MAP_NONBLOCK = 0x10000
+MAP_STACK = 0x20000
+MAP_HUGETLB = 0x40000
+MAP_SYNC = 0x80000
+MAP_FIXED_NOREPLACE = 0x100000
+MAP_UNINITIALIZED = 0x4000000
+_MAP_KNOWN = (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE | MAP_EXECUTABLE
+              | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB
+              | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED | (0x3F << 26))
+
+MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP = 1, 2, 4
+
+MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED = 0, 1, 2, 3, 4
+MADV_FREE, MADV_REMOVE = 8, 9
+#: advice that only tunes the host's paging: accepted, with nothing to do here
+_ADVICE_HINTS = frozenset({MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_FREE,
+                           10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 100, 101})
+
+#: highest user address + 1 on x86-64 with 4-level paging
+TASK_SIZE = 0x7FFFFFFFF000
+MMAP_MIN_ADDR = 0x10000
+
+
+def page_up(value: int) -> int:
+    return (value + PAGE - 1) & PAGE_MASK
+
+
+def page_down(value: int) -> int:
+    return value & PAGE_MASK
+
+
+@dataclass(slots=True)
+class Vma:
+    start: int
+    end: int
+    prot: int
+    shared: bool
+    name: bytes = b""                 # path of the file, or [heap] / [stack]
+    inode: Inode | None = None        # backing file, for refills and /proc/PID/maps
+    offset: int = 0                   # file offset of `start`
+    file_size: int = 0                # bytes of the file that back this mapping (from `offset` at map time)
+
+    def split(self, at: int) -> tuple[Vma, Vma]:
+        delta = at - self.start
+        low = replace(self, end=at)
+        high = replace(self, start=at, offset=self.offset + delta if self.inode is not None else 0)
+        return low, high
+
+
+@dataclass
+class Layout:
+    """Where things go in a fresh address space (randomised by the loader)."""
+
+    mmap_base: int = 0x7FFFF7FFF000
+    stack_top: int = 0x7FFFFFFDE000
+    pie_base: int = 0x555555554000
+
+
+class MemoryManager:
+    def __init__(self, aspace: AddressSpace, layout: Layout | None = None) -> None:
+        self.aspace = aspace
+        self.layout = layout or Layout()
+        self._vmas: list[Vma] = []
+        self._starts: list[int] = []
+        self.brk_start = 0
+        self.brk_current = 0
+        self.stack_start = 0
+        self.stack_end = 0
+        self.arg_start = self.arg_end = self.env_start = self.env_end = 0
+        self._reserved = sorted(aspace.reserved())
+
+    # --- the VMA list -----------------------------------------------------------------
+
+    def vmas(self) -> list[Vma]:
+        return list(self._vmas)
+
+    def find(self, addr: int) -> Vma | None:
+        index = bisect.bisect_right(self._starts, addr) - 1
+        if index >= 0 and self._vmas[index].end > addr:
+            return self._vmas[index]
+        return None
+
+    def _insert(self, vma: Vma) -> None:
+        index = bisect.bisect_left(self._starts, vma.start)
+        self._vmas.insert(index, vma)
+        self._starts.insert(index, vma.start)
+
+    def _split_at(self, addr: int) -> None:
+        index = bisect.bisect_right(self._starts, addr) - 1
+        if index < 0:
+            return
+        vma = self._vmas[index]
+        if vma.start < addr < vma.end:
+            low, high = vma.split(addr)
+            self._vmas[index:index + 1] = [low, high]
+            self._starts[index:index + 1] = [low.start, high.start]
+
+    def _take_range(self, start: int, end: int) -> list[Vma]:
+        """Remove and return the VMAs inside [start, end), splitting at the edges."""
+        self._split_at(start)
+        self._split_at(end)
+        lo = bisect.bisect_left(self._starts, start)
+        hi = bisect.bisect_left(self._starts, end)
+        taken = self._vmas[lo:hi]
+        del self._vmas[lo:hi]
+        del self._starts[lo:hi]
+        return taken
+
+    def _overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_right(self._starts, start) - 1
+        index = max(index, 0)
+        while index < len(self._vmas) and self._vmas[index].start < end:
+            if self._vmas[index].end > start:
+                return True
+            index += 1
+        return False
+
+    def _hits_reserved(self, start: int, end: int) -> bool:
+        return any(lo < end and start < hi for lo, hi in self._reserved)
+
+    def _covered(self, start: int, end: int) -> bool:
+        addr = start
+        while addr < end:
+            vma = self.find(addr)
+            if vma is None:
+                return False
+            addr = vma.end
+        return True
+
+    # --- choosing addresses -------------------------------------------------------------
+
+    def _free(self, start: int, end: int) -> bool:
+        return (MMAP_MIN_ADDR <= start and end <= TASK_SIZE and not self._overlaps(start, end)
+                and not self._hits_reserved(start, end))
+
+    def find_free(self, length: int, hint: int = 0) -> int:
+        """A free range of `length` bytes: at `hint` if possible, else top-down below mmap_base."""
+        if hint:
+            hint = page_down(hint)
+            if self._free(hint, hint + length):
+                return hint
+        top = self.layout.mmap_base
+        obstacles = sorted([(v.start, v.end) for v in self._vmas] + self._reserved, reverse=True)
+        for lo, hi in obstacles:
+            if hi > top:
+                top = min(top, lo) if lo < top else top
+                continue
+            if top - hi >= length:
+                return top - length
+            top = min(top, lo)
+        if top - MMAP_MIN_ADDR >= length:
+            return top - length
+        raise LinuxError(Errno.ENOMEM)
+
+    # --- mmap and friends ------------------------------------------------------------------
+
+    def mmap(self, addr: int, length: int, prot: int, flags: int, file: File | None = None,
+             offset: int = 0) -> int:
+        if length == 0 or offset & (PAGE - 1) or prot & ~_PROT_VALID:
+            raise LinuxError(Errno.EINVAL)
+        kind = flags & MAP_TYPE
+        if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
+            raise LinuxError(Errno.EINVAL)
+        if kind == MAP_SHARED_VALIDATE and flags & ~_MAP_KNOWN:
+            raise LinuxError(Errno.EOPNOTSUPP)
+        shared = kind != MAP_PRIVATE
+        length = page_up(length)
+        if length == 0 or length > TASK_SIZE:
+            raise LinuxError(Errno.ENOMEM)
+        if flags & MAP_HUGETLB:
+            raise LinuxError(Errno.EINVAL)
+        anonymous = bool(flags & MAP_ANONYMOUS) or file is None
+        if not anonymous:
+            assert file is not None
+            source = self._file_source(file, prot, shared)
+            if source is None:  # /dev/zero and friends map as anonymous memory
+                anonymous = True
+        fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
+        if fixed:
+            if addr & (PAGE - 1):
+                raise LinuxError(Errno.EINVAL)
+            if addr + length > TASK_SIZE or addr < MMAP_MIN_ADDR or self._hits_reserved(addr, addr + length):
+                raise LinuxError(Errno.ENOMEM if addr + length > TASK_SIZE else Errno.EPERM)
+            if flags & MAP_FIXED_NOREPLACE and not flags & MAP_FIXED and self._overlaps(addr, addr + length):
+                raise LinuxError(Errno.EEXIST)
+            start = addr
+        else:
+            start = self.find_free(length, addr)
+        end = start + length
+        self._take_range(start, end)
+        self.aspace.map(start, length, prot, shared=shared and anonymous)
+        vma = Vma(start, end, prot, shared)
+        if not anonymous:
+            assert file is not None
+            data = file.pread(length, offset)
+            self.aspace.write(start, data)
+            vma.inode = file.inode
+            vma.offset = offset
+            vma.file_size = len(data)
+            vma.name = file.path.full_path() if file.path is not None else b""
+        self._insert(vma)
+        return start
+
+    @staticmethod
+    def _file_source(file: File, prot: int, shared: bool) -> File | None:
+        from slimbox.kernel.file import RegularFile  # local: file.py imports nothing from mm
+
+        if not file.readable:
+            raise LinuxError(Errno.EACCES)
+        if shared and prot & PROT_WRITE and not file.writable:
+            raise LinuxError(Errno.EACCES)
+        if getattr(file, "maps_as_anonymous", False):
+            return None
+        if not isinstance(file, RegularFile):
+            raise LinuxError(Errno.ENODEV)
+        if shared and prot & PROT_WRITE:
+            # a writable shared file mapping would need write-back; refuse openly
+            raise LinuxError(Errno.ENODEV)
+        return file
+
+    def map_fixed_anonymous(self, start: int, length: int, prot: int, name: bytes = b"") -> None:
+        """Kernel-internal anonymous mapping (stack, bss, heap)."""
+        length = page_up(length)
+        self._take_range(start, start + length)
+        self.aspace.map(start, length, prot)
+        self._insert(Vma(start, start + length, prot, False, name))
+
+    def munmap(self, addr: int, length: int) -> None:
+        if addr & (PAGE - 1) or length == 0:
+            raise LinuxError(Errno.EINVAL)
+        end = page_up(addr + length)
+        if end > TASK_SIZE or end <= addr:
+            raise LinuxError(Errno.EINVAL)
+        for vma in self._take_range(addr, end):
+            self.aspace.unmap(vma.start, vma.end - vma.start)
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        if addr & (PAGE - 1) or prot & ~_PROT_VALID:
+            raise LinuxError(Errno.EINVAL)
+        end = page_up(addr + length)
+        if end < addr:
+            raise LinuxError(Errno.ENOMEM)
+        if end == addr:
+            return
+        if not self._covered(addr, end):
+            raise LinuxError(Errno.ENOMEM)
+        prot &= PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM
+        taken = self._take_range(addr, end)
+        self.aspace.protect(addr, end - addr, prot)
+        for vma in taken:
+            vma.prot = prot
+            self._insert(vma)
+
+    def mremap(self, old: int, old_size: int, new_size: int, flags: int, new_addr: int = 0) -> int:
+        if old & (PAGE - 1) or flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP):
+            raise LinuxError(Errno.EINVAL)
+        if flags & MREMAP_FIXED and not flags & MREMAP_MAYMOVE or flags & MREMAP_DONTUNMAP:
+            raise LinuxError(Errno.EINVAL)
+        old_size, new_size = page_up(old_size), page_up(new_size)
+        if new_size == 0 or old_size == 0:
+            raise LinuxError(Errno.EINVAL)
+        vma = self.find(old)
+        if vma is None or vma.end < old + old_size:
+            raise LinuxError(Errno.EFAULT)
+        if flags & MREMAP_FIXED:
+            if new_addr & (PAGE - 1):
+                raise LinuxError(Errno.EINVAL)
+            if new_addr < old + old_size and old < new_addr + new_size:
+                raise LinuxError(Errno.EINVAL)
+            if new_addr + new_size > TASK_SIZE or self._hits_reserved(new_addr, new_addr + new_size):
+                raise LinuxError(Errno.EINVAL)
+            self.munmap(new_addr, new_size)
+            return self._move(old, old_size, new_addr, new_size)
+        if new_size <= old_size:
+            if new_size < old_size:
+                self.munmap(old + new_size, old_size - new_size)
+            return old
+        tail_start, tail_end = old + old_size, old + new_size
+        if vma.end == tail_start and self._free(tail_start, tail_end):
+            self.aspace.map(tail_start, tail_end - tail_start, vma.prot, shared=vma.shared and vma.inode is None)
+            grown = replace(vma, end=tail_end)
+            self._take_range(vma.start, vma.end)
+            self._insert(grown)
+            self._refill_file_tail(grown, tail_start)
+            return old
+        if not flags & MREMAP_MAYMOVE:
+            raise LinuxError(Errno.ENOMEM)
+        target = self.find_free(new_size)
+        return self._move(old, old_size, target, new_size)
+
+    def _move(self, old: int, old_size: int, new_addr: int, new_size: int) -> int:
+        pieces = self._take_range(old, old + old_size)
+        self.aspace.move(old, old_size, new_addr, new_size)
+        first = pieces[0]
+        moved = replace(first, start=new_addr, end=new_addr + new_size)
+        self._insert(moved)
+        if new_size > old_size:
+            self._refill_file_tail(moved, new_addr + old_size)
+        return new_addr
+
+    def _refill_file_tail(self, vma: Vma, from_addr: int) -> None:
+        """After growing a file mapping, fill the new part from the file."""
+        if vma.inode is None:
+            return
+        file_offset = vma.offset + (from_addr - vma.start)
+        data = self._read_inode(vma.inode, file_offset, vma.end - from_addr)
+        if data:
+            self.aspace.write(from_addr, data)
+
+    @staticmethod
+    def _read_inode(inode: Inode, offset: int, length: int) -> bytes:
+        from slimbox.kernel.file import O_RDONLY
+
+        handle = inode.open(O_RDONLY)
+        try:
+            return handle.pread(length, offset)
+        finally:
+            handle.release()
+
+    def madvise(self, addr: int, length: int, advice: int) -> None:
+        if addr & (PAGE - 1):
+            raise LinuxError(Errno.EINVAL)
+        end = page_up(addr + length)
+        if advice not in _ADVICE_HINTS and advice not in (MADV_DONTNEED, MADV_REMOVE):
+            raise LinuxError(Errno.EINVAL)
+        if end == addr:
+            return
+        if not self._covered(addr, end):
+            raise LinuxError(Errno.ENOMEM)
+        if advice != MADV_DONTNEED:
+            return
+        for vma in self.vmas():
+            lo, hi = max(vma.start, addr), min(vma.end, end)
+            if lo >= hi or vma.shared:
+                continue
+            self.aspace.discard(lo, hi - lo)
+            if vma.inode is not None:
+                data = self._read_inode(vma.inode, vma.offset + (lo - vma.start), hi - lo)
+                if data:
+                    self.aspace.write(lo, data)
+
+    # --- brk --------------------------------------------------------------------------------
+
+    def set_brk_start(self, addr: int) -> None:
+        self.brk_start = self.brk_current = page_up(addr)
+
+    def brk(self, requested: int) -> int:
+        if requested < self.brk_start:
+            return self.brk_current
+        old_end, new_end = page_up(self.brk_current), page_up(requested)
+        if new_end > old_end:
+            if not self._free(old_end, new_end):
+                return self.brk_current
+            self.aspace.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE)
+            heap = self.find(old_end - 1) if old_end > self.brk_start else None
+            if heap is not None and heap.name == b"[heap]":
+                self._take_range(heap.start, heap.end)
+                self._insert(replace(heap, end=new_end))
+            else:
+                self._insert(Vma(old_end, new_end, PROT_READ | PROT_WRITE, False, b"[heap]"))
+        elif new_end < old_end:
+            for vma in self._take_range(new_end, old_end):
+                self.aspace.unmap(vma.start, vma.end - vma.start)
+        self.brk_current = requested
+        return requested
+
+    # --- checked access to guest memory ------------------------------------------------------
+
+    def check(self, addr: int, length: int, prot: int) -> None:
+        if length == 0:
+            return
+        end = addr + length
+        if addr < 0 or end > TASK_SIZE:
+            raise LinuxError(Errno.EFAULT)
+        while addr < end:
+            vma = self.find(addr)
+            if vma is None or vma.prot & prot != prot:
+                raise LinuxError(Errno.EFAULT)
+            addr = vma.end
+
+    def read(self, addr: int, length: int) -> bytes:
+        self.check(addr, length, PROT_READ)
+        try:
+            return self.aspace.read(addr, length)
+        except GuestMemoryError:
+            raise LinuxError(Errno.EFAULT) from None
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.check(addr, len(data), PROT_WRITE)
+        try:
+            self.aspace.write(addr, data)
+        except GuestMemoryError:
+            raise LinuxError(Errno.EFAULT) from None
+
+    def write_force(self, addr: int, data: bytes) -> None:
+        """Write regardless of page protections (loader, signal frames on RO stacks never)."""
+        if not self._covered(addr, addr + len(data)):
+            raise LinuxError(Errno.EFAULT)
+        self.aspace.write(addr, data)
+
+    def read_cstring(self, addr: int, limit: int, too_long: int = Errno.ENAMETOOLONG) -> bytes:
+        """A NUL-terminated string of at most `limit` bytes (excluding the NUL)."""
+        out = bytearray()
+        while True:
+            chunk_len = PAGE - (addr & (PAGE - 1))
+            chunk_len = min(chunk_len, limit + 1 - len(out))
+            chunk = self.read(addr, chunk_len)
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                out += chunk[:nul]
+                return bytes(out)
+            out += chunk
+            if len(out) > limit:
+                raise LinuxError(too_long)
+            addr += chunk_len
+
+    # --- whole address space ---------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Unmap everything (execve)."""
+        for vma in self._take_range(0, TASK_SIZE):
+            self.aspace.unmap(vma.start, vma.end - vma.start)
+        self.brk_start = self.brk_current = 0
+
+    def total_mapped(self) -> int:
+        return sum(v.end - v.start for v in self._vmas)
+
+    def maps_text(self) -> bytes:
+        lines = []
+        for vma in self._vmas:
+            perms = ("r" if vma.prot & PROT_READ else "-") + ("w" if vma.prot & PROT_WRITE else "-") + \
+                    ("x" if vma.prot & PROT_EXEC else "-") + ("s" if vma.shared else "p")
+            if vma.inode is not None:
+                dev = vma.inode.fs.dev
+                major, minor = dev >> 8, dev & 0xFF
+                ino = vma.inode.ino
+            else:
+                major = minor = ino = 0
+            head = f"{vma.start:08x}-{vma.end:08x} {perms} {vma.offset:08x} {major:02x}:{minor:02x} {ino}"
+            lines.append(head.encode() + (b" " * max(1, 73 - len(head)) + vma.name if vma.name else b"") + b"\n")
+        return b"".join(lines)

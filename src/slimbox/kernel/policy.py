@@ -1,0 +1,57 @@
+"""What a sandbox may see: the filesystem view asked for, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: host directories the default view exposes read-only (when they exist)
+DEFAULT_HOST_DIRS: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+#: directories the default view gives a fresh in-memory filesystem
+DEFAULT_TMPFS: tuple[str, ...] = ("/tmp", "/root", "/home", "/run", "/var/tmp")
+
+#: names under /etc that never appear in the sandbox: secrets and host-only identity
+DEFAULT_HIDDEN_IN_ETC: frozenset[bytes] = frozenset({
+    b"shadow", b"shadow-", b"gshadow", b"gshadow-", b"sudoers", b"sudoers.d",
+    b"ssh/ssh_host_rsa_key", b"ssh/ssh_host_ecdsa_key", b"ssh/ssh_host_ed25519_key",
+    b"ssh/ssh_host_dsa_key", b"ssl/private", b"machine-id", b"security/opasswd",
+    b"krb5.keytab", b"docker/key.json",
+})
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be built (bad mount spec, missing host path...)."""
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    host: str
+    guest: str
+    writable: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> MountSpec:
+        """HOST:GUEST[:ro|rw], as docker -v takes it."""
+        parts = spec.split(":")
+        if len(parts) == 3 and parts[2] in ("ro", "rw"):
+            writable = parts[2] == "rw"
+            parts = parts[:2]
+        elif len(parts) == 2:
+            writable = True
+        else:
+            raise PolicyError(f"bad mount {spec!r}: expected HOST:GUEST[:ro|rw]")
+        host, guest = parts
+        if not host or not guest:
+            raise PolicyError(f"bad mount {spec!r}: empty path")
+        if not guest.startswith("/"):
+            raise PolicyError(f"bad mount {spec!r}: the sandbox path must be absolute")
+        return cls(host, guest, writable)
+
+
+@dataclass(frozen=True)
+class Policy:
+    mounts: tuple[MountSpec, ...] = ()
+    rootfs: str | None = None           # a host directory or tar archive replacing the host view
+    tmpfs: tuple[str, ...] = ()
+    host_dirs: tuple[str, ...] = DEFAULT_HOST_DIRS
+    hidden_in_etc: frozenset[bytes] = field(default=DEFAULT_HIDDEN_IN_ETC)

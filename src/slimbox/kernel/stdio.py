@@ -1,0 +1,165 @@
+"""Files behind the standard streams: the host's own streams, or buffers the API
+fills and collects (input= and capture_output=)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slimbox.abi import structs
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import Block, LinuxError, from_os_error
+from slimbox.kernel.file import O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from slimbox.kernel.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from slimbox.platforms.base import HostStream
+
+TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
+TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ = 0x540F, 0x5410, 0x5413, 0x5414
+FIONREAD = 0x541B
+TIOCGSID = 0x5429
+TIOCSCTTY, TIOCNOTTY = 0x540E, 0x5422
+TCFLSH, TCXONC, TCSBRK, TCSBRKP = 0x540B, 0x540A, 0x5409, 0x5425
+TIOCSTI = 0x5412
+TERMIOS_SIZE = 36
+
+
+class HostStreamFile(File):
+    """One of the host's standard streams, as the guest sees it."""
+
+    def __init__(self, stream: HostStream, flags: int, name: bytes) -> None:
+        super().__init__(flags)
+        self.stream = stream
+        self.name = name
+        self.read_queue = WaitQueue()
+        self.foreground_pgid = 0
+
+    def describe(self) -> bytes:
+        return self.name
+
+    def read(self, task, length: int) -> bytes:
+        try:
+            data = self.stream.read(length)
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        if data is not None:
+            return data
+        if self.nonblocking:
+            raise LinuxError(Errno.EAGAIN)
+        task.kernel.platform.watch_readable(self.stream, self.read_queue)
+        raise Block((self.read_queue,))
+
+    def write(self, task, data: bytes) -> int:
+        done = 0
+        try:
+            while done < len(data):
+                done += self.stream.write(data[done:])
+        except BrokenPipeError:
+            if done:
+                return done
+            raise LinuxError(Errno.EPIPE) from None
+        except OSError as exc:
+            if done:
+                return done
+            raise from_os_error(exc) from None
+        return done
+
+    def ioctl(self, task, request: int, arg: int) -> int:
+        if not self.stream.is_terminal():
+            if request == FIONREAD:
+                task.mm.write(arg, structs.I32.pack(self._pending()))
+                return 0
+            raise LinuxError(Errno.ENOTTY)
+        try:
+            if request == TCGETS:
+                task.mm.write(arg, self.stream.terminal_attributes()[:TERMIOS_SIZE])
+                return 0
+            if request in (TCSETS, TCSETSW, TCSETSF):
+                attributes = task.mm.read(arg, TERMIOS_SIZE)
+                self.stream.set_terminal_attributes(request - TCSETS, attributes)
+                return 0
+            if request == TIOCGWINSZ:
+                task.mm.write(arg, self.stream.window_size()[:structs.WINSIZE.size])
+                return 0
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        if request == TIOCGPGRP:
+            task.mm.write(arg, structs.I32.pack(self.foreground_pgid or task.process.pgid))
+            return 0
+        if request == TIOCSPGRP:
+            (pgid,) = structs.I32.unpack(task.mm.read(arg, 4))
+            if pgid <= 0:
+                raise LinuxError(Errno.EINVAL)
+            self.foreground_pgid = pgid
+            return 0
+        if request == TIOCGSID:
+            task.mm.write(arg, structs.I32.pack(task.process.sid))
+            return 0
+        if request == FIONREAD:
+            task.mm.write(arg, structs.I32.pack(self._pending()))
+            return 0
+        if request in (TIOCSCTTY, TIOCNOTTY, TCFLSH, TCXONC, TCSBRK, TCSBRKP):
+            return 0  # the host terminal is shared; these would act on the user's own session
+        if request in (TIOCSTI, TIOCSWINSZ):
+            raise LinuxError(Errno.EPERM)  # never inject input into, or resize, the host terminal
+        raise LinuxError(Errno.ENOTTY)
+
+    def _pending(self) -> int:
+        try:
+            return self.stream.pending()
+        except OSError:
+            return 0
+
+    def poll(self) -> int:
+        return POLLOUT | POLLWRNORM | (POLLIN | POLLRDNORM if self._pending() else 0)
+
+
+class InputFile(File):
+    """Standard input fed from bytes given to the API."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(O_RDONLY)
+        self._data = data
+        self._pos = 0
+
+    def describe(self) -> bytes:
+        return b"pipe:[input]"
+
+    def read(self, task, length: int) -> bytes:
+        chunk = self._data[self._pos:self._pos + length]
+        self._pos += len(chunk)
+        return chunk
+
+    def write(self, task, data: bytes) -> int:
+        raise LinuxError(Errno.EBADF)
+
+    def poll(self) -> int:
+        return POLLIN | POLLRDNORM
+
+
+class CaptureFile(File):
+    """Standard output or error collected for the API."""
+
+    def __init__(self, sink: bytearray, limit: int | None = None) -> None:
+        super().__init__(O_WRONLY)
+        self.sink = sink
+        self.limit = limit
+
+    def describe(self) -> bytes:
+        return b"pipe:[capture]"
+
+    def read(self, task, length: int) -> bytes:
+        raise LinuxError(Errno.EBADF)
+
+    def write(self, task, data: bytes) -> int:
+        if self.limit is not None and len(self.sink) + len(data) > self.limit:
+            raise LinuxError(Errno.EFBIG)
+        self.sink += data
+        return len(data)
+
+    def poll(self) -> int:
+        return POLLOUT | POLLWRNORM
+
+
+def stream_flags(index: int) -> int:
+    return O_RDONLY if index == 0 else O_WRONLY if index in (1, 2) else O_RDWR

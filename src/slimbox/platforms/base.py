@@ -1,0 +1,269 @@
+"""The South interface: everything the kernel may ask of a host.
+
+Every method here is host attack surface, so the interface is small and each piece is
+named for what the kernel needs, not for what a host happens to offer. A platform
+(`platforms/linux`, `platforms/fake`, later `kvm` and `emu`) implements these
+protocols; the kernel imports only this module from `slimbox.platforms`.
+
+Conventions:
+- Addresses and lengths are guest-virtual and page-aligned where the method says so.
+- Host failures are raised as `OSError` carrying a Linux errno value; guest memory
+  that is not mapped raises `GuestMemoryError`. The kernel turns both into errnos.
+- Names and paths are `bytes`, as on Linux.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple, Protocol, Sequence
+
+from slimbox.abi.regs import Regs
+
+PAGE_SIZE = 4096
+
+
+class GuestMemoryError(Exception):
+    """A guest address that is not mapped (the kernel answers EFAULT)."""
+
+    def __init__(self, address: int) -> None:
+        super().__init__(f"guest address {address:#x} is not mapped")
+        self.address = address
+
+
+class PlatformUnavailable(Exception):
+    """The host lacks something the platform needs; the message names what."""
+
+
+# --- guest memory and threads -------------------------------------------------
+
+
+class AddressSpace(Protocol):
+    """One guest address space. The kernel's mm decides every address; the platform
+    only carries out fixed-address operations and copies bytes."""
+
+    def reserved(self) -> Sequence[tuple[int, int]]:
+        """[start, end) ranges the platform itself occupies; never give them to the guest."""
+
+    def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
+        """Map zero-filled anonymous memory at exactly `addr`, replacing what was there."""
+
+    def unmap(self, addr: int, length: int) -> None: ...
+
+    def protect(self, addr: int, length: int, prot: int) -> None: ...
+
+    def move(self, old_addr: int, old_length: int, new_addr: int, new_length: int) -> None:
+        """Move (and resize) a mapping to exactly `new_addr`, keeping its contents."""
+
+    def discard(self, addr: int, length: int) -> None:
+        """Drop the contents of private anonymous pages: they read as zero afterwards."""
+
+    def read(self, addr: int, length: int) -> bytes:
+        """Copy guest memory out, ignoring page protections (the kernel checks them)."""
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Copy into guest memory, ignoring page protections (the kernel checks them)."""
+
+    def close(self) -> None: ...
+
+
+class Context(Protocol):
+    """One guest thread. While it is stopped at an event, `regs` holds its registers;
+    the kernel edits them and then resumes the thread."""
+
+    regs: Regs
+    #: the kernel's own handle for this thread (its Task); the platform never looks inside
+    owner: object
+    address_space: AddressSpace
+
+    def resume(self) -> None:
+        """Continue with `regs` as they are now."""
+
+    def finish_syscall(self, result: int) -> None:
+        """Complete the syscall the thread stopped in with `result` (a value or -errno)."""
+
+    def kill(self) -> None:
+        """Stop the thread for good; an ExitEvent follows."""
+
+    def cpu_time_ns(self) -> int: ...
+
+
+# --- events ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SyscallEvent:
+    """`context` executed `syscall` number `nr` with six raw argument values."""
+
+    context: Context
+    nr: int
+    args: list[int]
+
+
+@dataclass(slots=True)
+class FaultEvent:
+    """`context` took a synchronous fault (or an unsupported instruction such as int 0x80)."""
+
+    context: Context
+    signal: int
+    code: int
+    address: int
+    description: str
+
+
+@dataclass(slots=True)
+class ExitEvent:
+    """`context`'s host thread is gone. `killed_by` is the host signal, or 0."""
+
+    context: Context
+    killed_by: int
+    description: str
+
+
+@dataclass(slots=True)
+class HostReadyEvent:
+    """A host object the kernel asked to watch is ready; `key` is the kernel's key."""
+
+    key: object
+
+
+Event = SyscallEvent | FaultEvent | ExitEvent | HostReadyEvent
+
+
+# --- host services ----------------------------------------------------------------
+
+
+class HostStat(NamedTuple):
+    mode: int
+    ino: int
+    dev: int
+    nlink: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+class HostFile(Protocol):
+    """An open regular file in a host directory the policy exposes."""
+
+    def pread(self, length: int, offset: int) -> bytes: ...
+
+    def pwrite(self, data: bytes, offset: int) -> int: ...
+
+    def stat(self) -> HostStat: ...
+
+    def truncate(self, size: int) -> None: ...
+
+    def sync(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class HostDirectory(Protocol):
+    """A host directory. Every name is one path component (no '/', not '.' or '..')
+    and is never followed if it is a symlink, so nothing can leave the directory."""
+
+    def stat(self) -> HostStat: ...
+
+    def lookup(self, name: bytes) -> HostStat: ...
+
+    def subdir(self, name: bytes) -> HostDirectory: ...
+
+    def list(self) -> list[bytes]: ...
+
+    def open_file(self, name: bytes, flags: int, mode: int) -> HostFile:
+        """Open (or create, with O_CREAT) a regular file; flags use Linux O_* values."""
+
+    def readlink(self, name: bytes) -> bytes: ...
+
+    def mkdir(self, name: bytes, mode: int) -> None: ...
+
+    def rmdir(self, name: bytes) -> None: ...
+
+    def unlink(self, name: bytes) -> None: ...
+
+    def rename(self, name: bytes, new_dir: HostDirectory, new_name: bytes) -> None: ...
+
+    def link(self, name: bytes, new_dir: HostDirectory, new_name: bytes) -> None: ...
+
+    def symlink(self, target: bytes, name: bytes) -> None: ...
+
+    def chmod(self, name: bytes, mode: int) -> None: ...
+
+    def chown(self, name: bytes, uid: int, gid: int) -> None: ...
+
+    def set_times(self, name: bytes, atime_ns: int | None, mtime_ns: int | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class HostStream(Protocol):
+    """One of the sandbox's standard streams as the host provides it."""
+
+    def read(self, length: int) -> bytes | None:
+        """Read what is there; None if nothing is ready yet, b'' at end of file."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def is_terminal(self) -> bool: ...
+
+    def terminal_attributes(self) -> bytes:
+        """The 36-byte kernel `struct termios` (raises OSError ENOTTY if not a terminal)."""
+
+    def set_terminal_attributes(self, when: int, termios: bytes) -> None: ...
+
+    def window_size(self) -> bytes:
+        """The 8-byte `struct winsize`."""
+
+    def pending(self) -> int:
+        """Bytes ready to read without blocking."""
+
+    def close(self) -> None: ...
+
+
+class Host(Protocol):
+    """Services of the machine the sandbox runs on; cheap to create, no guest involved."""
+
+    def clock_ns(self, clock: int) -> int:
+        """CLOCK_REALTIME (0) or CLOCK_MONOTONIC (1) of the host, in nanoseconds."""
+
+    def entropy(self, length: int) -> bytes: ...
+
+    def stdio(self) -> tuple[HostStream, HostStream, HostStream]: ...
+
+    def open_host_directory(self, path: str, writable: bool) -> HostDirectory:
+        """The single way into the host's filesystem, used for mounts the policy names."""
+
+    def open_archive(self, path: str) -> BinaryIO:
+        """A host file opened for reading, for a tar archive the policy names as root."""
+
+    def cpu_count(self) -> int: ...
+
+    def memory_bytes(self) -> int: ...
+
+    def hardware_capabilities(self) -> dict[int, int]:
+        """Auxiliary-vector entries describing the CPU (AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ)."""
+
+
+class Platform(Protocol):
+    """A way of hosting guest code."""
+
+    name: str
+    host: Host
+
+    def new_process(self) -> Context:
+        """A fresh, empty address space with one stopped thread in it."""
+
+    def wait(self, timeout_ns: int | None) -> list[Event]:
+        """Block until something happens or `timeout_ns` passes (None: no limit)."""
+
+    def watch_readable(self, stream: HostStream, key: object) -> None:
+        """Report HostReadyEvent(key) once when `stream` has data or reaches end of file."""
+
+    def close(self) -> None:
+        """Kill every guest thread and release what the platform holds."""

@@ -1,0 +1,258 @@
+"""The Linux platform: each guest process is a stub process under ptrace + seccomp.
+
+The supervisor waits for its tracees with `waitpid(-pgid, __WALL)` (the stubs run in
+a session of their own, so other children of the calling process are left alone)
+and, when host streams or deadlines must be watched too, with epoll over a SIGCHLD
+signalfd and those streams.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+
+from slimbox.platforms.base import (
+    Event, ExitEvent, FaultEvent, HostReadyEvent, PlatformUnavailable, SyscallEvent,
+)
+from slimbox.platforms.linux import _native as native
+from slimbox.platforms.linux.host import PosixHost
+from slimbox.platforms.linux.process import GONE, RUNNING, PlatformError, StubProcess, StubThread
+from slimbox.platforms.linux.spawn import Isolation, spawn_stub
+from slimbox.platforms.linux.stdio import FdStream
+from slimbox.platforms.linux.stub import build_stub
+
+_TRACE_OPTIONS = native.PTRACE_O_EXITKILL | native.PTRACE_O_TRACESECCOMP
+_FAULT_SIGNALS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP))
+_SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to another thread
+_EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
+
+
+def _describe_exit(status: int) -> tuple[int, str]:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGSYS:
+            return sig, "killed by the sandbox: a system call outside the x86-64 ABI (int 0x80 or x32)"
+        return sig, f"host thread killed by {signal.Signals(sig).name}"
+    return 0, f"host thread exited with status {os.WEXITSTATUS(status)}"
+
+
+class LinuxPlatform:
+    """Guest processes as traced host processes; see DESIGN section 4."""
+
+    name = "linux"
+
+    def __init__(self, host: PosixHost | None = None, *, namespaces: bool = True, pin_cpu: bool = True) -> None:
+        check_host_support()
+        self.host = host or PosixHost()
+        self._stub = build_stub()
+        self._stub_fd = os.memfd_create("slimbox-stub", os.MFD_CLOEXEC)
+        os.write(self._stub_fd, self._stub.elf)
+        self._tracer = native.Ptrace()
+        self._namespaces = namespaces
+        self._processes: dict[int, StubProcess] = {}
+        self._threads: dict[int, StubThread] = {}
+        self._sessions: list[int] = []
+        self._watches: dict[int, object] = {}
+        self.isolation = Isolation()
+        self._old_affinity = None
+        if pin_cpu:
+            self._pin_to_current_cpu()
+        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        self._sigchld = native.signalfd_for([signal.SIGCHLD])
+        self._epoll = select.epoll()
+        self._epoll.register(self._sigchld, select.EPOLLIN)
+
+    # --- processes ---------------------------------------------------------------
+
+    def new_process(self) -> StubThread:
+        def seize(pid: int) -> None:
+            self._tracer.seize(pid, _TRACE_OPTIONS)
+
+        spawned = spawn_stub(self._stub_fd, seize, self._namespaces)
+        self.isolation = spawned.isolation
+        process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self._wait_injection)
+        self._processes[spawned.pid] = process
+        self._threads[spawned.pid] = process.main
+        self._sessions.append(spawned.pid)
+        try:
+            process.prepare()
+        except BaseException:
+            self._forget(process)
+            raise
+        return process.main
+
+    def _forget(self, process: StubProcess) -> None:
+        process.close()
+        for tid in list(process.threads):
+            self._threads.pop(tid, None)
+        self._processes.pop(process.pid, None)
+        try:
+            os.waitpid(process.keeper, 0)
+        except ChildProcessError:
+            pass
+        if process.pid in self._sessions:
+            self._sessions.remove(process.pid)
+
+    def _wait_injection(self, tid: int) -> int:
+        """Wait for `tid`'s next stop during an injection, dropping host signals."""
+        while True:
+            _, status = os.waitpid(tid, native.WALL)
+            if os.WIFSTOPPED(status) and os.WSTOPSIG(status) != signal.SIGTRAP and status >> 16 == 0:
+                self._tracer.cont(tid, 0)
+                continue
+            return status
+
+    # --- events ------------------------------------------------------------------
+
+    def wait(self, timeout_ns: int | None) -> list[Event]:
+        events = self._reap_nohang()
+        if events:
+            return events
+        running = any(t.state == RUNNING for t in self._threads.values())
+        if running and not self._watches and timeout_ns is None and len(self._sessions) == 1:
+            try:
+                tid, status = os.waitpid(-self._sessions[0], native.WALL)
+            except ChildProcessError:
+                return events
+            self._translate(tid, status, events)
+            return events
+        timeout = -1.0 if timeout_ns is None else max(timeout_ns, 0) / 1e9
+        if running and (timeout < 0 or timeout > _SIGCHLD_MISSED_POLL):
+            timeout = _SIGCHLD_MISSED_POLL
+        try:
+            ready = self._epoll.poll(timeout)
+        except InterruptedError:
+            ready = []
+        for fd, _ in ready:
+            if fd == self._sigchld:
+                self._drain_sigchld()
+            else:
+                key = self._watches.pop(fd)
+                self._epoll.unregister(fd)
+                events.append(HostReadyEvent(key))
+        events.extend(self._reap_nohang())
+        return events
+
+    def _drain_sigchld(self) -> None:
+        try:
+            while os.read(self._sigchld, 128 * 16):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _reap_nohang(self) -> list[Event]:
+        events: list[Event] = []
+        for session in list(self._sessions):
+            while True:
+                try:
+                    tid, status = os.waitpid(-session, native.WALL | os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if tid == 0:
+                    break
+                self._translate(tid, status, events)
+        return events
+
+    def _translate(self, tid: int, status: int, events: list[Event]) -> None:
+        thread = self._threads.get(tid)
+        if thread is None:
+            return  # not ours (or already forgotten)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            thread.state = GONE
+            self._threads.pop(tid, None)
+            process = thread.process
+            process.threads.pop(tid, None)
+            if not process.threads:
+                process.dead = True
+                self._forget(process)
+            killed_by, text = _describe_exit(status)
+            events.append(ExitEvent(thread, killed_by, text))
+            return
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        if event == _EVENT_SECCOMP:
+            thread.stopped()
+            nr, *args = self._tracer.syscall_info(tid)
+            events.append(SyscallEvent(thread, nr, args))
+        elif event == 0 and sig in _FAULT_SIGNALS:
+            signo, _, code, addr = self._tracer.get_siginfo(tid)
+            if code <= 0:  # sent from the host, not a fault of the guest's own
+                self._tracer.cont(tid, 0)
+                return
+            thread.stopped()
+            events.append(FaultEvent(thread, signo, code, addr, signal.Signals(signo).name))
+        else:
+            # host signals and group/interrupt stops are not the guest's business
+            self._tracer.cont(tid, 0)
+
+    def watch_readable(self, stream: FdStream, key: object) -> None:
+        fd = stream.fileno()
+        if fd in self._watches:
+            self._watches[fd] = key
+            return
+        self._watches[fd] = key
+        try:
+            self._epoll.register(fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLRDHUP)
+        except PermissionError:  # a regular file: always ready
+            del self._watches[fd]
+            raise
+
+    def stats(self) -> dict[str, int]:
+        return {"injections": sum(p.injections for p in self._processes.values())}
+
+    def close(self) -> None:
+        for process in list(self._processes.values()):
+            process.kill()
+        for process in list(self._processes.values()):
+            self._reap_all(process)
+            self._forget(process)
+        self._epoll.close()
+        os.close(self._sigchld)
+        os.close(self._stub_fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+        if self._old_affinity is not None:
+            os.sched_setaffinity(0, self._old_affinity)
+
+    def _reap_all(self, process: StubProcess) -> None:
+        for tid in list(process.threads):
+            try:
+                os.waitpid(tid, native.WALL)
+            except ChildProcessError:
+                pass
+
+    def _pin_to_current_cpu(self) -> None:
+        try:
+            with open("/proc/thread-self/stat") as f:
+                cpu = int(f.read().rsplit(")", 1)[1].split()[36])
+            self._old_affinity = os.sched_getaffinity(0)
+            if cpu in self._old_affinity:
+                os.sched_setaffinity(0, {cpu})
+        except (OSError, ValueError, IndexError):
+            self._old_affinity = None
+
+
+def check_host_support() -> None:
+    """Raise PlatformUnavailable naming what this host lacks."""
+    missing = []
+    if not os.path.exists("/proc/self/status"):
+        missing.append("/proc is not mounted")
+    else:
+        with open("/proc/self/status") as f:
+            status = f.read()
+        if "Seccomp:" not in status:
+            missing.append("the kernel has no seccomp support (CONFIG_SECCOMP_FILTER)")
+        for line in status.splitlines():
+            if line.startswith("TracerPid:") and line.split()[1] != "0":
+                missing.append("the supervisor is itself being traced (ptrace cannot nest)")
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            if f.read().strip() == "3":
+                missing.append("ptrace is disabled (kernel.yama.ptrace_scope=3)")
+    except OSError:
+        pass
+    if missing:
+        raise PlatformUnavailable("the Linux platform cannot run here: " + "; ".join(missing))
+
+
+__all__ = ["LinuxPlatform", "PlatformError", "check_host_support"]

@@ -1,0 +1,106 @@
+"""The seccomp filter every guest thread runs under.
+
+Decisions, in order:
+1. Not the x86-64 ABI (int 0x80 / i386), or an x32 syscall: kill the process.
+2. Made from the stub's trampoline and in the injection set (memory management the
+   sandbox kernel asks for): let the host run it.
+3. Anything else: stop for the supervisor (SECCOMP_RET_TRACE), which answers it.
+
+So nothing the guest issues reaches the host kernel: the only host-executed
+syscalls are those the supervisor injects at the trampoline, whose address the
+guest is never shown.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Iterable
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_TRACE = 0x7FF00000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# offsets in struct seccomp_data
+_NR, _ARCH, _IP_LO, _IP_HI = 0, 4, 8, 12
+
+_LD_ABS_W = 0x20
+_JEQ = 0x15
+_JSET = 0x45
+_RET = 0x06
+
+# Host syscalls the supervisor injects at the trampoline, each with why.
+INJECTED_SYSCALLS: dict[int, str] = {
+    9: "mmap: back guest mappings (always MAP_FIXED, anonymous)",
+    10: "mprotect: guest page protections",
+    11: "munmap: guest unmappings, and removing the host's vdso/vvar/stack",
+    25: "mremap: guest mremap keeps page contents without a copy",
+    28: "madvise: MADV_DONTNEED for guest madvise",
+}
+
+
+class _Asm:
+    """A few classic-BPF instructions with forward jumps by label."""
+
+    def __init__(self) -> None:
+        self.code: list[tuple[int, object, object, int]] = []
+        self.labels: dict[str, int] = {}
+
+    def label(self, name: str) -> None:
+        self.labels[name] = len(self.code)
+
+    def load(self, offset: int) -> None:
+        self.code.append((_LD_ABS_W, 0, 0, offset))
+
+    def jump(self, op: int, k: int, true: str | int, false: str | int) -> None:
+        self.code.append((op, true, false, k))
+
+    def ret(self, value: int) -> None:
+        self.code.append((_RET, 0, 0, value))
+
+    def assemble(self) -> bytes:
+        out = []
+        for index, (op, jt, jf, k) in enumerate(self.code):
+            out.append(struct.pack("<HBBI", op, self._offset(index, jt), self._offset(index, jf), k))
+        return b"".join(out)
+
+    def _offset(self, index: int, target: str | int | object) -> int:
+        if isinstance(target, int):
+            return target
+        delta = self.labels[target] - index - 1  # type: ignore[index]
+        if not 0 <= delta < 256:
+            raise ValueError(f"BPF jump to {target} out of range")
+        return delta
+
+
+def build_filter(trampoline_ip: int, injected: Iterable[int] = INJECTED_SYSCALLS) -> bytes:
+    """The filter program; `trampoline_ip` is the address right after the trampoline's
+    `syscall` instruction, which is what seccomp reports as the instruction pointer."""
+    a = _Asm()
+    a.load(_ARCH)
+    a.jump(_JEQ, AUDIT_ARCH_X86_64, 0, "kill")
+    a.load(_NR)
+    a.jump(_JEQ, 0xFFFFFFFF, "trace", 0)  # syscall(-1) is a plain ENOSYS on Linux
+    a.jump(_JSET, X32_SYSCALL_BIT, "kill", 0)
+    a.load(_IP_HI)
+    a.jump(_JEQ, trampoline_ip >> 32, 0, "trace")
+    a.load(_IP_LO)
+    a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, 0, "trace")
+    a.load(_NR)
+    for nr in injected:
+        a.jump(_JEQ, nr, "allow", 0)
+    a.label("trace")
+    a.ret(SECCOMP_RET_TRACE)
+    a.label("allow")
+    a.ret(SECCOMP_RET_ALLOW)
+    a.label("kill")
+    a.ret(SECCOMP_RET_KILL_PROCESS)
+    return a.assemble()
+
+
+def fprog(program: bytes, program_address: int) -> bytes:
+    """A `struct sock_fprog` for a program stored at `program_address` in the tracee."""
+    return struct.pack("<H6xQ", len(program) // 8, program_address)

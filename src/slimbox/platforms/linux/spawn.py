@@ -1,0 +1,203 @@
+"""Starting the stub in fresh namespaces, traced from its first instruction.
+
+    supervisor ── fork ──> keeper ── unshare(user, pid, mnt, net, ipc, uts, cgroup)
+                                 └── fork ──> stub-to-be (pid 1 of the new pid namespace)
+                                              private mounts, empty tmpfs root,
+                                              no_new_privs, parent-death signal,
+                                              new session, no file descriptors,
+                                              waits at a gate until seized, then execs
+                                              the stub
+
+The keeper only waits for the stub and passes its status on; both die with the
+supervisor (PR_SET_PDEATHSIG), and the supervisor also seizes the stub with
+PTRACE_O_EXITKILL. Namespaces are taken as the host allows; `Isolation` records
+which were obtained.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+
+from slimbox.platforms.linux import _native as native
+
+_NAMESPACES = (
+    ("user", native.CLONE_NEWUSER),
+    ("pid", native.CLONE_NEWPID),
+    ("mount", native.CLONE_NEWNS),
+    ("net", native.CLONE_NEWNET),
+    ("ipc", native.CLONE_NEWIPC),
+    ("uts", native.CLONE_NEWUTS),
+    ("cgroup", native.CLONE_NEWCGROUP),
+)
+
+
+@dataclass
+class Isolation:
+    """What the host granted the stub beyond seccomp and ptrace."""
+
+    namespaces: list[str] = field(default_factory=list)
+    empty_root: bool = False
+
+
+@dataclass
+class SpawnedStub:
+    pid: int          # host pid of the stub (the guest process)
+    keeper: int       # host pid of the keeper process
+    isolation: Isolation
+
+
+def _report(fd: int, text: str) -> None:
+    os.write(fd, text.encode() + b"\n")
+
+
+def _unshare_what_we_can(report_fd: int) -> list[str]:
+    """Unshare all namespaces at once if possible, else one by one (user first)."""
+    every = 0
+    for _, flag in _NAMESPACES:
+        every |= flag
+    try:
+        native.unshare(every)
+        got = [name for name, _ in _NAMESPACES]
+    except OSError:
+        got = []
+        for name, flag in _NAMESPACES:
+            try:
+                native.unshare(flag)
+                got.append(name)
+            except OSError:
+                continue
+    _report(report_fd, "ns " + " ".join(got))
+    return got
+
+
+def _empty_root() -> bool:
+    """Make this process's root an empty tmpfs. Only ever called inside a mount
+    namespace of the stub's own: elsewhere these mounts would change the host."""
+    try:
+        native.mount(None, b"/", None, native.MS_REC | native.MS_PRIVATE, None)
+        native.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=4k,mode=0500")
+        os.chdir("/tmp")
+        native.chroot(b".")
+        os.chdir("/")
+        return True
+    except OSError:
+        return False
+
+
+def _stub_side(stub_fd: int, gate_fd: int, report_fd: int, keeper_pid: int, private_mounts: bool) -> None:
+    """Runs in the stub-to-be; never returns."""
+    try:
+        native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != keeper_pid and os.getppid() != 0:
+            os._exit(1)
+        if private_mounts and _empty_root():
+            _report(report_fd, "root")
+        native.prctl(native.PR_SET_NO_NEW_PRIVS, 1)
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        _report(report_fd, "ready")
+        if os.read(gate_fd, 1) != b"g":  # the supervisor seizes us, then opens the gate
+            os._exit(1)
+        keep = {stub_fd}
+        for fd in _open_fds():
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.execve(stub_fd, [b"slimbox-stub"], {})
+    finally:
+        os._exit(127)
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))
+
+
+def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = True) -> SpawnedStub:
+    """Start a stub; `seize(pid)` is called before the stub may run any code of its own."""
+    report_r, report_w = os.pipe()
+    gate_r, gate_w = os.pipe()
+    supervisor = os.getpid()
+    keeper = os.fork()
+    if keeper == 0:  # keeper
+        try:
+            os.close(report_r)
+            os.close(gate_w)
+            native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != supervisor:
+                os._exit(1)
+            obtained = _unshare_what_we_can(report_w) if namespaces else []
+            me = os.getpid()
+            child = os.fork()
+            if child == 0:
+                _stub_side(stub_fd, gate_r, report_w, me, "mount" in obtained)
+            _report(report_w, f"pid {child}")
+            os.close(gate_r)
+            for fd in _open_fds():
+                if fd != report_w:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            os.close(report_w)
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+        finally:
+            os._exit(126)
+    os.close(report_w)
+    os.close(gate_r)
+    isolation = Isolation()
+    pid = 0
+    lines = _read_lines(report_r, until=lambda seen: "ready" in seen)
+    for line in lines:
+        if line.startswith("ns "):
+            isolation.namespaces = line.split()[1:]
+        elif line == "root":
+            isolation.empty_root = True
+        elif line.startswith("pid "):
+            pid = int(line.split()[1])
+    if not pid or "ready" not in lines:
+        os.close(report_r)
+        os.close(gate_w)
+        _reap(keeper)
+        raise OSError(0, "the sandbox process could not be started")
+    try:
+        seize(pid)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        _reap(keeper)
+        os.close(report_r)
+        os.close(gate_w)
+        raise
+    os.write(gate_w, b"go")
+    os.close(gate_w)
+    os.close(report_r)
+    return SpawnedStub(pid, keeper, isolation)
+
+
+def _read_lines(fd: int, until) -> list[str]:
+    data = b""
+    while True:
+        lines = data.decode(errors="replace").splitlines()
+        complete = lines if data.endswith(b"\n") else lines[:-1]
+        if until(complete) and any(line.startswith("pid ") for line in complete):
+            return complete
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return complete
+        data += chunk
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

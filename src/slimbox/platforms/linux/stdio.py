@@ -1,0 +1,72 @@
+"""The sandbox's standard streams, passed through to the host's own descriptors.
+
+A terminal stays a terminal: termios and window size are read from (and termios
+written to) the host terminal, with fixed-size structures only.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import stat
+import termios
+
+_TERMIOS_SIZE = 36  # the kernel's struct termios (TCGETS), not libc's 60-byte one
+_WINSIZE_SIZE = 8
+_SET_REQUESTS = {0: termios.TCSETS, 1: termios.TCSETSW, 2: termios.TCSETSF}
+
+
+class FdStream:
+    """A host stdio descriptor, borrowed (never closed by the sandbox)."""
+
+    __slots__ = ("fd", "_regular")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        try:
+            self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            self._regular = False
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self, length: int) -> bytes | None:
+        if not self._regular:
+            ready, _, _ = select.select([self.fd], [], [], 0)
+            if not ready:
+                return None
+        try:
+            return os.read(self.fd, length)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # a terminal that went away reads as end of file
+                return b""
+            raise
+
+    def write(self, data: bytes) -> int:
+        return os.write(self.fd, data)
+
+    def is_terminal(self) -> bool:
+        return os.isatty(self.fd)
+
+    def terminal_attributes(self) -> bytes:
+        return fcntl.ioctl(self.fd, termios.TCGETS, bytes(_TERMIOS_SIZE))
+
+    def set_terminal_attributes(self, when: int, attributes: bytes) -> None:
+        if len(attributes) != _TERMIOS_SIZE or when not in _SET_REQUESTS:
+            raise OSError(errno.EINVAL, "bad termios request")
+        fcntl.ioctl(self.fd, _SET_REQUESTS[when], attributes)
+
+    def pending(self) -> int:
+        """Bytes ready to read without blocking (FIONREAD)."""
+        return int.from_bytes(fcntl.ioctl(self.fd, termios.FIONREAD, bytes(4)), "little", signed=True)
+
+    def window_size(self) -> bytes:
+        return fcntl.ioctl(self.fd, termios.TIOCGWINSZ, bytes(_WINSIZE_SIZE))
+
+    def close(self) -> None:
+        """Borrowed descriptors stay open."""

@@ -1,0 +1,1 @@
+"""Shims: each decodes one guest ABI into calls on the kernel."""

@@ -1,0 +1,49 @@
+"""Turning raw 64-bit register values into typed arguments, per the ABI prototype."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from slimbox.abi.syscalls import SyscallSpec
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _u32(value: int) -> int:
+    return value & 0xFFFFFFFF
+
+
+def _s64(value: int) -> int:
+    return value - (1 << 64) if value & (1 << 63) else value
+
+
+def _u64(value: int) -> int:
+    return value
+
+
+_BY_TYPE: dict[str, Callable[[int], int]] = {
+    "fd": _s32, "dirfd": _s32, "int": _s32, "pid": _s32, "uid": _s32, "gid": _s32,
+    "uint": _u32, "mode": _u32,
+    "long": _s64, "ssize": _s64, "off": _s64,
+    "ulong": _u64, "size": _u64, "dev": _u64, "path": _u64, "str": _u64, "strv": _u64,
+    "inbuf": _u64, "outbuf": _u64, "ptr": _u64, "addr": _u64,
+}
+
+
+def converter(type_name: str) -> Callable[[int], int]:
+    if type_name.startswith("flags:"):
+        return _u32
+    if type_name.startswith("enum:"):
+        return _s32
+    return _BY_TYPE[type_name]
+
+
+def converters(spec: SyscallSpec) -> tuple[Callable[[int], int], ...]:
+    return tuple(converter(p.type) for p in spec.params)
+
+
+to_s32 = _s32
+to_s64 = _s64

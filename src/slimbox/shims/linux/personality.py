@@ -1,0 +1,77 @@
+"""The Linux personality: decode a syscall by its prototype and run its handler."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, TextIO
+
+from slimbox.abi.errno import Errno
+from slimbox.abi.syscalls import name_of
+from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.kernel import NO_REPLY
+from slimbox.shims.linux.args import converters
+from slimbox.shims.linux.strace import Strace, format_call, format_result
+from slimbox.shims.linux.table import BY_NUMBER, Entry
+
+if TYPE_CHECKING:
+    from slimbox.kernel.task import Task
+
+_ENOSYS = -Errno.ENOSYS
+
+
+class LinuxPersonality:
+    name = "linux"
+
+    def __init__(self, strace: TextIO | None = None) -> None:
+        self._strace = Strace(strace) if strace is not None else None
+        # nr -> (handler, argument converters, entry); built once
+        self._dispatch: dict[int, tuple[Callable[..., int], tuple[Callable[[int], int], ...], Entry]] = {
+            nr: (entry.handler, converters(entry.spec), entry)
+            for nr, entry in BY_NUMBER.items() if entry.handler is not None
+        }
+
+    @staticmethod
+    def syscall_name(nr: int) -> str:
+        return name_of(nr)
+
+    def syscall(self, task: Task, nr: int, args: list[int]) -> int | object:
+        found = self._dispatch.get(nr)
+        if found is None:
+            return self._unsupported(task, nr, args)
+        handler, convert, entry = found
+        values = [c(a) for c, a in zip(convert, args)]
+        if self._strace is None:
+            return handler(task, *values)
+        return self._traced(task, handler, entry, values)
+
+    def _traced(self, task: Task, handler: Callable[..., int], entry: Entry, values: list[int]) -> int | object:
+        strace = self._strace
+        assert strace is not None
+        if "_traced" not in task.restart:
+            task.restart["_traced"] = format_call(task, entry.spec, values)
+        call = task.restart["_traced"]
+        try:
+            result = handler(task, *values)
+        except Block:
+            raise
+        except LinuxError as exc:
+            strace.line(task, f"{call} = {format_result(entry.spec, -exc.errno)}")
+            raise
+        if result is NO_REPLY:
+            strace.line(task, f"{call} = ?")
+        else:
+            strace.line(task, f"{call} = {format_result(entry.spec, result)}")
+        return result
+
+    def _unsupported(self, task: Task, nr: int, args: list[int]) -> int:
+        entry = BY_NUMBER.get(nr)
+        if entry is not None:
+            values = [c(a) for c, a in zip(converters(entry.spec), args)]
+            described = format_call(task, entry.spec, values)
+            name = entry.name
+        else:
+            name = name_of(nr)
+            described = f"{name}({', '.join(hex(a) for a in args)})"
+        task.kernel.report_unsupported(name, described)
+        if self._strace is not None:
+            self._strace.line(task, f"{described} = -1 ENOSYS")
+        return _ENOSYS

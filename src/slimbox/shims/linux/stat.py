@@ -1,0 +1,44 @@
+"""Packing the kernel's Stat into the stat/statx/statfs layouts."""
+
+from __future__ import annotations
+
+from slimbox.abi import structs
+from slimbox.kernel.fs.inode import FileSystem, Stat
+
+STATX_BASIC_STATS = 0x7FF
+STATX_BTIME = 0x800
+STATX_MNT_ID = 0x1000
+
+NAME_MAX = 255
+
+
+def _split(ns: int) -> tuple[int, int]:
+    return ns // 1_000_000_000, ns % 1_000_000_000
+
+
+def pack_stat(st: Stat) -> bytes:
+    a, an = _split(st.atime_ns)
+    m, mn = _split(st.mtime_ns)
+    c, cn = _split(st.ctime_ns)
+    return structs.STAT.pack(st.dev, st.ino, st.nlink, st.mode, st.uid & 0xFFFFFFFF, st.gid & 0xFFFFFFFF, 0,
+                             st.rdev, st.size, st.blksize, st.blocks, a, an, m, mn, c, cn)
+
+
+def pack_statx(st: Stat, mount_id: int = 0) -> bytes:
+    a, an = _split(st.atime_ns)
+    m, mn = _split(st.mtime_ns)
+    c, cn = _split(st.ctime_ns)
+    rdev_major, rdev_minor = structs.decode_dev(st.rdev)
+    dev_major, dev_minor = structs.decode_dev(st.dev)
+    return structs.STATX.pack(
+        STATX_BASIC_STATS | STATX_MNT_ID, st.blksize, 0, st.nlink, st.uid & 0xFFFFFFFF,
+        st.gid & 0xFFFFFFFF, st.mode, st.ino, st.size, st.blocks, 0,
+        a, an, 0, 0, c, cn, m, mn,
+        rdev_major, rdev_minor, dev_major, dev_minor, mount_id, 0, 0)
+
+
+def pack_statfs(fs: FileSystem) -> bytes:
+    magic, blocks, free, files = fs.statfs()
+    flags = 1 if fs.readonly else 0  # ST_RDONLY
+    return structs.STATFS.pack(magic, 4096, blocks, free, free, files, files, 0, fs.dev, NAME_MAX, 4096,
+                               flags | 0x20)  # ST_VALID-like bit the kernel always sets (ST_RELATIME)

@@ -1,0 +1,426 @@
+"""Syscalls on open file descriptors: read/write and friends, seeking, dup, fcntl,
+getdents, fstat, sync, truncate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slimbox.abi import structs
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.fd import FD_CLOEXEC
+from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, PathFile, SETFL_MASK
+from slimbox.shims.linux.stat import pack_stat, pack_statfs
+
+if TYPE_CHECKING:
+    from slimbox.kernel.task import Task
+
+IOV_MAX = 1024
+
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
+F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG = 8, 9, 10, 11
+F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
+F_SETLEASE, F_GETLEASE, F_NOTIFY = 1024, 1025, 1026
+F_DUPFD_CLOEXEC = 1030
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+F_ADD_SEALS, F_GET_SEALS = 1033, 1034
+F_UNLCK = 2
+
+
+def _readable(task: Task, fd: int):
+    file = task.fds.get(fd)
+    if not file.readable:
+        raise LinuxError(Errno.EBADF)
+    return file
+
+
+def _writable(task: Task, fd: int):
+    file = task.fds.get(fd)
+    if not file.writable:
+        raise LinuxError(Errno.EBADF)
+    return file
+
+
+def _check_count(count: int) -> int:
+    if count > (1 << 63) - 1:
+        raise LinuxError(Errno.EINVAL)
+    return min(count, MAX_RW)
+
+
+def read(task: Task, fd: int, buf: int, count: int) -> int:
+    file = _readable(task, fd)
+    count = _check_count(count)
+    if count == 0:
+        return 0
+    task.mm.check(buf, count, 2)
+    data = file.read(task, count)
+    task.mm.write(buf, data)
+    return len(data)
+
+
+def write(task: Task, fd: int, buf: int, count: int) -> int:
+    file = _writable(task, fd)
+    count = _check_count(count)
+    if count == 0:
+        return 0
+    return file.write(task, task.mm.read(buf, count))
+
+
+def pread64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
+    file = _readable(task, fd)
+    if offset < 0:
+        raise LinuxError(Errno.EINVAL)
+    count = _check_count(count)
+    if count == 0:
+        file.pread(0, offset)
+        return 0
+    task.mm.check(buf, count, 2)
+    data = file.pread(count, offset)
+    task.mm.write(buf, data)
+    return len(data)
+
+
+def pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
+    file = _writable(task, fd)
+    if offset < 0:
+        raise LinuxError(Errno.EINVAL)
+    count = _check_count(count)
+    if count == 0:
+        return 0
+    return file.pwrite(task.mm.read(buf, count), offset)
+
+
+def _iovecs(task: Task, iov: int, iovcnt: int) -> list[tuple[int, int]]:
+    if iovcnt < 0 or iovcnt > IOV_MAX:
+        raise LinuxError(Errno.EINVAL)
+    raw = task.mm.read(iov, iovcnt * structs.IOVEC.size)
+    out = []
+    total = 0
+    for index in range(iovcnt):
+        base, length = structs.IOVEC.unpack_from(raw, index * structs.IOVEC.size)
+        if length > (1 << 63) - 1:
+            raise LinuxError(Errno.EINVAL)
+        total += length
+        out.append((base, length))
+    if total > (1 << 63) - 1:
+        raise LinuxError(Errno.EINVAL)
+    return out
+
+
+def _scatter(task: Task, vectors: list[tuple[int, int]], data: bytes) -> None:
+    pos = 0
+    for base, length in vectors:
+        if pos >= len(data):
+            break
+        piece = data[pos:pos + length]
+        task.mm.write(base, piece)
+        pos += len(piece)
+
+
+def _gather(task: Task, vectors: list[tuple[int, int]]) -> bytes:
+    return b"".join(task.mm.read(base, length) for base, length in vectors if length)
+
+
+def _check_out_vectors(task: Task, vectors: list[tuple[int, int]]) -> int:
+    total = 0
+    for base, length in vectors:
+        task.mm.check(base, length, 2)
+        total += length
+    return min(total, MAX_RW)
+
+
+def readv(task: Task, fd: int, iov: int, iovcnt: int) -> int:
+    file = _readable(task, fd)
+    vectors = _iovecs(task, iov, iovcnt)
+    total = _check_out_vectors(task, vectors)
+    if total == 0:
+        return 0
+    data = file.read(task, total)
+    _scatter(task, vectors, data)
+    return len(data)
+
+
+def writev(task: Task, fd: int, iov: int, iovcnt: int) -> int:
+    file = _writable(task, fd)
+    data = _gather(task, _iovecs(task, iov, iovcnt))
+    if not data:
+        return 0
+    return file.write(task, data[:MAX_RW])
+
+
+def _split_offset(pos_l: int, pos_h: int) -> int:
+    offset = (pos_l & 0xFFFFFFFFFFFFFFFF) | ((pos_h & 0xFFFFFFFF) << 64)
+    offset &= (1 << 64) - 1
+    return offset - (1 << 64) if offset >> 63 else offset
+
+
+def preadv(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int) -> int:
+    file = _readable(task, fd)
+    offset = _split_offset(pos_l, pos_h)
+    if offset < 0:
+        raise LinuxError(Errno.EINVAL)
+    vectors = _iovecs(task, iov, iovcnt)
+    total = _check_out_vectors(task, vectors)
+    data = file.pread(total, offset)
+    _scatter(task, vectors, data)
+    return len(data)
+
+
+def pwritev(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int) -> int:
+    file = _writable(task, fd)
+    offset = _split_offset(pos_l, pos_h)
+    if offset < 0:
+        raise LinuxError(Errno.EINVAL)
+    data = _gather(task, _iovecs(task, iov, iovcnt))
+    return file.pwrite(data[:MAX_RW], offset) if data else 0
+
+
+def preadv2(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int, flags: int) -> int:
+    if flags & ~0x1F:
+        raise LinuxError(Errno.EOPNOTSUPP)
+    if _split_offset(pos_l, pos_h) == -1:
+        return readv(task, fd, iov, iovcnt)
+    return preadv(task, fd, iov, iovcnt, pos_l, pos_h)
+
+
+def pwritev2(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int, flags: int) -> int:
+    if flags & ~0x1F:
+        raise LinuxError(Errno.EOPNOTSUPP)
+    if _split_offset(pos_l, pos_h) == -1:
+        return writev(task, fd, iov, iovcnt)
+    return pwritev(task, fd, iov, iovcnt, pos_l, pos_h)
+
+
+def lseek(task: Task, fd: int, offset: int, whence: int) -> int:
+    return task.fds.get(fd).seek(offset, whence)
+
+
+def close(task: Task, fd: int) -> int:
+    task.fds.close(fd)
+    return 0
+
+
+def close_range(task: Task, first: int, last: int, flags: int) -> int:
+    CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        raise LinuxError(Errno.EINVAL)
+    for fd, _ in task.fds.items():
+        if first <= fd <= last:
+            if flags & CLOSE_RANGE_CLOEXEC:
+                task.fds.set_cloexec(fd, True)
+            else:
+                task.fds.close(fd)
+    return 0
+
+
+def dup(task: Task, oldfd: int) -> int:
+    return task.fds.install(task.fds.get(oldfd))
+
+
+def dup2(task: Task, oldfd: int, newfd: int) -> int:
+    file = task.fds.get(oldfd)
+    if oldfd == newfd:
+        return newfd
+    task.fds.install_at(newfd, file)
+    return newfd
+
+
+def dup3(task: Task, oldfd: int, newfd: int, flags: int) -> int:
+    if flags & ~O_CLOEXEC or oldfd == newfd:
+        raise LinuxError(Errno.EINVAL)
+    file = task.fds.get(oldfd)
+    task.fds.install_at(newfd, file, cloexec=bool(flags & O_CLOEXEC))
+    return newfd
+
+
+def fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
+    fds = task.fds
+    file = fds.get(fd)
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        minimum = arg & 0xFFFFFFFF
+        if minimum >= 1 << 31:
+            raise LinuxError(Errno.EINVAL)
+        return fds.install(file, cloexec=cmd == F_DUPFD_CLOEXEC, minimum=minimum)
+    if cmd == F_GETFD:
+        return FD_CLOEXEC if fds.get_cloexec(fd) else 0
+    if cmd == F_SETFD:
+        fds.set_cloexec(fd, bool(arg & FD_CLOEXEC))
+        return 0
+    if cmd == F_GETFL:
+        return file.flags
+    if cmd == F_SETFL:
+        if isinstance(file, PathFile):
+            raise LinuxError(Errno.EBADF)
+        file.flags = (file.flags & ~SETFL_MASK) | (arg & SETFL_MASK)
+        return 0
+    if cmd in (F_GETLK, F_OFD_GETLK):
+        # no other process can hold a conflicting lock yet: report the range unlocked
+        flock_type_offset = 0
+        task.mm.check(arg, 32, 3)
+        task.mm.write(arg + flock_type_offset, F_UNLCK.to_bytes(2, "little"))
+        return 0
+    if cmd in (F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW):
+        task.mm.check(arg, 32, 1)
+        return 0  # advisory locks between processes arrive with the process model
+    if cmd == F_GETOWN:
+        return 0
+    if cmd == F_SETOWN:
+        return 0
+    if cmd in (F_GETSIG, F_GETLEASE):
+        return 0
+    if cmd == F_GETPIPE_SZ:
+        raise LinuxError(Errno.EBADF)
+    raise LinuxError(Errno.EINVAL)
+
+
+def getdents64(task: Task, fd: int, dirp: int, count: int) -> int:
+    return _getdents(task, fd, dirp, count, structs.dirent64)
+
+
+def getdents(task: Task, fd: int, dirp: int, count: int) -> int:
+    return _getdents(task, fd, dirp, count, structs.dirent)
+
+
+def _getdents(task: Task, fd: int, dirp: int, count: int, pack) -> int:
+    file = task.fds.get(fd)
+    if isinstance(file, PathFile):
+        raise LinuxError(Errno.EBADF)
+    count = min(count, 1 << 20)
+    task.mm.check(dirp, count, 2)
+    out = bytearray()
+    for next_position, entry in file.entries_from(file.offset):
+        record = pack(entry.ino, next_position, entry.type, entry.name)
+        if len(out) + len(record) > count:
+            if not out:
+                raise LinuxError(Errno.EINVAL)
+            break
+        out += record
+        file.offset = next_position
+    task.mm.write(dirp, bytes(out))
+    return len(out)
+
+
+def fstat(task: Task, fd: int, statbuf: int) -> int:
+    task.mm.write(statbuf, pack_stat(task.fds.get(fd).stat()))
+    return 0
+
+
+def fstatfs(task: Task, fd: int, buf: int) -> int:
+    file = task.fds.get(fd)
+    if file.inode is None:
+        raise LinuxError(Errno.ENOSYS)
+    task.mm.write(buf, pack_statfs(file.inode.fs))
+    return 0
+
+
+def fsync(task: Task, fd: int) -> int:
+    task.fds.get(fd).sync()
+    return 0
+
+
+def fdatasync(task: Task, fd: int) -> int:
+    return fsync(task, fd)
+
+
+def sync(task: Task) -> int:
+    return 0
+
+
+def syncfs(task: Task, fd: int) -> int:
+    task.fds.get(fd)
+    return 0
+
+
+def ftruncate(task: Task, fd: int, length: int) -> int:
+    file = task.fds.get(fd)
+    if length < 0:
+        raise LinuxError(Errno.EINVAL)
+    if not file.writable:
+        raise LinuxError(Errno.EINVAL if file.readable else Errno.EBADF)
+    if file.inode is not None and file.inode.is_dir():
+        raise LinuxError(Errno.EISDIR)
+    if file.path is not None and file.path.mount.readonly:
+        raise LinuxError(Errno.EROFS)
+    file.truncate(length)
+    return 0
+
+
+def fadvise64(task: Task, fd: int, offset: int, length: int, advice: int) -> int:
+    file = task.fds.get(fd)
+    if advice not in range(6):
+        raise LinuxError(Errno.EINVAL)
+    if file.inode is None or not file.inode.is_regular():
+        raise LinuxError(Errno.ESPIPE)
+    return 0
+
+
+def fallocate(task: Task, fd: int, mode: int, offset: int, length: int) -> int:
+    file = task.fds.get(fd)
+    if offset < 0 or length <= 0:
+        raise LinuxError(Errno.EINVAL)
+    if not file.writable:
+        raise LinuxError(Errno.EBADF)
+    if mode == 0:
+        size = file.stat().size
+        if offset + length > size:
+            file.truncate(offset + length)
+        return 0
+    raise LinuxError(Errno.EOPNOTSUPP)
+
+
+def flock(task: Task, fd: int, operation: int) -> int:
+    LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+    task.fds.get(fd)
+    if operation & ~LOCK_NB not in (LOCK_SH, LOCK_EX, LOCK_UN):
+        raise LinuxError(Errno.EINVAL)
+    return 0  # locks between processes arrive with the process model
+
+
+def copy_file_range(task: Task, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int,
+                    flags: int) -> int:
+    if flags:
+        raise LinuxError(Errno.EINVAL)
+    source = _readable(task, fd_in)
+    target = _writable(task, fd_out)
+    if target.flags & O_APPEND:
+        raise LinuxError(Errno.EBADF)
+    length = min(length, MAX_RW, 1 << 24)
+    read_at = _load_offset(task, off_in)
+    data = source.pread(length, read_at) if read_at is not None else source.read(task, length)
+    if not data:
+        return 0
+    write_at = _load_offset(task, off_out)
+    written = target.pwrite(data, write_at) if write_at is not None else target.write(task, data)
+    if read_at is not None:
+        task.mm.write(off_in, structs.I64.pack(read_at + written))
+    elif written < len(data):
+        source.seek(written - len(data), 1)
+    if write_at is not None:
+        task.mm.write(off_out, structs.I64.pack(write_at + written))
+    return written
+
+
+def _load_offset(task: Task, pointer: int) -> int | None:
+    if pointer == 0:
+        return None
+    (value,) = structs.I64.unpack(task.mm.read(pointer, 8))
+    if value < 0:
+        raise LinuxError(Errno.EINVAL)
+    return value
+
+
+def sendfile(task: Task, out_fd: int, in_fd: int, offset: int, count: int) -> int:
+    source = _readable(task, in_fd)
+    target = _writable(task, out_fd)
+    count = min(count, MAX_RW, 1 << 24)
+    start = _load_offset(task, offset)
+    data = source.pread(count, start) if start is not None else source.read(task, count)
+    if not data:
+        return 0
+    written = target.write(task, data)
+    if start is not None:
+        task.mm.write(offset, structs.I64.pack(start + written))
+    elif written < len(data):
+        source.seek(written - len(data), 1)
+    return written

@@ -1,0 +1,300 @@
+"""The Linux syscall table: every x86-64 syscall, its handler and how well it is supported.
+
+This table is the single source of truth: the dispatcher uses it, and
+`docs/syscalls.md` is generated from it (`python -m slimbox.shims.linux.table`).
+A syscall absent from `_ROWS` has no handler: it returns ENOSYS and is logged once.
+
+Support levels:
+  full     behaves as on Linux for every input we know of
+  partial  works for common use; the note says what differs
+  none     ENOSYS (the note says why when the refusal is deliberate)
+"""
+
+from __future__ import annotations
+
+import sys
+from types import MappingProxyType
+from typing import Callable, Mapping, NamedTuple
+
+from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
+from slimbox.shims.linux import sys_file as F
+from slimbox.shims.linux import sys_fs as P
+from slimbox.shims.linux import sys_ioctl as I
+from slimbox.shims.linux import sys_misc as X
+from slimbox.shims.linux import sys_mm as M
+from slimbox.shims.linux import sys_process as T
+from slimbox.shims.linux import sys_signal as S
+from slimbox.shims.linux import sys_time as C
+
+FULL, PARTIAL, NONE = "full", "partial", "none"
+
+
+class Entry(NamedTuple):
+    spec: SyscallSpec
+    handler: Callable[..., int] | None
+    support: str
+    note: str
+
+    @property
+    def nr(self) -> int:
+        return self.spec.nr
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+_NO_SIGNALS = "handlers are recorded; delivery to a handler is not implemented yet"
+_ONE_PROCESS = "advisory locks always granted: no other process can hold one yet"
+
+# (name, handler, support, note)
+_ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
+    # --- file descriptors ---
+    ("read", F.read, FULL, ""),
+    ("write", F.write, FULL, ""),
+    ("pread64", F.pread64, FULL, ""),
+    ("pwrite64", F.pwrite64, FULL, ""),
+    ("readv", F.readv, FULL, ""),
+    ("writev", F.writev, FULL, ""),
+    ("preadv", F.preadv, FULL, ""),
+    ("pwritev", F.pwritev, FULL, ""),
+    ("preadv2", F.preadv2, PARTIAL, "RWF_* flags accepted and ignored"),
+    ("pwritev2", F.pwritev2, PARTIAL, "RWF_* flags accepted and ignored"),
+    ("lseek", F.lseek, FULL, "SEEK_DATA/SEEK_HOLE treat files as having no holes"),
+    ("close", F.close, FULL, ""),
+    ("close_range", F.close_range, PARTIAL, "CLOSE_RANGE_UNSHARE has no effect (fd tables are not shared yet)"),
+    ("dup", F.dup, FULL, ""),
+    ("dup2", F.dup2, FULL, ""),
+    ("dup3", F.dup3, FULL, ""),
+    ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _ONE_PROCESS + "; no leases, notify, signals"),
+    ("ioctl", I.ioctl, PARTIAL, "FIOCLEX/FIONCLEX/FIONBIO/FIOASYNC; terminals: TCGETS/TCSETS*/TIOCGWINSZ/"
+                                "TIOCGPGRP/TIOCSPGRP/FIONREAD; TIOCSTI and TIOCSWINSZ refused"),
+    ("getdents64", F.getdents64, FULL, ""),
+    ("getdents", F.getdents, FULL, ""),
+    ("fstat", F.fstat, FULL, ""),
+    ("fstatfs", F.fstatfs, FULL, ""),
+    ("fsync", F.fsync, FULL, ""),
+    ("fdatasync", F.fdatasync, FULL, ""),
+    ("sync", F.sync, FULL, ""),
+    ("syncfs", F.syncfs, FULL, ""),
+    ("ftruncate", F.ftruncate, FULL, ""),
+    ("fadvise64", F.fadvise64, FULL, "advice is a hint; nothing to do"),
+    ("fallocate", F.fallocate, PARTIAL, "mode 0 only; other modes EOPNOTSUPP"),
+    ("flock", F.flock, PARTIAL, _ONE_PROCESS),
+    ("copy_file_range", F.copy_file_range, FULL, "copies through the kernel"),
+    ("sendfile", F.sendfile, FULL, "copies through the kernel"),
+    # --- paths ---
+    ("open", P.open, FULL, "O_TMPFILE: EOPNOTSUPP"),
+    ("openat", P.openat, FULL, "O_TMPFILE: EOPNOTSUPP"),
+    ("openat2", P.openat2, PARTIAL, "RESOLVE_* restrictions other than NO_MAGICLINKS: EOPNOTSUPP"),
+    ("creat", P.creat, FULL, ""),
+    ("stat", P.stat, FULL, ""),
+    ("lstat", P.lstat, FULL, ""),
+    ("newfstatat", P.newfstatat, FULL, ""),
+    ("statx", P.statx, PARTIAL, "basic fields and mount id; no birth time"),
+    ("statfs", P.statfs, FULL, ""),
+    ("access", P.access, FULL, ""),
+    ("faccessat", P.faccessat, FULL, ""),
+    ("faccessat2", P.faccessat2, FULL, ""),
+    ("mkdir", P.mkdir, FULL, ""),
+    ("mkdirat", P.mkdirat, FULL, ""),
+    ("mknod", P.mknod, PARTIAL, "nodes can be created; FIFOs, sockets and devices cannot be opened yet"),
+    ("mknodat", P.mknodat, PARTIAL, "as mknod"),
+    ("rmdir", P.rmdir, FULL, ""),
+    ("unlink", P.unlink, FULL, ""),
+    ("unlinkat", P.unlinkat, FULL, ""),
+    ("rename", P.rename, FULL, ""),
+    ("renameat", P.renameat, FULL, ""),
+    ("renameat2", P.renameat2, PARTIAL, "RENAME_NOREPLACE supported; RENAME_EXCHANGE and WHITEOUT: EINVAL"),
+    ("link", P.link, FULL, ""),
+    ("linkat", P.linkat, FULL, ""),
+    ("symlink", P.symlink, FULL, ""),
+    ("symlinkat", P.symlinkat, FULL, ""),
+    ("readlink", P.readlink, FULL, ""),
+    ("readlinkat", P.readlinkat, FULL, ""),
+    ("chmod", P.chmod, FULL, ""),
+    ("fchmod", P.fchmod, FULL, ""),
+    ("fchmodat", P.fchmodat, FULL, ""),
+    ("fchmodat2", P.fchmodat2, FULL, ""),
+    ("chown", P.chown, FULL, ""),
+    ("fchown", P.fchown, FULL, ""),
+    ("lchown", P.lchown, FULL, ""),
+    ("fchownat", P.fchownat, FULL, ""),
+    ("utime", P.utime, FULL, ""),
+    ("utimes", P.utimes, FULL, ""),
+    ("futimesat", P.futimesat, FULL, ""),
+    ("utimensat", P.utimensat, FULL, ""),
+    ("truncate", P.truncate, FULL, ""),
+    ("getcwd", P.getcwd, FULL, ""),
+    ("chdir", P.chdir, FULL, ""),
+    ("fchdir", P.fchdir, FULL, ""),
+    ("chroot", P.chroot, FULL, "within the sandbox's own filesystem"),
+    ("umask", P.umask, FULL, ""),
+    ("getxattr", P.getxattr, PARTIAL, "no extended attributes are stored: ENODATA"),
+    ("lgetxattr", P.lgetxattr, PARTIAL, "no extended attributes are stored: ENODATA"),
+    ("fgetxattr", P.fgetxattr, PARTIAL, "no extended attributes are stored: ENODATA"),
+    ("listxattr", P.listxattr, PARTIAL, "always an empty list"),
+    ("llistxattr", P.llistxattr, PARTIAL, "always an empty list"),
+    ("flistxattr", P.flistxattr, PARTIAL, "always an empty list"),
+    ("setxattr", P.setxattr, PARTIAL, "EOPNOTSUPP"),
+    ("lsetxattr", P.lsetxattr, PARTIAL, "EOPNOTSUPP"),
+    ("fsetxattr", P.fsetxattr, PARTIAL, "EOPNOTSUPP"),
+    ("removexattr", P.removexattr, PARTIAL, "ENODATA"),
+    ("lremovexattr", P.lremovexattr, PARTIAL, "ENODATA"),
+    ("fremovexattr", P.fremovexattr, PARTIAL, "ENODATA"),
+    # --- memory ---
+    ("mmap", M.mmap, PARTIAL, "file mappings are private copies; writable MAP_SHARED file mappings: ENODEV"),
+    ("munmap", M.munmap, FULL, ""),
+    ("mprotect", M.mprotect, FULL, ""),
+    ("mremap", M.mremap, PARTIAL, "MREMAP_DONTUNMAP and old_size 0: EINVAL"),
+    ("madvise", M.madvise, FULL, "DONTNEED drops and refills pages; other advice is a hint"),
+    ("brk", M.brk, FULL, ""),
+    ("msync", M.msync, FULL, "file mappings are private copies: nothing to write back"),
+    ("mincore", M.mincore, PARTIAL, "every mapped page reported resident"),
+    ("mlock", M.mlock, FULL, "nothing is swapped by the sandbox"),
+    ("munlock", M.munlock, FULL, ""),
+    ("mlock2", M.mlock2, FULL, ""),
+    ("mlockall", M.mlockall, FULL, ""),
+    ("munlockall", M.munlockall, FULL, ""),
+    # --- processes and identity ---
+    ("getpid", T.getpid, FULL, ""),
+    ("gettid", T.gettid, FULL, ""),
+    ("getppid", T.getppid, FULL, ""),
+    ("getuid", T.getuid, FULL, ""),
+    ("geteuid", T.geteuid, FULL, ""),
+    ("getgid", T.getgid, FULL, ""),
+    ("getegid", T.getegid, FULL, ""),
+    ("getresuid", T.getresuid, FULL, ""),
+    ("getresgid", T.getresgid, FULL, ""),
+    ("getgroups", T.getgroups, FULL, ""),
+    ("setgroups", T.setgroups, FULL, ""),
+    ("setuid", T.setuid, FULL, "sandbox identities only"),
+    ("setgid", T.setgid, FULL, "sandbox identities only"),
+    ("setreuid", T.setreuid, FULL, ""),
+    ("setregid", T.setregid, FULL, ""),
+    ("setresuid", T.setresuid, FULL, ""),
+    ("setresgid", T.setresgid, FULL, ""),
+    ("setfsuid", T.setfsuid, FULL, ""),
+    ("setfsgid", T.setfsgid, FULL, ""),
+    ("getpgrp", T.getpgrp, FULL, ""),
+    ("getpgid", T.getpgid, FULL, ""),
+    ("setpgid", T.setpgid, PARTIAL, "no check that the group exists in the session"),
+    ("getsid", T.getsid, FULL, ""),
+    ("setsid", T.setsid, FULL, ""),
+    ("exit", T.exit, PARTIAL, "ends the process: every process has one thread until clone arrives"),
+    ("exit_group", T.exit_group, FULL, ""),
+    ("execve", T.execve, PARTIAL, "single-threaded callers only (EAGAIN otherwise)"),
+    ("execveat", T.execveat, PARTIAL, "as execve"),
+    ("set_tid_address", T.set_tid_address, FULL, ""),
+    ("set_robust_list", T.set_robust_list, PARTIAL, "recorded; cleanup arrives with threads"),
+    ("get_robust_list", T.get_robust_list, FULL, ""),
+    ("arch_prctl", T.arch_prctl, PARTIAL, "FS/GS base get/set; CPUID faulting is not offered"),
+    ("prctl", T.prctl, PARTIAL, "names, dumpable, pdeathsig, no_new_privs, capability queries; "
+                                "other options EINVAL"),
+    ("prlimit64", T.prlimit64, PARTIAL, "limits are recorded; RLIMIT_NOFILE and RLIMIT_STACK are enforced"),
+    ("getrlimit", T.getrlimit, FULL, ""),
+    ("setrlimit", T.setrlimit, PARTIAL, "as prlimit64"),
+    ("getrusage", T.getrusage, PARTIAL, "CPU time of the caller; children report zero"),
+    ("times", T.times, PARTIAL, "as getrusage"),
+    ("getpriority", T.getpriority, PARTIAL, "always nice 0"),
+    ("setpriority", T.setpriority, PARTIAL, "accepted; the host schedules"),
+    ("sched_getaffinity", T.sched_getaffinity, FULL, "the sandbox's CPUs"),
+    ("sched_setaffinity", T.sched_setaffinity, PARTIAL, "validated; placement is the platform's"),
+    ("sched_yield", T.sched_yield, FULL, ""),
+    ("getcpu", T.getcpu, PARTIAL, "always CPU 0, node 0"),
+    ("sched_getscheduler", T.sched_getscheduler, FULL, "SCHED_OTHER"),
+    ("sched_getparam", T.sched_getparam, FULL, ""),
+    ("sched_get_priority_max", T.sched_get_priority_max, FULL, ""),
+    ("sched_get_priority_min", T.sched_get_priority_min, FULL, ""),
+    ("capget", T.capget, FULL, "root in the sandbox holds every capability of the sandbox"),
+    ("capset", T.capset, PARTIAL, "accepted for root; capabilities are not tracked"),
+    ("personality", T.personality, PARTIAL, "only PER_LINUX"),
+    # --- signals ---
+    ("rt_sigaction", S.rt_sigaction, PARTIAL, _NO_SIGNALS),
+    ("rt_sigprocmask", S.rt_sigprocmask, FULL, ""),
+    ("rt_sigpending", S.rt_sigpending, PARTIAL, "no signal is ever pending yet"),
+    ("sigaltstack", S.sigaltstack, FULL, ""),
+    ("kill", S.kill, PARTIAL, "default actions only; " + _NO_SIGNALS),
+    ("tkill", S.tkill, PARTIAL, "as kill"),
+    ("tgkill", S.tgkill, PARTIAL, "as kill"),
+    # --- time ---
+    ("clock_gettime", C.clock_gettime, FULL, ""),
+    ("clock_getres", C.clock_getres, FULL, ""),
+    ("clock_nanosleep", C.clock_nanosleep, PARTIAL, "remaining time is not reported (no signals yet)"),
+    ("nanosleep", C.nanosleep, PARTIAL, "as clock_nanosleep"),
+    ("gettimeofday", C.gettimeofday, FULL, ""),
+    ("time", C.time, FULL, ""),
+    ("settimeofday", C.settimeofday, FULL, "EPERM: the sandbox never sets the host clock"),
+    ("clock_settime", C.clock_settime, FULL, "EPERM: the sandbox never sets the host clock"),
+    # --- system ---
+    ("uname", X.uname, FULL, ""),
+    ("sethostname", X.sethostname, FULL, "the sandbox's own name"),
+    ("setdomainname", X.setdomainname, FULL, "the sandbox's own name"),
+    ("sysinfo", X.sysinfo, PARTIAL, "memory figures are the sandbox's; no load average"),
+    ("getrandom", X.getrandom, FULL, ""),
+    ("syslog", X.syslog, PARTIAL, "an empty kernel log; other actions EPERM"),
+    # --- deliberately refused ---
+    ("io_uring_setup", None, NONE, "refused: io_uring would bypass syscall mediation"),
+    ("io_uring_enter", None, NONE, "refused with io_uring_setup"),
+    ("io_uring_register", None, NONE, "refused with io_uring_setup"),
+    ("bpf", None, NONE, "refused: no BPF in the sandbox"),
+    ("perf_event_open", None, NONE, "refused: host performance counters stay out of reach"),
+    ("ptrace", None, NONE, "refused for now; tracing within the sandbox is future work"),
+    ("kexec_load", None, NONE, "refused"),
+    ("kexec_file_load", None, NONE, "refused"),
+    ("init_module", None, NONE, "refused"),
+    ("finit_module", None, NONE, "refused"),
+    ("delete_module", None, NONE, "refused"),
+    ("reboot", None, NONE, "refused"),
+    ("swapon", None, NONE, "refused"),
+    ("swapoff", None, NONE, "refused"),
+    ("rseq", None, NONE, "not offered: libcs fall back to plain syscalls"),
+)
+
+
+def _build() -> tuple[Mapping[int, Entry], Mapping[str, Entry]]:
+    by_name = {spec.name: spec for spec in SYSCALLS}
+    rows = {}
+    for name, handler, support, note in _ROWS:
+        if name in rows:
+            raise ValueError(f"syscall {name} listed twice")
+        rows[name] = Entry(by_name[name], handler, support, note)
+    entries = {}
+    for spec in SYSCALLS:
+        entries[spec.nr] = rows.get(spec.name) or Entry(spec, None, NONE, "not implemented")
+    return MappingProxyType(entries), MappingProxyType({e.name: e for e in entries.values()})
+
+
+BY_NUMBER, BY_NAME = _build()
+
+
+def counts() -> dict[str, int]:
+    out = {FULL: 0, PARTIAL: 0, NONE: 0}
+    for entry in BY_NUMBER.values():
+        out[entry.support] += 1
+    return out
+
+
+def markdown() -> str:
+    c = counts()
+    lines = [
+        "# Linux syscall support",
+        "",
+        "Generated from `src/slimbox/shims/linux/table.py` by `python -m slimbox.shims.linux.table`;",
+        "a test fails when this page is out of date.",
+        "",
+        f"{len(BY_NUMBER)} x86-64 syscalls: {c[FULL]} full, {c[PARTIAL]} partial, {c[NONE]} none.",
+        "A syscall marked *none* returns ENOSYS and is logged once, by name, with its arguments.",
+        "",
+        "| nr | name | support | note |",
+        "|---:|---|---|---|",
+    ]
+    for nr in sorted(BY_NUMBER):
+        entry = BY_NUMBER[nr]
+        note = entry.note.replace("|", "\\|")
+        lines.append(f"| {nr} | {entry.name} | {entry.support} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())

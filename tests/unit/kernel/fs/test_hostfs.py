@@ -1,0 +1,359 @@
+"""hostfs through the VFS, over real temporary host directories."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from pathlib import Path
+
+import pytest
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.file import O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from slimbox.kernel.fs.hostfs import HostFs
+from slimbox.platforms.linux.hostdir import PosixHostDirectory
+
+SECRET = b"host secret, never for the guest"
+HIDDEN = (b"shadow", b"ssh/ssh_host_rsa_key")
+
+
+def build_share(tmp_path: Path) -> Path:
+    """tmp_path/share (to be exposed) next to tmp_path/secret.txt (not exposed)."""
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    share = tmp_path / "share"
+    (share / "sub" / "deeper").mkdir(parents=True)
+    (share / "ssh").mkdir()
+    (share / "hello.txt").write_bytes(b"hello world\n")
+    (share / "sub" / "inner.txt").write_bytes(b"inner\n")
+    (share / "sub" / "deeper" / "leaf.txt").write_bytes(b"leaf\n")
+    (share / "shadow").write_bytes(b"root:hash:0:0\n")
+    (share / "ssh" / "ssh_host_rsa_key").write_bytes(b"PRIVATE KEY\n")
+    (share / "ssh" / "ssh_config").write_bytes(b"Host *\n")
+    os.symlink("hello.txt", share / "link_rel")
+    os.symlink(str(tmp_path / "secret.txt"), share / "escape_abs")
+    os.symlink("../secret.txt", share / "escape_up")
+    os.symlink("../" * 12 + str(tmp_path / "secret.txt").lstrip("/"), share / "escape_deep")
+    os.symlink(str(tmp_path), share / "escape_dir")
+    os.mkfifo(share / "fifo")
+    return share
+
+
+def snapshot(root: Path) -> dict:
+    """Everything observable about a host tree, to prove it was not touched."""
+    result = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            content = None
+            if stat_mod.S_ISREG(st.st_mode):
+                content = path.read_bytes()
+            elif stat_mod.S_ISLNK(st.st_mode):
+                content = os.readlink(path)
+            result[str(path.relative_to(root))] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino,
+                                                   content)
+    return result
+
+
+def mount_host(sandbox, path: Path, at: bytes = b"/mnt", *, readonly: bool = False, hidden=HIDDEN,
+               max_open_dirs: int = 256) -> HostFs:
+    fs = HostFs(sandbox.new_dev(), sandbox.clock, PosixHostDirectory.open(str(path), not readonly),
+                readonly=readonly, hidden=hidden, max_open_dirs=max_open_dirs)
+    sandbox.on_close(fs.close)
+    sandbox.mount(fs, fs.root, at)
+    return fs
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> Path:
+    return build_share(tmp_path)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_reads_lists_and_stats_host_files(sandbox, share):
+    fs = mount_host(sandbox, share, readonly=True)
+    assert sandbox.read(b"/mnt/hello.txt") == b"hello world\n"
+    assert sandbox.read(b"/mnt/sub/deeper/leaf.txt") == b"leaf\n"
+    assert sandbox.read(b"/mnt/link_rel") == b"hello world\n"
+    assert sandbox.listdir(b"/mnt") == sorted([b"hello.txt", b"sub", b"ssh", b"link_rel", b"escape_abs",
+                                               b"escape_up", b"escape_deep", b"escape_dir", b"fifo"])
+    st = sandbox.stat(b"/mnt/hello.txt")
+    host = os.stat(share / "hello.txt")
+    assert (st.dev, st.ino, st.size, st.mode, st.mtime_ns) == (fs.dev, host.st_ino, 12, host.st_mode,
+                                                             host.st_mtime_ns)
+    entries = sandbox.entries(b"/mnt")
+    assert entries[b"hello.txt"].ino == host.st_ino
+    assert stat_mod.S_ISLNK(sandbox.stat(b"/mnt/link_rel", follow=False).mode)
+
+
+def test_pread_and_seek_on_a_host_file(sandbox, share):
+    mount_host(sandbox, share, readonly=True)
+    file = sandbox.open(b"/mnt/hello.txt")
+    try:
+        assert file.pread(5, 6) == b"world"
+        assert file.seek(-3, 2) == 9
+        assert file.read(None, 100) == b"ld\n"
+        assert file.stat().size == 12
+    finally:
+        file.release()
+
+
+def test_hard_links_compare_equal(sandbox, share):
+    os.link(share / "hello.txt", share / "sub" / "hello_again")
+    mount_host(sandbox, share, readonly=True)
+    first, second = sandbox.stat(b"/mnt/hello.txt"), sandbox.stat(b"/mnt/sub/hello_again")
+    assert (first.dev, first.ino) == (second.dev, second.ino)
+    assert first.nlink == 2
+    assert sandbox.node(b"/mnt/hello.txt").inode.key == sandbox.node(b"/mnt/sub/hello_again").inode.key
+
+
+def test_host_fifo_is_visible_but_cannot_be_opened(sandbox, share):
+    mount_host(sandbox, share, readonly=True)
+    assert stat_mod.S_ISFIFO(sandbox.stat(b"/mnt/fifo").mode)
+    assert sandbox.errno(sandbox.open, b"/mnt/fifo") == Errno.EACCES
+
+
+def test_open_file_keeps_its_stat_after_unlink(sandbox, share):
+    mount_host(sandbox, share)
+    file = sandbox.open(b"/mnt/hello.txt")
+    try:
+        sandbox.unlink(b"/mnt/hello.txt")
+        assert file.stat().size == 12
+        assert file.stat().nlink == 0
+        assert file.pread(5, 0) == b"hello"
+    finally:
+        file.release()
+
+
+# --- escapes --------------------------------------------------------------------------------
+
+
+def test_absolute_symlink_to_host_file_is_resolved_in_the_sandbox(sandbox, share, tmp_path):
+    mount_host(sandbox, share, readonly=True)
+    host_path = str(tmp_path / "secret.txt").encode()
+    assert sandbox.readlink(b"/mnt/escape_abs") == host_path  # the text is shown as it is...
+    assert sandbox.errno(sandbox.read, b"/mnt/escape_abs") == Errno.ENOENT  # ...but means a sandbox path
+    assert sandbox.errno(sandbox.listdir, b"/mnt/escape_dir") == Errno.ENOENT
+    # a sandbox file at the same path is what the link reaches
+    sandbox.makedirs(str(tmp_path).encode())
+    sandbox.write(host_path, b"sandbox's own file")
+    assert sandbox.read(b"/mnt/escape_abs") == b"sandbox's own file"
+    assert (tmp_path / "secret.txt").read_bytes() == SECRET
+
+
+def test_relative_symlinks_cannot_climb_out_of_the_mount(sandbox, share, tmp_path):
+    mount_host(sandbox, share, readonly=True)
+    # on the host, both links lead to the secret file
+    assert (share / "escape_up").read_bytes() == SECRET
+    assert (share / "escape_deep").read_bytes() == SECRET
+    # in the sandbox, '..' from the mount root is the sandbox's '/'
+    assert sandbox.errno(sandbox.read, b"/mnt/escape_up") == Errno.ENOENT
+    assert sandbox.errno(sandbox.read, b"/mnt/escape_deep") == Errno.ENOENT
+    assert sandbox.errno(sandbox.read, b"/mnt/../secret.txt") == Errno.ENOENT
+    sandbox.write(b"/secret.txt", b"sandbox root file")
+    assert sandbox.read(b"/mnt/escape_up") == b"sandbox root file"
+
+
+def test_symlinked_directory_is_not_followed_by_the_host_layer(sandbox, share):
+    fs = mount_host(sandbox, share, readonly=True)
+    # even asked directly for a name, the host layer gives the link, not its target
+    inode = fs.root.lookup(b"escape_dir")
+    assert inode.is_symlink()
+    assert sandbox.errno(inode.lookup, b"secret.txt") == Errno.ENOTDIR
+
+
+# --- hidden -----------------------------------------------------------------------------------
+
+
+def test_hidden_names_look_absent(sandbox, share):
+    mount_host(sandbox, share)
+    assert b"shadow" not in sandbox.listdir(b"/mnt")
+    assert sandbox.listdir(b"/mnt/ssh") == [b"ssh_config"]
+    assert sandbox.errno(sandbox.read, b"/mnt/shadow") == Errno.ENOENT
+    assert sandbox.errno(sandbox.stat, b"/mnt/ssh/ssh_host_rsa_key") == Errno.ENOENT
+    assert sandbox.errno(sandbox.unlink, b"/mnt/shadow") == Errno.ENOENT
+    sandbox.symlink(b"ssh/ssh_host_rsa_key", b"/mnt/keylink")
+    assert sandbox.errno(sandbox.read, b"/mnt/keylink") == Errno.ENOENT
+
+
+def test_hidden_names_cannot_be_created_over_or_moved(sandbox, share):
+    mount_host(sandbox, share)
+    before = (share / "shadow").read_bytes(), (share / "ssh" / "ssh_host_rsa_key").read_bytes()
+    assert sandbox.errno(sandbox.write, b"/mnt/shadow", b"x") == Errno.EACCES
+    assert sandbox.errno(sandbox.mkdir, b"/mnt/shadow") == Errno.EACCES
+    assert sandbox.errno(sandbox.symlink, b"x", b"/mnt/ssh/ssh_host_rsa_key") == Errno.EACCES
+    assert sandbox.errno(sandbox.link, b"/mnt/hello.txt", b"/mnt/shadow") == Errno.EACCES
+    assert sandbox.errno(sandbox.rename, b"/mnt/hello.txt", b"/mnt/shadow") == Errno.EACCES
+    # moving the directory would give the hidden key a visible name
+    assert sandbox.errno(sandbox.rename, b"/mnt/ssh", b"/mnt/ssh2") == Errno.EACCES
+    assert sandbox.listdir(b"/mnt/ssh") == [b"ssh_config"]
+    assert ((share / "shadow").read_bytes(), (share / "ssh" / "ssh_host_rsa_key").read_bytes()) == before
+    assert (share / "hello.txt").exists()
+
+
+# --- read-only -------------------------------------------------------------------------------
+
+
+def test_read_only_hostfs_refuses_every_change_and_leaves_the_host_alone(sandbox, share):
+    before = snapshot(share)
+    mount_host(sandbox, share, readonly=True)
+    attempts = [
+        (sandbox.write, b"/mnt/hello.txt", b"changed"),
+        (sandbox.write, b"/mnt/new.txt", b"new"),
+        (sandbox.open, b"/mnt/hello.txt", O_RDONLY | O_TRUNC),
+        (sandbox.mkdir, b"/mnt/newdir"),
+        (sandbox.unlink, b"/mnt/hello.txt"),
+        (sandbox.rmdir, b"/mnt/sub/deeper"),
+        (sandbox.rename, b"/mnt/hello.txt", b"/mnt/moved.txt"),
+        (sandbox.symlink, b"target", b"/mnt/newlink"),
+        (sandbox.link, b"/mnt/hello.txt", b"/mnt/hardlink"),
+        (sandbox.chmod, b"/mnt/hello.txt", 0o777),
+        (sandbox.chown, b"/mnt/hello.txt", 1, 1),
+        (sandbox.set_times, b"/mnt/hello.txt", 1, 1),
+        (sandbox.truncate, b"/mnt/hello.txt", 0),
+    ]
+    for action, *args in attempts:
+        assert sandbox.errno(action, *args) == Errno.EROFS, (action.__name__, args)
+    assert snapshot(share) == before
+
+
+def test_read_only_hostfs_refuses_changes_without_the_vfs(sandbox, share):
+    """As an overlay's lower layer the filesystem is reached without a read-only mount."""
+    before = snapshot(share)
+    fs = HostFs(sandbox.new_dev(), sandbox.clock, PosixHostDirectory.open(str(share), True), readonly=True)
+    sandbox.on_close(fs.close)
+    hello = fs.root.lookup(b"hello.txt")
+    attempts = [
+        (hello.open, O_WRONLY), (hello.open, O_RDONLY | O_TRUNC), (hello.truncate, 0),
+        (fs.root.create, b"new", 0o644, sandbox.cred), (fs.root.mkdir, b"new", 0o755, sandbox.cred),
+        (fs.root.symlink, b"new", b"t", sandbox.cred), (fs.root.link, b"new", hello),
+        (fs.root.unlink, b"hello.txt"), (fs.root.rmdir, b"sub"), (fs.root.rename, b"hello.txt", fs.root, b"x"),
+    ]
+    for action, *args in attempts:
+        assert sandbox.errno(action, *args) == Errno.EROFS, (action.__name__, args)
+    assert sandbox.errno(lambda: hello.setattr(mode=0o600)) == Errno.EROFS
+    assert snapshot(share) == before
+
+
+# --- read-write -------------------------------------------------------------------------------
+
+
+def test_writes_land_on_the_host(sandbox, share):
+    mount_host(sandbox, share)
+    sandbox.ctx.umask = 0
+    sandbox.write(b"/mnt/new.txt", b"from the sandbox", mode=0o666)
+    assert (share / "new.txt").read_bytes() == b"from the sandbox"
+    assert stat_mod.S_IMODE(os.stat(share / "new.txt").st_mode) == 0o666  # host umask undone
+
+    sandbox.write(b"/mnt/new.txt", b" and more", flags=O_WRONLY | O_APPEND)
+    assert (share / "new.txt").read_bytes() == b"from the sandbox and more"
+
+    sandbox.write(b"/mnt/hello.txt", b"bye")  # O_TRUNC
+    assert (share / "hello.txt").read_bytes() == b"bye"
+
+    sandbox.mkdir(b"/mnt/made", 0o777)
+    assert (share / "made").is_dir()
+    assert stat_mod.S_IMODE(os.stat(share / "made").st_mode) == 0o777
+
+    sandbox.rename(b"/mnt/new.txt", b"/mnt/made/renamed.txt")
+    assert not (share / "new.txt").exists()
+    assert (share / "made" / "renamed.txt").read_bytes() == b"from the sandbox and more"
+
+    sandbox.link(b"/mnt/made/renamed.txt", b"/mnt/hard")
+    assert os.stat(share / "hard").st_ino == os.stat(share / "made" / "renamed.txt").st_ino
+
+    sandbox.symlink(b"/anywhere/at/all", b"/mnt/sym")
+    assert os.readlink(share / "sym") == "/anywhere/at/all"
+
+    sandbox.chmod(b"/mnt/hard", 0o600)
+    assert stat_mod.S_IMODE(os.stat(share / "hard").st_mode) == 0o600
+
+    sandbox.set_times(b"/mnt/hard", 1_000_000_000, 2_000_000_000)
+    assert os.stat(share / "hard").st_mtime_ns == 2_000_000_000
+
+    sandbox.truncate(b"/mnt/hard", 4)
+    assert (share / "hard").read_bytes() == b"from"
+
+    sandbox.unlink(b"/mnt/hard")
+    sandbox.unlink(b"/mnt/made/renamed.txt")
+    sandbox.rmdir(b"/mnt/made")
+    assert not (share / "made").exists()
+    assert sandbox.errno(sandbox.rmdir, b"/mnt/sub") == Errno.ENOTEMPTY
+
+
+def test_read_write_open_sees_its_own_writes(sandbox, share):
+    mount_host(sandbox, share)
+    file = sandbox.open(b"/mnt/hello.txt", O_RDWR)
+    try:
+        assert file.pwrite(b"HELLO", 0) == 5
+        assert file.pread(100, 0) == b"HELLO world\n"
+        file.truncate(5)
+        assert file.stat().size == 5
+    finally:
+        file.release()
+    assert (share / "hello.txt").read_bytes() == b"HELLO"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners on the host needs root")
+def test_chown_and_creation_owner(sandbox, share):
+    from slimbox.kernel.cred import Credentials
+
+    mount_host(sandbox, share)
+    sandbox.chown(b"/mnt/hello.txt", 1234, 5678)
+    st = os.stat(share / "hello.txt")
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
+    os.chmod(share, 0o777)
+    sandbox.cred = Credentials.of(1234, 5678)
+    sandbox.write(b"/mnt/mine", b"x")
+    st = os.stat(share / "mine")
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
+
+
+# --- descriptors ----------------------------------------------------------------------------
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_directory_handles_are_bounded(sandbox, tmp_path):
+    tree = tmp_path / "tree"
+    deep = tree.joinpath(*[f"d{i}" for i in range(40)])
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_bytes(b"bottom")
+    for i in range(40):
+        (tree / f"wide{i}").mkdir()
+        (tree / f"wide{i}" / "f").write_bytes(str(i).encode())
+    fs = mount_host(sandbox, tree, max_open_dirs=4)
+    baseline = _open_descriptors()
+
+    deep_path = b"/mnt/" + b"/".join(b"d%d" % i for i in range(40)) + b"/bottom.txt"
+    assert sandbox.read(deep_path) == b"bottom"
+    for i in range(40):
+        assert sandbox.read(b"/mnt/wide%d/f" % i) == str(i).encode()
+        assert sandbox.listdir(b"/mnt/wide%d" % i) == [b"f"]
+    assert fs.open_directory_count <= 4
+    assert _open_descriptors() <= baseline + 4
+    # evicted directories are reopened on demand
+    assert sandbox.read(deep_path) == b"bottom"
+    sandbox.write(b"/mnt/d0/d1/d2/new", b"n")
+    assert (tree / "d0" / "d1" / "d2" / "new").read_bytes() == b"n"
+    assert _open_descriptors() <= baseline + 4
+
+
+def test_reopening_an_evicted_directory_checks_it_is_the_same_one(sandbox, tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    for i in range(6):
+        (tree / f"other{i}").mkdir()
+    mount_host(sandbox, tree, max_open_dirs=2)
+    sandbox.ctx.cwd = sandbox.node(b"/mnt/a/b")
+    sandbox.write(b"here", b"1")
+    for i in range(6):
+        sandbox.listdir(b"/mnt/other%d" % i)  # pushes a/b out of the cache
+    os.rename(tree / "a" / "b", tree / "a" / "moved")
+    (tree / "a" / "b").mkdir()
+    assert sandbox.errno(sandbox.write, b"here2", b"2") == Errno.ESTALE
+    assert not (tree / "a" / "b" / "here2").exists()
