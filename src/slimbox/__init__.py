@@ -1,0 +1,15 @@
+"""slimbox: a library OS in Python that runs unmodified Linux x86-64 programs while the
+host kernel serves none of their system calls.
+
+    import slimbox
+    result = slimbox.run(["/bin/busybox", "echo", "hello"], capture_output=True)
+
+    with slimbox.Sandbox() as box:
+        box.os.write_file("/tmp/in.txt", b"data")
+        box.run(["/bin/sh", "-c", "wc -c < /tmp/in.txt"])
+"""
+
+from slimbox.sandbox import ExecError, Sandbox, SandboxResult, run
+
+__all__ = ["ExecError", "Sandbox", "SandboxResult", "run"]
+__version__ = "0.1.0"

@@ -27,7 +27,9 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.fd import FdTable
+from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext, Vfs
+from slimbox.kernel.futex import FutexTable
 from slimbox.kernel.mm import MemoryManager
 from slimbox.kernel.task import Personality, Process, Task
 from slimbox.platforms.base import (
@@ -92,7 +94,10 @@ class Kernel:
         self.init: Process | None = None
         #: the task whose syscall is being served (what /proc/self means)
         self.current: Task | None = None
+        #: the sandbox's controlling terminal (what /dev/tty opens), if stdio is one
+        self.terminal: File | None = None
         self.reported_unsupported: set[str] = set()
+        self.futexes = FutexTable()
         self.syscall_count = 0
 
     # --- time and ids -------------------------------------------------------------
@@ -263,6 +268,7 @@ class Kernel:
 
     def _forget_task(self, task: Task) -> None:
         task.alive = False
+        self.futexes.forget(task)
         if task.parked:
             self.wake(task)
         task.process.threads.pop(task.tid, None)
@@ -294,9 +300,13 @@ class Kernel:
 
     # --- unsupported syscalls ----------------------------------------------------------------
 
-    def report_unsupported(self, name: str, detail: str) -> None:
-        """Log an unsupported syscall once per name."""
+    def report_unsupported(self, name: str, detail: str, *, deliberate: bool = False) -> None:
+        """Log an unsupported syscall once per name: a warning, or an info line when the
+        refusal is by design (the syscall table says why)."""
         if name in self.reported_unsupported:
             return
         self.reported_unsupported.add(name)
-        self.log.warning("unsupported syscall %s -> ENOSYS (reported once)", detail)
+        if deliberate:
+            self.log.info("refused syscall %s -> ENOSYS (by design; reported once)", detail)
+        else:
+            self.log.warning("unsupported syscall %s -> ENOSYS (reported once)", detail)

@@ -9,6 +9,7 @@ from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError, from_os_error
 from slimbox.kernel.file import O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, Stat
 from slimbox.kernel.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -22,20 +23,37 @@ TIOCSCTTY, TIOCNOTTY = 0x540E, 0x5422
 TCFLSH, TCXONC, TCSBRK, TCSBRKP = 0x540B, 0x540A, 0x5409, 0x5425
 TIOCSTI = 0x5412
 TERMIOS_SIZE = 36
+#: the device and inode numbers the sandbox gives the host's streams
+STREAM_DEV = 0x0D
+STREAM_INO_BASE = 1000
 
 
 class HostStreamFile(File):
     """One of the host's standard streams, as the guest sees it."""
 
-    def __init__(self, stream: HostStream, flags: int, name: bytes) -> None:
+    def __init__(self, stream: HostStream, flags: int, name: bytes, index: int = 0) -> None:
         super().__init__(flags)
         self.stream = stream
         self.name = name
+        self.index = index
         self.read_queue = WaitQueue()
         self.foreground_pgid = 0
 
     def describe(self) -> bytes:
         return self.name
+
+    def stat(self) -> Stat:
+        """The stream's type (and size, for a file) as the host has it; identity and
+        ownership are the sandbox's, so nothing about the host leaks."""
+        try:
+            host = self.stream.stat()
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        kind = host.mode & S_IFMT
+        size = host.size if kind == S_IFREG else 0
+        now = host.mtime_ns
+        return Stat(STREAM_DEV, STREAM_INO_BASE + self.index, kind | 0o620 if kind == S_IFCHR else kind | 0o600,
+                    1, 0, 0, host.rdev if kind == S_IFCHR else 0, size, 4096, (size + 511) // 512, now, now, now)
 
     def read(self, task, length: int) -> bytes:
         try:
@@ -125,6 +143,9 @@ class InputFile(File):
     def describe(self) -> bytes:
         return b"pipe:[input]"
 
+    def stat(self) -> Stat:
+        return _pipe_stat(STREAM_INO_BASE + 10)  # standard input is descriptor 0
+
     def read(self, task, length: int) -> bytes:
         chunk = self._data[self._pos:self._pos + length]
         self._pos += len(chunk)
@@ -140,13 +161,17 @@ class InputFile(File):
 class CaptureFile(File):
     """Standard output or error collected for the API."""
 
-    def __init__(self, sink: bytearray, limit: int | None = None) -> None:
+    def __init__(self, sink: bytearray, index: int, limit: int | None = None) -> None:
         super().__init__(O_WRONLY)
         self.sink = sink
+        self.index = index
         self.limit = limit
 
     def describe(self) -> bytes:
         return b"pipe:[capture]"
+
+    def stat(self) -> Stat:
+        return _pipe_stat(STREAM_INO_BASE + 10 + self.index)
 
     def read(self, task, length: int) -> bytes:
         raise LinuxError(Errno.EBADF)
@@ -161,5 +186,5 @@ class CaptureFile(File):
         return POLLOUT | POLLWRNORM
 
 
-def stream_flags(index: int) -> int:
-    return O_RDONLY if index == 0 else O_WRONLY if index in (1, 2) else O_RDWR
+def _pipe_stat(ino: int) -> Stat:
+    return Stat(STREAM_DEV, ino, S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)

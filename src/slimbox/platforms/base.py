@@ -212,6 +212,9 @@ class HostStream(Protocol):
 
     def is_terminal(self) -> bool: ...
 
+    def stat(self) -> HostStat:
+        """What the stream is on the host (the kernel keeps only its type and size)."""
+
     def terminal_attributes(self) -> bytes:
         """The 36-byte kernel `struct termios` (raises OSError ENOTTY if not a terminal)."""
 

@@ -37,8 +37,12 @@ from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError, from_os_error
-from slimbox.kernel.file import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, File, RegularFile
-from slimbox.kernel.fs.inode import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type
+from slimbox.kernel.file import (
+    O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, File, RegularFile,
+)
+from slimbox.kernel.fs.inode import (
+    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
+)
 from slimbox.platforms.base import HostDirectory, HostFile, HostStat
 
 if TYPE_CHECKING:
@@ -400,7 +404,8 @@ class HostDirInode(HostInode):
 
     def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
         directory = self._may_create(name)
-        _host(_host(directory.open_file, name, O_CREAT | O_EXCL | O_WRONLY, mode & 0o7777).close)
+        host_file = _host(directory.open_file, name, O_CREAT | O_EXCL | O_WRONLY, mode & 0o7777)
+        _host(host_file.close)
         return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
 
     def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:

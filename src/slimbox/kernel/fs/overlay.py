@@ -13,7 +13,9 @@ Key decisions:
 - Any change copies up first: the file (data, mode, owner, times; symlink text; node
   type and device number) and, before it, every ancestor directory missing from the
   upper layer, each with its lower attributes. Opening with O_TRUNC copies up the
-  attributes only. A copy-up that fails removes what it created.
+  attributes only. A copy-up that fails removes what it created, and a copy-up leaves
+  the parent directory's times as they were. The root's upper directory is made at
+  construction, with the lower root's attributes.
 - Directories made by mkdir are opaque, so one made where a lower directory was
   removed hides everything the lower held.
 - Renaming a directory that has a lower part fails with EXDEV (overlayfs without
@@ -281,6 +283,15 @@ class OverlayDir(OverlayInode):
 
     def open(self, flags: int) -> File:
         raise LinuxError(Errno.EISDIR)
+
+    def stat(self) -> Stat:
+        """A merged directory keeps the lower one's size and link count (what `ls -l`
+        showed before the sandbox touched it); attributes come from the layer on top."""
+        st = super().stat()
+        if self.upper is not None and self.lower is not None:
+            below = self.lower.stat()
+            st = replace(st, size=below.size, nlink=below.nlink, blocks=below.blocks, blksize=below.blksize)
+        return st
 
     def truncate(self, size: int) -> None:
         raise LinuxError(Errno.EISDIR)

@@ -13,6 +13,9 @@ import select
 import stat
 import termios
 
+from slimbox.platforms.base import HostStat
+from slimbox.platforms.linux.hostdir import host_stat
+
 _TERMIOS_SIZE = 36  # the kernel's struct termios (TCGETS), not libc's 60-byte one
 _WINSIZE_SIZE = 8
 _SET_REQUESTS = {0: termios.TCSETS, 1: termios.TCSETSW, 2: termios.TCSETSF}
@@ -32,6 +35,9 @@ class FdStream:
 
     def fileno(self) -> int:
         return self.fd
+
+    def stat(self) -> HostStat:
+        return host_stat(os.fstat(self.fd))
 
     def read(self, length: int) -> bytes | None:
         if not self._regular:

@@ -10,7 +10,7 @@ from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.shims.linux.args import converters
 from slimbox.shims.linux.strace import Strace, format_call, format_result
-from slimbox.shims.linux.table import BY_NUMBER, Entry
+from slimbox.shims.linux.table import BY_NUMBER, NOT_IMPLEMENTED, Entry
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
@@ -71,7 +71,8 @@ class LinuxPersonality:
         else:
             name = name_of(nr)
             described = f"{name}({', '.join(hex(a) for a in args)})"
-        task.kernel.report_unsupported(name, described)
+        deliberate = entry is not None and entry.note != NOT_IMPLEMENTED
+        task.kernel.report_unsupported(name, described, deliberate=deliberate)
         if self._strace is not None:
             self._strace.line(task, f"{described} = -1 ENOSYS")
         return _ENOSYS

@@ -19,14 +19,17 @@ from typing import Callable, Mapping, NamedTuple
 from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
 from slimbox.shims.linux import sys_file as F
 from slimbox.shims.linux import sys_fs as P
+from slimbox.shims.linux import sys_futex as U
 from slimbox.shims.linux import sys_ioctl as I
 from slimbox.shims.linux import sys_misc as X
 from slimbox.shims.linux import sys_mm as M
+from slimbox.shims.linux import sys_net as N
 from slimbox.shims.linux import sys_process as T
 from slimbox.shims.linux import sys_signal as S
 from slimbox.shims.linux import sys_time as C
 
 FULL, PARTIAL, NONE = "full", "partial", "none"
+NOT_IMPLEMENTED = "not implemented"
 
 
 class Entry(NamedTuple):
@@ -209,6 +212,9 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("capget", T.capget, FULL, "root in the sandbox holds every capability of the sandbox"),
     ("capset", T.capset, PARTIAL, "accepted for root; capabilities are not tracked"),
     ("personality", T.personality, PARTIAL, "only PER_LINUX"),
+    # --- futexes ---
+    ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP; no PI futexes; "
+                                "shared futexes are keyed per address space"),
     # --- signals ---
     ("rt_sigaction", S.rt_sigaction, PARTIAL, _NO_SIGNALS),
     ("rt_sigprocmask", S.rt_sigprocmask, FULL, ""),
@@ -233,6 +239,9 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("sysinfo", X.sysinfo, PARTIAL, "memory figures are the sandbox's; no load average"),
     ("getrandom", X.getrandom, FULL, ""),
     ("syslog", X.syslog, PARTIAL, "an empty kernel log; other actions EPERM"),
+    # --- sockets ---
+    ("socket", N.socket, PARTIAL, "AF_UNIX only (other families EAFNOSUPPORT)"),
+    ("connect", N.connect, PARTIAL, "AF_UNIX: no socket listens yet, so ENOENT or ECONNREFUSED"),
     # --- deliberately refused ---
     ("io_uring_setup", None, NONE, "refused: io_uring would bypass syscall mediation"),
     ("io_uring_enter", None, NONE, "refused with io_uring_setup"),
@@ -261,7 +270,7 @@ def _build() -> tuple[Mapping[int, Entry], Mapping[str, Entry]]:
         rows[name] = Entry(by_name[name], handler, support, note)
     entries = {}
     for spec in SYSCALLS:
-        entries[spec.nr] = rows.get(spec.name) or Entry(spec, None, NONE, "not implemented")
+        entries[spec.nr] = rows.get(spec.name) or Entry(spec, None, NONE, NOT_IMPLEMENTED)
     return MappingProxyType(entries), MappingProxyType({e.name: e for e in entries.values()})
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.file import O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from slimbox.kernel.file import O_APPEND, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
 from slimbox.kernel.fs.hostfs import HostFs
 from slimbox.platforms.linux.hostdir import PosixHostDirectory
 

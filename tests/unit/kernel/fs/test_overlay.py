@@ -308,7 +308,8 @@ def test_open_file_survives_unlink_and_copy_up(sandbox, overlay):
 def _tar_image() -> io.BytesIO:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data, mode, uid in [("bin/sh", b"\x7fELF...", 0o755, 0), ("home/u/notes", b"notes", 0o600, 1000)]:
+        files = [("bin/sh", b"\x7fELF...", 0o755, 0), ("home/u/notes", b"notes", 0o600, 1000)]
+        for name, data, mode, uid in files:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.uid, info.gid, info.mtime = len(data), mode, uid, uid, 1_234_567_890
             tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,44 @@
+# slimbox: `make run` shows a program running in the sandbox; `make test` installs
+# what the tests need (on Debian 12, as root) and runs them.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils
+
+.PHONY: run test deps venv docs check-docs clean
+
+run: deps venv
+	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
+	@$(BIN)/slimbox run -- /bin/busybox echo hello from the sandbox
+	@echo
+	@echo '$$ slimbox run --strace -- /bin/busybox sh -c "echo a; exit 7"   (every syscall, answered by slimbox)'
+	@$(BIN)/slimbox run --strace -- /bin/busybox sh -c 'echo a; exit 7'; echo "exit status: $$?"
+	@echo
+	@echo '$$ slimbox run -- /bin/sh -c "echo written > /etc/motd; cat /etc/motd"   (the host /etc is untouched)'
+	@$(BIN)/slimbox run -- /bin/busybox sh -c 'echo written > /etc/motd; cat /etc/motd'
+
+test: deps venv
+	$(BIN)/python -m pytest -q tests
+
+# System packages the tests use; installed only when missing (needs root then).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+docs: venv
+	$(BIN)/python -m slimbox.shims.linux.table > docs/syscalls.md
+
+clean:
+	rm -rf $(VENV) build tests/guest/.build

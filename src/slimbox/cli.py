@@ -1,0 +1,150 @@
+"""The `slimbox` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from slimbox.abi.errno import Errno
+
+# what a POSIX shell prints when a foreground program dies of a signal
+_SHELL_MESSAGES = {
+    1: "Hangup", 2: "", 3: "Quit", 4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted",
+    7: "Bus error", 8: "Floating point exception", 9: "Killed", 10: "User defined signal 1",
+    11: "Segmentation fault", 12: "User defined signal 2", 13: "", 14: "Alarm clock", 15: "Terminated",
+    16: "Stack fault", 24: "CPU time limit exceeded", 25: "File size limit exceeded",
+    26: "Virtual timer expired", 27: "Profiling timer expired", 29: "I/O possible", 30: "Power failure",
+    31: "Bad system call",
+}
+EXIT_SANDBOX_FAILED = 125   # the sandbox itself could not run (as docker and podman use it)
+EXIT_CANNOT_EXECUTE = 126
+EXIT_NOT_FOUND = 127
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, like other CLIs
+        self.exit(2, f"slimbox: {message}\n(see 'slimbox --help')\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="slimbox", description="Run Linux programs in a sandbox whose kernel is written "
+                                                  "in Python: the host kernel serves none of their syscalls.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run a program in a fresh sandbox",
+                         description="Run PROG in a fresh sandbox. By default the sandbox sees the host's "
+                                     "system directories read-only (writes go to memory and vanish at exit), "
+                                     "fresh /tmp, /root, /home and /run, and its own /dev and /proc.")
+    run.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
+                     help="mount a host directory (read-write unless :ro)")
+    run.add_argument("--rootfs", metavar="DIR|TAR", help="use this directory or tar archive as the root "
+                                                          "(read-only, with an in-memory writable layer)")
+    run.add_argument("--tmpfs", action="append", default=[], metavar="PATH", help="mount an empty in-memory "
+                                                                                   "directory at PATH")
+    run.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
+                     help="set an environment variable (K alone copies the host's value)")
+    run.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the sandbox (default /)")
+    run.add_argument("--hostname", default="slimbox", help="the sandbox's host name")
+    run.add_argument("--strace", nargs="?", const="-", metavar="FILE",
+                     help="log every syscall with decoded arguments and result (to stderr, or FILE)")
+    run.add_argument("-q", "--quiet", action="store_true", help="report only errors of the sandbox itself")
+    run.add_argument("--debug", action="store_true", help="log what the sandbox does")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS]")
+    sub.add_parser("syscalls", help="print the syscall support table (markdown)")
+    return parser
+
+
+def _environment(pairs: list[str]) -> dict[str, str]:
+    from slimbox.sandbox import default_environment
+
+    env = default_environment(0)
+    if "TERM" in os.environ:
+        env["TERM"] = os.environ["TERM"]
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise ValueError(f"bad -e {pair!r}: expected K=V")
+        if sep:
+            env[key] = value
+        elif key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def _logger(args: argparse.Namespace) -> logging.Logger:
+    log = logging.getLogger("slimbox.cli")
+    log.propagate = False
+    log.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("slimbox: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING)
+    return log
+
+
+def _run(args: argparse.Namespace) -> int:
+    from slimbox.kernel.policy import PolicyError
+    from slimbox.platforms.base import PlatformUnavailable
+    from slimbox.sandbox import ExecError, Sandbox
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        print("slimbox: no program given (usage: slimbox run [OPTIONS] -- PROG [ARGS])", file=sys.stderr)
+        return 2
+    log = _logger(args)
+    try:
+        env = _environment(args.env)
+    except ValueError as exc:
+        print(f"slimbox: {exc}", file=sys.stderr)
+        return 2
+    strace = None
+    try:
+        if args.strace:
+            strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
+        sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log)
+        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace)
+    except PolicyError as exc:
+        print(f"slimbox: {exc}", file=sys.stderr)
+        return 2
+    except PlatformUnavailable as exc:
+        print(f"slimbox: {exc}", file=sys.stderr)
+        return EXIT_SANDBOX_FAILED
+    except ExecError as exc:
+        if exc.errno == Errno.ENOENT:
+            print(f"slimbox: {argv[0]}: command not found", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        if exc.errno == Errno.ENOEXEC:
+            print(f"slimbox: {argv[0]}: cannot execute binary file: Exec format error", file=sys.stderr)
+        else:
+            print(f"slimbox: {argv[0]}: cannot execute: {exc.strerror}", file=sys.stderr)
+        return EXIT_CANNOT_EXECUTE
+    except KeyboardInterrupt:
+        return 128 + 2
+    finally:
+        if strace is not None and strace is not sys.stderr:
+            strace.close()
+    if result.signal:
+        message = _SHELL_MESSAGES.get(result.signal, f"Signal {result.signal}")
+        if result.description and result.description.startswith("killed by the sandbox"):
+            print(f"slimbox: {result.description}", file=sys.stderr)
+        if message:
+            print(message, file=sys.stderr)
+        return 128 + result.signal
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "syscalls":
+        from slimbox.shims.linux.table import markdown
+
+        sys.stdout.write(markdown())
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Futexes: wait queues keyed by a guest address, kept entirely in the kernel.
+
+Guest futex words are never handed to the host: a waiter is parked here and woken
+by the kernel's own FUTEX_WAKE (or a thread's exit), as MEASURED pitfall 10 asks.
+Keys are (address space, address); shared futexes across processes are keyed the
+same way until processes can share memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from slimbox.kernel.mm import MemoryManager
+    from slimbox.kernel.task import Task
+
+BITSET_ANY = 0xFFFFFFFF
+
+
+@dataclass(eq=False)
+class Waiter:
+    task: Task
+    key: tuple[int, int]
+    bitset: int
+    queue: WaitQueue = field(default_factory=WaitQueue)
+    woken: bool = False
+
+
+class FutexTable:
+    def __init__(self) -> None:
+        self._waiters: dict[tuple[int, int], list[Waiter]] = {}
+
+    @staticmethod
+    def key(mm: MemoryManager, addr: int) -> tuple[int, int]:
+        if addr & 3:
+            raise LinuxError(Errno.EINVAL)
+        return (id(mm), addr)
+
+    def wait(self, task: Task, addr: int, expected: int, bitset: int, deadline_ns: int | None) -> int:
+        """FUTEX_WAIT(_BITSET); re-entered after every wake-up of the task."""
+        if bitset == 0:
+            raise LinuxError(Errno.EINVAL)
+        waiter: Waiter | None = task.restart.get("futex")
+        if waiter is None:
+            key = self.key(task.mm, addr)
+            current = int.from_bytes(task.mm.read(addr, 4), "little")
+            if current != expected & 0xFFFFFFFF:
+                raise LinuxError(Errno.EAGAIN)
+            waiter = Waiter(task, key, bitset)
+            task.restart["futex"] = waiter
+            self._waiters.setdefault(key, []).append(waiter)
+        if waiter.woken:
+            return 0
+        if deadline_ns is not None and task.kernel.monotonic_ns() >= deadline_ns:
+            self._remove(waiter)
+            raise LinuxError(Errno.ETIMEDOUT)
+        raise Block((waiter.queue,), deadline_ns)
+
+    def wake(self, mm: MemoryManager, addr: int, count: int, bitset: int = BITSET_ANY) -> int:
+        if bitset == 0:
+            raise LinuxError(Errno.EINVAL)
+        key = self.key(mm, addr)
+        woken = 0
+        for waiter in list(self._waiters.get(key, ())):
+            if woken >= count:
+                break
+            if waiter.bitset & bitset:
+                self._wake_one(waiter)
+                woken += 1
+        return woken
+
+    def requeue(self, mm: MemoryManager, addr: int, count: int, target: int, requeue: int) -> int:
+        """Wake `count` waiters on addr and move up to `requeue` more to `target`."""
+        key = self.key(mm, addr)
+        target_key = self.key(mm, target)
+        done = 0
+        moved = 0
+        for waiter in list(self._waiters.get(key, ())):
+            if done < count:
+                self._wake_one(waiter)
+                done += 1
+            elif moved < requeue:
+                self._remove(waiter)
+                waiter.key = target_key
+                self._waiters.setdefault(target_key, []).append(waiter)
+                moved += 1
+            else:
+                break
+        return done + moved
+
+    def _wake_one(self, waiter: Waiter) -> None:
+        self._remove(waiter)
+        waiter.woken = True
+        waiter.queue.notify_all()
+
+    def _remove(self, waiter: Waiter) -> None:
+        waiters = self._waiters.get(waiter.key)
+        if waiters and waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._waiters[waiter.key]
+
+    def forget(self, task: Task) -> None:
+        """Drop a task's wait (it died or was interrupted)."""
+        waiter = task.restart.get("futex")
+        if waiter is not None:
+            self._remove(waiter)
+
+    def waiting(self, mm: MemoryManager, addr: int) -> int:
+        return len(self._waiters.get((id(mm), addr), ()))

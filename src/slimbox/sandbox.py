@@ -1,0 +1,219 @@
+"""The runner: where a shim meets a platform.
+
+`Sandbox` holds one kernel and its filesystem view; `Sandbox.run` starts a program
+in it on a platform and waits for it, subprocess-style. Files written in the
+sandbox stay in the Sandbox object between runs (and in `Sandbox.os`) and are
+gone when it is dropped, unless they went to a writable host mount.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence, TextIO
+
+from slimbox._view import build_view
+from slimbox.abi.errno import Errno, strerror
+from slimbox.kernel import exec as kexec
+from slimbox.kernel.cred import Credentials
+from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.fd import FdTable
+from slimbox.kernel.file import File
+from slimbox.kernel.fs.vfs import FsContext
+from slimbox.kernel.kernel import Kernel, KernelConfig, SandboxTimeout
+from slimbox.kernel.policy import MountSpec, Policy, PolicyError
+from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
+from slimbox.north import SandboxOS
+from slimbox.shims.linux.personality import LinuxPersonality
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PIPE = subprocess.PIPE
+_STREAM_NAMES = (b"/dev/stdin", b"/dev/stdout", b"/dev/stderr")
+
+
+class ExecError(OSError):
+    """The program could not be started in the sandbox (not found, not executable...)."""
+
+
+@dataclass
+class SandboxResult(subprocess.CompletedProcess):
+    """subprocess.CompletedProcess plus what the sandbox knows about the ending."""
+
+    args: Sequence[str]
+    returncode: int
+    stdout: bytes | None = None
+    stderr: bytes | None = None
+    #: the signal that ended the program, or 0
+    signal: int = 0
+    #: why the program ended, when the sandbox ended it (e.g. a refused int 0x80)
+    description: str = ""
+    #: syscalls the program made that the sandbox does not support (each logged once)
+    unsupported: frozenset[str] = field(default_factory=frozenset)
+    syscalls: int = 0
+
+
+def default_environment(uid: int) -> dict[str, str]:
+    return {"PATH": DEFAULT_PATH, "HOME": "/root" if uid == 0 else "/", "TERM": "xterm"}
+
+
+def _platform(name: str, host):
+    if name == "linux":
+        from slimbox.platforms.linux.platform import LinuxPlatform
+
+        return LinuxPlatform(host)
+    raise PolicyError(f"unknown platform {name!r} (available: linux)")
+
+
+def _make_host(name: str):
+    if name == "linux":
+        from slimbox.platforms.linux.host import PosixHost
+
+        return PosixHost()
+    raise PolicyError(f"unknown platform {name!r} (available: linux)")
+
+
+class Sandbox:
+    def __init__(self, *, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
+                 tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "linux",
+                 uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None) -> None:
+        specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
+        self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
+        self.platform_name = platform
+        self.host = _make_host(platform)
+        self.uid = 0 if uid is None else uid
+        self.gid = 0 if gid is None else gid
+        config = KernelConfig(hostname=hostname.encode(), cpu_count=self.host.cpu_count(),
+                              memory_bytes=self.host.memory_bytes(),
+                              hwcap=self.host.hardware_capabilities())
+        self.kernel = Kernel(self.host, config, log)
+        self.kernel.vfs = build_view(self.kernel, self.host, self.policy)
+        self.os = SandboxOS(self.kernel)
+
+    # --- running programs ------------------------------------------------------------
+
+    def run(self, argv: Sequence[str | bytes], *, input: bytes | None = None, capture_output: bool = False,
+            stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
+            cwd: str | None = None, strace: TextIO | None = None, check: bool = False) -> SandboxResult:
+        """Run `argv` to completion, like subprocess.run. Raises ExecError (a
+        FileNotFoundError/PermissionError subclass by errno) if it cannot start, and
+        subprocess.TimeoutExpired after killing the sandbox's processes on timeout."""
+        if not argv:
+            raise ValueError("argv must not be empty")
+        args = [a if isinstance(a, bytes) else a.encode() for a in argv]
+        environ = dict(default_environment(self.uid) if env is None else env)
+        envp = [f"{k}={v}".encode() for k, v in environ.items()]
+        if capture_output:
+            stdout = stderr = PIPE
+        out, err = bytearray(), bytearray()
+        kernel = self.kernel
+        platform = _platform(self.platform_name, self.host)
+        kernel.platform = platform
+        try:
+            fds, terminal = self._stdio(input, stdout, stderr, out, err)
+            kernel.terminal = terminal
+            cred = Credentials.of(self.uid, self.gid)
+            fs = FsContext(kernel.vfs.root, kernel.vfs.root)
+            fs.cwd = self._cwd(fs, cred, cwd)
+            task = kernel.new_process(LinuxPersonality(strace), cred, fs, fds)
+            kernel.init = task.process
+            path = self._find_program(fs, cred, args[0], environ.get("PATH", DEFAULT_PATH))
+            try:
+                kexec.execve(task, fs.cwd, path, args, envp)
+            except LinuxError as exc:
+                kernel.exit_process(task.process, 127)
+                raise ExecError(exc.errno, strerror(exc.errno), args[0].decode(errors="replace")) from None
+            task.context.resume()
+            deadline = None if timeout is None else kernel.monotonic_ns() + int(timeout * 1e9)
+            try:
+                process = kernel.run(deadline)
+            except SandboxTimeout:
+                raise subprocess.TimeoutExpired(list(argv), timeout, bytes(out) if stdout == PIPE else None,
+                                                bytes(err) if stderr == PIPE else None) from None
+        finally:
+            kernel.kill_everything("run finished")
+            platform.close()
+            kernel.platform = None
+            kernel.init = None
+            kernel.terminal = None
+        code, sig = process.exit_status or (0, 9)
+        result = SandboxResult(list(argv), -sig if sig else code,
+                               bytes(out) if stdout == PIPE else None,
+                               bytes(err) if stderr == PIPE else None,
+                               signal=sig, description=process.exit_description if sig else "",
+                               unsupported=frozenset(kernel.reported_unsupported),
+                               syscalls=kernel.syscall_count)
+        if check:
+            result.check_returncode()
+        return result
+
+    def _stdio(self, input: bytes | None, stdout, stderr, out: bytearray, err: bytearray
+               ) -> tuple[FdTable, File | None]:
+        streams = self.host.stdio()
+        files: list[File] = [
+            InputFile(input) if input is not None else HostStreamFile(streams[0], 0, _STREAM_NAMES[0], 0),
+            CaptureFile(out, 1) if stdout == PIPE else HostStreamFile(streams[1], 1, _STREAM_NAMES[1], 1),
+            CaptureFile(err, 2) if stderr == PIPE else HostStreamFile(streams[2], 1, _STREAM_NAMES[2], 2),
+        ]
+        for choice in (stdout, stderr):
+            if choice not in (None, PIPE):
+                raise ValueError("stdout/stderr may be None (inherit) or subprocess.PIPE")
+        fds = FdTable()
+        for number, file in enumerate(files):
+            fds.install_at(number, file)
+        terminal = next((f for f in files if isinstance(f, HostStreamFile) and f.stream.is_terminal()), None)
+        return fds, terminal
+
+    def _cwd(self, fs: FsContext, cred: Credentials, cwd: str | None):
+        path = (cwd or "/").encode()
+        try:
+            node = self.kernel.vfs.resolve(fs, cred, fs.root, path)
+        except LinuxError as exc:
+            raise ExecError(exc.errno, strerror(exc.errno), cwd) from None
+        if not node.inode.is_dir():
+            raise ExecError(Errno.ENOTDIR, strerror(Errno.ENOTDIR), cwd)
+        return node
+
+    def _find_program(self, fs: FsContext, cred: Credentials, name: bytes, search: str) -> bytes:
+        """execvp's search, inside the sandbox."""
+        if b"/" in name:
+            return name
+        vfs = self.kernel.vfs
+        denied = False
+        for directory in search.split(":"):
+            candidate = (directory or ".").encode().rstrip(b"/") + b"/" + name
+            try:
+                node = vfs.resolve(fs, cred, fs.cwd, candidate)
+            except LinuxError:
+                continue
+            if node.inode.is_regular():
+                try:
+                    vfs.check_access(cred, node.inode, 1)
+                    return candidate
+                except LinuxError:
+                    denied = True
+        errno = Errno.EACCES if denied else Errno.ENOENT
+        raise ExecError(errno, strerror(errno), name.decode(errors="replace"))
+
+    # --- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Forget the sandbox's files (host mounts are left as they are)."""
+        self.kernel.kill_everything("sandbox closed")
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_output: bool = False,
+        stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
+        cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
+        tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False) -> SandboxResult:
+    """Run one program in a fresh sandbox, like subprocess.run."""
+    with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs) as sandbox:
+        return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
+                           timeout=timeout, env=env, cwd=cwd, strace=strace, check=check)
+

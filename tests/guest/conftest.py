@@ -1,0 +1,103 @@
+"""Guest tests: the same program natively and in the sandbox, compared.
+
+Probes in probes/ are compiled at test time (musl-gcc -static, and gcc for dynamic
+builds) into a build directory that is mounted read-only at /probes in the sandbox.
+Natively they run in a fresh temporary directory; in the sandbox in a fresh /tmp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+import slimbox
+
+HERE = pathlib.Path(__file__).resolve().parent
+PROBES = HERE / "probes"
+BUILD = HERE / ".build"
+GUEST_DIR = "/probes"
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LC_ALL": "C", "TZ": "UTC"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing: run `make deps` (Debian: musl-tools, gcc)")
+    return path
+
+
+def _compile(compiler: str, source: pathlib.Path, out: pathlib.Path, extra: list[str]) -> None:
+    digest = hashlib.sha256(source.read_bytes() + compiler.encode() + " ".join(extra).encode()).hexdigest()[:16]
+    stamp = out.with_suffix(".stamp")
+    if out.exists() and stamp.exists() and stamp.read_text() == digest:
+        return
+    subprocess.run([compiler, "-O1", "-Wall", "-o", str(out), str(source), *extra], check=True)
+    stamp.write_text(digest)
+
+
+@pytest.fixture(scope="session")
+def probes() -> pathlib.Path:
+    """Directory with each probe built twice: NAME (static musl) and NAME.dyn (gcc, dynamic)."""
+    musl = _need("musl-gcc")
+    gcc = _need("gcc")
+    BUILD.mkdir(exist_ok=True)
+    for source in sorted(PROBES.glob("*.c")):
+        _compile(musl, source, BUILD / source.stem, ["-static"])
+        _compile(gcc, source, BUILD / f"{source.stem}.dyn", [])
+    return BUILD
+
+
+def run_native(argv: list[str], *, env: dict | None = None, input: bytes | None = None,
+               cwd: str | None = None, timeout: float = 60) -> Outcome:
+    proc = subprocess.run(argv, env=ENV if env is None else env, input=input, capture_output=True,
+                          cwd=cwd, timeout=timeout)
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_sandboxed(argv: list[str], *, env: dict | None = None, input: bytes | None = None,
+                  mounts: tuple[str, ...] = (), cwd: str = "/tmp", timeout: float = 60) -> Outcome:
+    result = slimbox.run(argv, env=ENV if env is None else env, input=input, capture_output=True,
+                         mounts=mounts, cwd=cwd, timeout=timeout)
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def compare(probes, tmp_path):
+    """compare(name_or_argv, ...) runs a probe (or a host program) natively and in the
+    sandbox and asserts identical stdout, stderr and exit status; returns the outcome."""
+
+    def _compare(program: str | list[str], *args: str, input: bytes | None = None,
+                 env: dict | None = None) -> Outcome:
+        if isinstance(program, list):
+            native_argv = sandbox_argv = program
+        else:
+            native_argv = [str(probes / program), *args]
+            sandbox_argv = [f"{GUEST_DIR}/{program}", *args]
+        native = run_native(native_argv, env=env, input=input, cwd=str(tmp_path))
+        sandboxed = run_sandboxed(sandbox_argv, env=env, input=input, mounts=(f"{probes}:{GUEST_DIR}:ro",))
+        assert sandboxed.stdout.decode(errors="replace") == native.stdout.decode(errors="replace")
+        assert sandboxed.stderr.decode(errors="replace") == native.stderr.decode(errors="replace")
+        assert sandboxed.returncode == native.returncode
+        return sandboxed
+
+    return _compare
+
+
+def slimbox_cli(*args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real command line, in a child process."""
+    return subprocess.run([sys.executable, "-m", "slimbox", *args], input=input, capture_output=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(HERE.parent.parent / "src")})
