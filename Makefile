@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils
+APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace
 
 .PHONY: run test deps venv docs check-docs clean
 
@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 docs: venv
-	$(BIN)/python -m slimbox.shims.linux.table > docs/syscalls.md
+	$(BIN)/slimbox syscalls > docs/syscalls.md
 
 clean:
 	rm -rf $(VENV) build tests/guest/.build

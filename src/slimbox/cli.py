@@ -112,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_SANDBOX_FAILED
     except ExecError as exc:
         if exc.errno == Errno.ENOENT:
-            print(f"slimbox: {argv[0]}: command not found", file=sys.stderr)
+            why = "No such file or directory" if "/" in argv[0] else "command not found"
+            print(f"slimbox: {argv[0]}: {why}", file=sys.stderr)
             return EXIT_NOT_FOUND
         if exc.errno == Errno.ENOEXEC:
             print(f"slimbox: {argv[0]}: cannot execute binary file: Exec format error", file=sys.stderr)

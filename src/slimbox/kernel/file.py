@@ -117,8 +117,9 @@ class File:
         """Current readiness as POLL* bits."""
         return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
 
-    def wait_queues(self) -> tuple[WaitQueue, ...]:
-        """Queues notified when poll() may have changed."""
+    def wait_queues(self, task) -> tuple[WaitQueue, ...]:
+        """Queues notified when poll() may change; called when `task` is about to wait
+        on this file (a file backed by the host arms the host watch here)."""
         return ()
 
     def release(self) -> None:

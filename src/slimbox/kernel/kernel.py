@@ -127,6 +127,8 @@ class Kernel:
         return self._timers[0][0] if self._timers else None
 
     def _fire_timers(self) -> None:
+        if not self._timers:
+            return
         now = self.monotonic_ns()
         while self._timers and self._timers[0][0] <= now:
             _, _, timer = heapq.heappop(self._timers)

@@ -129,7 +129,20 @@ class HostStreamFile(File):
             return 0
 
     def poll(self) -> int:
-        return POLLOUT | POLLWRNORM | (POLLIN | POLLRDNORM if self._pending() else 0)
+        events = POLLOUT | POLLWRNORM
+        if self.readable:
+            try:
+                if self.stream.ready():
+                    events |= POLLIN | POLLRDNORM
+            except OSError:
+                events |= POLLERR
+        return events
+
+    def wait_queues(self, task) -> tuple[WaitQueue, ...]:
+        if self.readable:
+            task.kernel.platform.watch_readable(self.stream, self.read_queue)
+            return (self.read_queue,)
+        return ()
 
 
 class InputFile(File):

@@ -205,6 +205,9 @@ class HostDirectory(Protocol):
 class HostStream(Protocol):
     """One of the sandbox's standard streams as the host provides it."""
 
+    def ready(self) -> bool:
+        """Whether a read would return at once (data or end of file)."""
+
     def read(self, length: int) -> bytes | None:
         """Read what is there; None if nothing is ready yet, b'' at end of file."""
 

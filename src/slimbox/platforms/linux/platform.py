@@ -8,6 +8,7 @@ signalfd and those streams.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -69,7 +70,13 @@ class LinuxPlatform:
         def seize(pid: int) -> None:
             self._tracer.seize(pid, _TRACE_OPTIONS)
 
-        spawned = spawn_stub(self._stub_fd, seize, self._namespaces)
+        try:
+            spawned = spawn_stub(self._stub_fd, seize, self._namespaces)
+        except OSError as exc:
+            if exc.errno in (errno.EPERM, errno.EACCES):
+                raise PlatformUnavailable(f"the Linux platform cannot run here: ptrace is not permitted "
+                                          f"({exc.strerror})") from None
+            raise
         self.isolation = spawned.isolation
         process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self._wait_injection)
         self._processes[spawned.pid] = process
@@ -77,6 +84,9 @@ class LinuxPlatform:
         self._sessions.append(spawned.pid)
         try:
             process.prepare()
+        except PlatformError as exc:
+            self._forget(process)
+            raise PlatformUnavailable(f"the Linux platform cannot run here: {exc}") from None
         except BaseException:
             self._forget(process)
             raise
@@ -106,17 +116,19 @@ class LinuxPlatform:
     # --- events ------------------------------------------------------------------
 
     def wait(self, timeout_ns: int | None) -> list[Event]:
-        events = self._reap_nohang()
-        if events:
-            return events
-        running = any(t.state == RUNNING for t in self._threads.values())
-        if running and not self._watches and timeout_ns is None and len(self._sessions) == 1:
+        events: list[Event] = []
+        if not self._watches and timeout_ns is None and len(self._sessions) == 1:
+            # the common case: only guest threads to wait for, so one blocking waitpid
             try:
                 tid, status = os.waitpid(-self._sessions[0], native.WALL)
             except ChildProcessError:
                 return events
             self._translate(tid, status, events)
             return events
+        events = self._reap_nohang()
+        if events:
+            return events
+        running = any(t.state == RUNNING for t in self._threads.values())
         timeout = -1.0 if timeout_ns is None else max(timeout_ns, 0) / 1e9
         if running and (timeout < 0 or timeout > _SIGCHLD_MISSED_POLL):
             timeout = _SIGCHLD_MISSED_POLL

@@ -144,7 +144,9 @@ class StubProcess:
         program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base))
         self.write(scratch, program)
         self.write(scratch + len(program), seccomp.fprog(program, scratch))
-        self._checked("seccomp", self.inject(317, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program)))
+        installed = self.inject(317, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program))
+        if installed != 0:
+            raise PlatformError(f"seccomp filters are not available ({os.strerror(-installed)})")
         self._checked("munmap", self.inject(11, scratch, PAGE_SIZE))
 
     def _host_mappings(self) -> list[tuple[int, int, str]]:

@@ -39,11 +39,16 @@ class FdStream:
     def stat(self) -> HostStat:
         return host_stat(os.fstat(self.fd))
 
+    def ready(self) -> bool:
+        """Whether a read would not block (data, end of file, or an error to report)."""
+        if self._regular:
+            return True
+        readable, _, _ = select.select([self.fd], [], [], 0)
+        return bool(readable)
+
     def read(self, length: int) -> bytes | None:
-        if not self._regular:
-            ready, _, _ = select.select([self.fd], [], [], 0)
-            if not ready:
-                return None
+        if not self.ready():
+            return None
         try:
             return os.read(self.fd, length)
         except BlockingIOError:

@@ -1,7 +1,7 @@
 """The Linux syscall table: every x86-64 syscall, its handler and how well it is supported.
 
 This table is the single source of truth: the dispatcher uses it, and
-`docs/syscalls.md` is generated from it (`python -m slimbox.shims.linux.table`).
+`docs/syscalls.md` is generated from it (`slimbox syscalls`, or `make docs`).
 A syscall absent from `_ROWS` has no handler: it returns ENOSYS and is logged once.
 
 Support levels:
@@ -12,7 +12,6 @@ Support levels:
 
 from __future__ import annotations
 
-import sys
 from types import MappingProxyType
 from typing import Callable, Mapping, NamedTuple
 
@@ -24,6 +23,7 @@ from slimbox.shims.linux import sys_ioctl as I
 from slimbox.shims.linux import sys_misc as X
 from slimbox.shims.linux import sys_mm as M
 from slimbox.shims.linux import sys_net as N
+from slimbox.shims.linux import sys_poll as Q
 from slimbox.shims.linux import sys_process as T
 from slimbox.shims.linux import sys_signal as S
 from slimbox.shims.linux import sys_time as C
@@ -212,6 +212,11 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("capget", T.capget, FULL, "root in the sandbox holds every capability of the sandbox"),
     ("capset", T.capset, PARTIAL, "accepted for root; capabilities are not tracked"),
     ("personality", T.personality, PARTIAL, "only PER_LINUX"),
+    # --- waiting on descriptors ---
+    ("poll", Q.poll, PARTIAL, "remaining time is not written back; no signals interrupt the wait yet"),
+    ("ppoll", Q.ppoll, PARTIAL, "as poll; the signal mask is not applied yet"),
+    ("select", Q.select, PARTIAL, "as poll"),
+    ("pselect6", Q.pselect6, PARTIAL, "as ppoll"),
     # --- futexes ---
     ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP; no PI futexes; "
                                 "shared futexes are keyed per address space"),
@@ -289,7 +294,7 @@ def markdown() -> str:
     lines = [
         "# Linux syscall support",
         "",
-        "Generated from `src/slimbox/shims/linux/table.py` by `python -m slimbox.shims.linux.table`;",
+        "Generated from `src/slimbox/shims/linux/table.py` by `slimbox syscalls` (`make docs`);",
         "a test fails when this page is out of date.",
         "",
         f"{len(BY_NUMBER)} x86-64 syscalls: {c[FULL]} full, {c[PARTIAL]} partial, {c[NONE]} none.",
@@ -304,6 +309,3 @@ def markdown() -> str:
         lines.append(f"| {nr} | {entry.name} | {entry.support} | {note} |")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":
-    sys.stdout.write(markdown())

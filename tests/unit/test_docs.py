@@ -1,0 +1,12 @@
+"""Generated documents stay in step with their source."""
+
+import pathlib
+
+from slimbox.shims.linux.table import markdown
+
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_syscall_page_is_current():
+    page = DOCS / "syscalls.md"
+    assert page.read_text() == markdown(), "docs/syscalls.md is stale: run `make docs`"
