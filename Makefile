@@ -15,8 +15,10 @@ run: deps venv
 	@echo '$$ slimbox run --strace -- /bin/busybox sh -c "echo a; exit 7"   (every syscall, answered by slimbox)'
 	@$(BIN)/slimbox run --strace -- /bin/busybox sh -c 'echo a; exit 7'; echo "exit status: $$?"
 	@echo
-	@echo '$$ slimbox run -- /bin/sh -c "echo written > /etc/motd; cat /etc/motd"   (the host /etc is untouched)'
-	@$(BIN)/slimbox run -- /bin/busybox sh -c 'echo written > /etc/motd; cat /etc/motd'
+	@echo '$$ slimbox run -- /bin/busybox sh -c "echo written > /etc/slimbox-demo; cat /etc/slimbox-demo"'
+	@$(BIN)/slimbox run -- /bin/busybox sh -c 'echo written > /etc/slimbox-demo; cat /etc/slimbox-demo'
+	@echo '$$ ls /etc/slimbox-demo   (on the host: the write stayed in the sandbox)'
+	@ls /etc/slimbox-demo 2>&1 || true
 
 test: deps venv
 	$(BIN)/python -m pytest -q tests

@@ -46,7 +46,10 @@ SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = 0, 1, 2, 3, 4
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLWRNORM = 0x40, 0x100
 
-MAX_RW = 0x7FFFF000  # Linux caps a single read/write at this many bytes
+#: the most one read or write moves. Linux allows ~2 GiB; the sandbox moves at most this
+#: much per call (a short transfer, which callers must handle anyway) so that one syscall
+#: cannot make the supervisor hold gigabytes at once.
+MAX_RW = 16 << 20
 
 
 class File:

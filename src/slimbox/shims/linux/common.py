@@ -9,7 +9,7 @@ from slimbox.abi.flags import AT_FDCWD
 from slimbox.abi.structs import U64 as _U64
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import PATH_MAX, PathNode
-from slimbox.kernel.loader import MAX_ARG_STRLEN
+from slimbox.kernel.loader import MAX_ARG_STRLEN, MAX_ARGS_TOTAL
 
 if TYPE_CHECKING:
     from slimbox.kernel.file import File
@@ -68,8 +68,12 @@ def node_at(task: Task, dirfd: int, path: bytes, *, follow: bool) -> PathNode:
     return kernel.vfs.resolve(task.process.fs, task.cred, dir_start(task, dirfd, path), path, follow=follow)
 
 
-def read_strv(task: Task, addr: int, limit: int = 0x7FFFFFFF) -> list[bytes]:
-    """A NULL-terminated array of string pointers (argv/envp)."""
+def read_strv(task: Task, addr: int, budget: list[int] | None = None) -> list[bytes]:
+    """A NULL-terminated array of string pointers (argv/envp). `budget` holds the bytes
+    still allowed (strings plus pointers) and is shared between argv and envp, so a
+    hostile array fails with E2BIG before it can make the supervisor hold much."""
+    if budget is None:
+        budget = [MAX_ARGS_TOTAL]
     out: list[bytes] = []
     if addr == 0:
         return out
@@ -77,7 +81,8 @@ def read_strv(task: Task, addr: int, limit: int = 0x7FFFFFFF) -> list[bytes]:
         (pointer,) = _U64.unpack(task.mm.read(addr + 8 * len(out), 8))
         if pointer == 0:
             return out
-        if len(out) >= limit:
+        value = task.mm.read_cstring(pointer, MAX_ARG_STRLEN, Errno.E2BIG)
+        budget[0] -= len(value) + 1 + 8
+        if budget[0] < 0:
             raise LinuxError(Errno.E2BIG)
-        out.append(task.mm.read_cstring(pointer, MAX_ARG_STRLEN, Errno.E2BIG))
-
+        out.append(value)

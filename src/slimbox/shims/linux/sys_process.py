@@ -11,6 +11,7 @@ from slimbox.abi.flags import AT_FDCWD
 from slimbox.kernel import exec as kexec
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
+from slimbox.kernel.loader import MAX_ARGS_TOTAL
 from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_NOFILE
 from slimbox.shims.linux.common import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, dir_start, read_optional_path, read_strv
 
@@ -238,8 +239,9 @@ def execveat(task: Task, dirfd: int, pathname: int, argv: int, envp: int, flags:
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         raise LinuxError(Errno.EINVAL)
     path = read_optional_path(task, pathname, flags)
-    args = read_strv(task, argv)
-    env = read_strv(task, envp)
+    budget = [MAX_ARGS_TOTAL]
+    args = read_strv(task, argv, budget)
+    env = read_strv(task, envp, budget)
     if len(task.process.threads) > 1:
         raise LinuxError(Errno.EAGAIN)  # execve from a multi-threaded process arrives with threads
     if not path:
