@@ -119,7 +119,17 @@ def _scatter(task: Task, vectors: list[tuple[int, int]], data: bytes) -> None:
 
 
 def _gather(task: Task, vectors: list[tuple[int, int]]) -> bytes:
-    return b"".join(task.mm.read(base, length) for base, length in vectors if length)
+    """The bytes the vectors name, up to MAX_RW (a longer writev is a short write)."""
+    pieces = []
+    left = MAX_RW
+    for base, length in vectors:
+        if left == 0:
+            break
+        if length:
+            piece = task.mm.read(base, min(length, left))
+            pieces.append(piece)
+            left -= len(piece)
+    return b"".join(pieces)
 
 
 def _check_out_vectors(task: Task, vectors: list[tuple[int, int]]) -> int:
@@ -146,7 +156,7 @@ def writev(task: Task, fd: int, iov: int, iovcnt: int) -> int:
     data = _gather(task, _iovecs(task, iov, iovcnt))
     if not data:
         return 0
-    return file.write(task, data[:MAX_RW])
+    return file.write(task, data)
 
 
 def _split_offset(pos_l: int, pos_h: int) -> int:
@@ -173,7 +183,7 @@ def pwritev(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int) 
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
     data = _gather(task, _iovecs(task, iov, iovcnt))
-    return file.pwrite(data[:MAX_RW], offset) if data else 0
+    return file.pwrite(data, offset) if data else 0
 
 
 def preadv2(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int, flags: int) -> int:
