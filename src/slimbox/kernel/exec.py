@@ -21,6 +21,7 @@ from slimbox.kernel.loader import (
     image_end, map_elf, parse_elf, parse_shebang, phdr_address, read_header,
 )
 from slimbox.kernel.mm import PAGE, PROT_READ, PROT_WRITE, Layout, page_up
+from slimbox.kernel.signals import SIG_IGN, Action
 
 if TYPE_CHECKING:
     from slimbox.kernel.fs.vfs import PathNode
@@ -28,6 +29,21 @@ if TYPE_CHECKING:
 
 _STACK_GUARD_GAP = 256 * PAGE
 _MMAP_GAP = 128 << 20
+
+
+def _become_single_threaded(task: Task) -> None:
+    """execve ends every other thread of the process; the caller takes the process's id."""
+    process = task.process
+    kernel = process.kernel
+    for other in list(process.threads.values()):
+        if other is not task:
+            kernel.forget_task(other)
+            other.context.exit_thread()
+    if task.tid != process.pid:
+        kernel.tasks.pop(task.tid, None)
+        process.threads.pop(task.tid, None)
+        task.tid = process.pid
+        kernel.register(task)
 
 
 def initial_registers(old: Regs, entry: int, stack_pointer: int) -> Regs:
@@ -112,6 +128,7 @@ def execve(task: Task, start: PathNode, path: bytes, argv: list[bytes], envp: li
             if interp_image.interp is not None:
                 raise LinuxError(Errno.ELIBBAD)
         # --- point of no return ---
+        _become_single_threaded(task)
         result = _load(task, node, file, image, interp_file, interp_image, argv, envp, exec_path)
     finally:
         file.release()
@@ -169,5 +186,11 @@ def _load(task: Task, node: PathNode, file: File, image: ElfImage, interp_file: 
     process.comm = node.name[:15]
     process.fds.close_on_exec()
     # handlers do not survive exec; ignored signals stay ignored
-    process.sigactions = {sig: act for sig, act in process.sigactions.items() if act[0] == 1}
+    process.sigactions = {sig: Action(SIG_IGN) for sig, act in process.sigactions.items() if act.handler == SIG_IGN}
+    task.sigaltstack = (0, 2, 0)
+    task.clear_child_tid = 0
+    task.robust_list = (0, 0)
+    if not process.vfork_released:
+        process.vfork_released = True
+        process.vfork_done.notify_all()
     return ExecResult(start, sp, node, list(argv), final_auxv)

@@ -6,11 +6,13 @@ parallel on host CPUs; only their syscalls pass through here, one at a time:
     while the sandbox lives:
         run the tasks that were woken (re-running the syscall they blocked in)
         wait for platform events until the next timer deadline
-        handle each event (syscall -> personality; fault; thread gone)
+        handle each event (syscall -> personality; fault -> signal; interrupt; thread gone)
         fire due timers
 
 A handler either completes (the result goes back in rax) or raises `Block`, which
-parks the task on wait queues and/or a deadline; waking re-runs the syscall.
+parks the task on wait queues and/or a deadline; waking re-runs the syscall. Before a
+thread goes back to the host, pending signals are acted on (sigdeliver.py) and a
+stopped process keeps its threads.
 """
 
 from __future__ import annotations
@@ -24,20 +26,23 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.errors import Block, LinuxError
+from slimbox.abi.regs import MASK64
+from slimbox.kernel import exit as kexit
+from slimbox.kernel import sigdeliver
 from slimbox.kernel.cred import Credentials
+from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext, Vfs
 from slimbox.kernel.futex import FutexTable
 from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.signals import SIGKILL, SIGSYS, kernel_info
 from slimbox.kernel.task import Personality, Process, Task
 from slimbox.platforms.base import (
-    ExitEvent, FaultEvent, GuestMemoryError, Host, HostReadyEvent, Platform, SyscallEvent,
+    ExitEvent, FaultEvent, GuestMemoryError, Host, HostReadyEvent, InterruptEvent, Platform, SyscallEvent,
 )
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
-SIGKILL, SIGSEGV, SIGSYS = 9, 11, 31
 
 #: returned by a handler when the task must not be resumed (it is gone or replaced)
 NO_REPLY = object()
@@ -54,6 +59,8 @@ class KernelConfig:
     aslr: bool = True
     cpu_count: int = 1
     memory_bytes: int = 4 << 30
+    #: most tasks (threads) the sandbox may hold at once; clone fails with EAGAIN beyond
+    max_tasks: int = 1024
     hwcap: dict[int, int] = field(default_factory=dict)
 
 
@@ -73,6 +80,15 @@ class SandboxTimeout(Exception):
     """The run's wall-clock deadline passed; every guest process has been killed."""
 
 
+class HostSignal(Exception):
+    """Raised (by a host signal handler the runner installs) to bring a host signal,
+    such as Ctrl-C at the terminal, into the loop; it is forwarded to the guest."""
+
+    def __init__(self, signo: int) -> None:
+        super().__init__(signo)
+        self.signo = signo
+
+
 class Kernel:
     def __init__(self, host: Host, config: KernelConfig | None = None,
                  log: logging.Logger | None = None) -> None:
@@ -84,6 +100,7 @@ class Kernel:
         self.config = config or KernelConfig()
         self.log = log or logging.getLogger("slimbox")
         self.tasks: dict[int, Task] = {}
+        #: live processes and zombies not yet reaped
         self.processes: dict[int, Process] = {}
         self._ids = itertools.count(1)
         self._timers: list[tuple[int, int, Timer]] = []
@@ -109,7 +126,10 @@ class Kernel:
         return self.host.clock_ns(CLOCK_REALTIME)
 
     def next_id(self) -> int:
-        return next(self._ids)
+        while True:
+            candidate = next(self._ids)
+            if candidate not in self.tasks and candidate not in self.processes:
+                return candidate
 
     def random_bytes(self, length: int) -> bytes:
         return self.host.entropy(length)
@@ -146,13 +166,12 @@ class Kernel:
             queue.add(wake)
         if block.deadline_ns is not None:
             task.parked_timer = self.add_timer(block.deadline_ns, wake)
-        if not block.queues and block.deadline_ns is None:
-            self.log.error("task %d blocked with nothing to wake it", task.tid)
+        if sigdeliver.has_deliverable(task):
+            sigdeliver.interrupt(self, task)  # a signal arrived before the task could park
 
-    def wake(self, task: Task) -> None:
-        """Unpark `task`; its syscall runs again from the loop."""
+    def _unpark(self, task: Task) -> bool:
         if not task.parked:
-            return
+            return False
         wake = task.restart.get("_wake")
         for queue in task.parked_on:
             queue.remove(wake)
@@ -161,7 +180,12 @@ class Kernel:
         task.parked_on = ()
         task.parked_timer = None
         task.parked = False
-        self._runnable.append(task)
+        return True
+
+    def wake(self, task: Task) -> None:
+        """Unpark `task`; its syscall runs again from the loop."""
+        if self._unpark(task):
+            self._runnable.append(task)
 
     # --- processes ----------------------------------------------------------------------
 
@@ -176,12 +200,15 @@ class Kernel:
                           parent=parent, pgid=pid, sid=pid, start_time_ns=self.monotonic_ns())
         task = Task(pid, process, context)
         context.owner = task
-        process.threads[pid] = task
-        self.tasks[pid] = task
-        self.processes[pid] = process
+        self.register(task)
         if parent is not None:
             parent.children.append(process)
         return task
+
+    def register(self, task: Task) -> None:
+        task.process.threads[task.tid] = task
+        self.tasks[task.tid] = task
+        self.processes[task.process.pid] = task.process
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -201,17 +228,29 @@ class Kernel:
                 break
             deadline = self._next_deadline()
             timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
-            for event in platform.wait(timeout):
-                if type(event) is SyscallEvent:
+            try:
+                events = platform.wait(timeout)
+            except HostSignal as signal:
+                sigdeliver.forward_host_signal(self, signal.signo)
+                continue
+            for event in events:
+                kind = type(event)
+                if kind is SyscallEvent:
                     task = event.context.owner
+                    task.running = False
                     task.syscall_nr = event.nr
                     task.syscall_args = event.args
                     self._dispatch(task)
-                elif type(event) is HostReadyEvent:
+                elif kind is HostReadyEvent:
                     event.key.notify_all()
-                elif type(event) is FaultEvent:
+                elif kind is InterruptEvent:
+                    task = event.context.owner
+                    task.running = False
+                    if task.alive:
+                        self.resume(task)
+                elif kind is FaultEvent:
                     self._on_fault(event)
-                elif type(event) is ExitEvent:
+                elif kind is ExitEvent:
                     self._on_thread_gone(event)
             self._fire_timers()
             if timed_out:
@@ -237,8 +276,28 @@ class Kernel:
             return
         if result is NO_REPLY or not task.alive:
             return
+        self.complete(task, result)
+
+    def complete(self, task: Task, result: int) -> None:
+        """Finish the task's syscall with `result` and let it run."""
         task.restart.clear()
+        process = task.process
+        if task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None:
+            task.context.regs.rax = result & MASK64
+            self.resume(task)
+            return
+        task.running = True
         task.context.finish_syscall(result)
+
+    def resume(self, task: Task) -> None:
+        """Let a task in the kernel's hands run on, with its registers as they are, after
+        acting on its pending signals; a stopped process keeps it until continued."""
+        if sigdeliver.deliver(self, task) and task.alive:
+            if task.process.stopped:
+                task.held = True
+                return
+            task.running = True
+            task.context.resume()
 
     def _internal_error(self, task: Task, exc: Exception) -> None:
         name = getattr(task.process.personality, "syscall_name", lambda nr: str(nr))(task.syscall_nr)
@@ -248,57 +307,42 @@ class Kernel:
 
     def _on_fault(self, event: FaultEvent) -> None:
         task = event.context.owner
-        # Signal handlers arrive with the process model; until then a fault is fatal,
-        # as it is for a program that installed no handler.
-        self.exit_process(task.process, 0, event.signal,
-                          f"{event.description} at {event.address:#x}")
+        task.running = False
+        if task.alive:
+            sigdeliver.force_fault(self, task, event.signal, event.code, event.address, event.description)
+            if task.alive:
+                self.resume(task)
 
     def _on_thread_gone(self, event: ExitEvent) -> None:
         task = event.context.owner
         if task is None or not task.alive:
             return
-        process = task.process
-        self._forget_task(task)
-        if process.exiting:
-            if not process.threads:
-                self._finish_process(process)
-            return
         # the host thread died without the kernel asking for it
-        self.exit_process(process, 0, event.killed_by or SIGKILL, event.description)
+        self.exit_process(task.process, 0, event.killed_by or SIGKILL, event.description)
 
     # --- ending tasks and processes ----------------------------------------------------------
 
-    def _forget_task(self, task: Task) -> None:
+    def send_signal_to_task(self, task: Task, signo: int) -> None:
+        """A signal the kernel raises for a thread (SIGPIPE on a broken pipe...)."""
+        sigdeliver.send_to_task(self, task, signo, kernel_info(signo))
+
+    def forget_task(self, task: Task) -> None:
         task.alive = False
+        task.running = False
         self.futexes.forget(task)
-        if task.parked:
-            self.wake(task)
+        self._unpark(task)
         task.process.threads.pop(task.tid, None)
         self.tasks.pop(task.tid, None)
 
-    def exit_process(self, process: Process, code: int, signal: int = 0, description: str = "") -> None:
+    def exit_process(self, process: Process, code: int, signal: int = 0, description: str = "",
+                     core: bool = False) -> None:
         """End every thread of `process` with exit code `code` or killing `signal`."""
-        if process.exiting:
-            return
-        process.exiting = True
-        process.exit_status = None
-        process.exit_description = description
-        process.pending_status = (code & 0xFF, signal)
-        for task in list(process.threads.values()):
-            task.context.kill()
-            self._forget_task(task)
-        self._finish_process(process)
-
-    def _finish_process(self, process: Process) -> None:
-        if process.exit_status is not None:
-            return
-        process.exit_status = process.pending_status
-        process.fds.close_all()
-        self.processes.pop(process.pid, None)
+        kexit.exit_process(self, process, code, signal, description, core)
 
     def kill_everything(self, why: str) -> None:
         for process in list(self.processes.values()):
-            self.exit_process(process, 0, SIGKILL, why)
+            if process.alive:
+                self.exit_process(process, 0, SIGKILL, why)
 
     # --- unsupported syscalls ----------------------------------------------------------------
 

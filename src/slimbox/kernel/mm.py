@@ -456,6 +456,16 @@ class MemoryManager:
                 raise LinuxError(too_long)
             addr += chunk_len
 
+    def copy_from(self, other: MemoryManager) -> None:
+        """Take over `other`'s bookkeeping for an address space the platform copied (fork)."""
+        self._vmas = [replace(vma) for vma in other._vmas]
+        self._starts = list(other._starts)
+        self.layout = replace(other.layout)
+        self.brk_start, self.brk_current = other.brk_start, other.brk_current
+        self.stack_start, self.stack_end = other.stack_start, other.stack_end
+        self.arg_start, self.arg_end = other.arg_start, other.arg_end
+        self.env_start, self.env_end = other.env_start, other.env_end
+
     # --- whole address space ---------------------------------------------------------------
 
     def clear(self) -> None:

@@ -13,10 +13,11 @@ from slimbox.kernel.cred import Credentials
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.fs.vfs import FsContext, PathNode
 from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.signals import Action, SignalQueue
+from slimbox.kernel.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
-    from slimbox.kernel.waitqueue import WaitQueue
     from slimbox.platforms.base import Context
 
 RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_RSS = 0, 1, 2, 3, 4, 5
@@ -69,15 +70,38 @@ class Process:
     exe: PathNode | None = None
     comm: bytes = b""
     start_time_ns: int = 0
-    #: (exit code, killing signal) once the whole process has ended
+    #: (exit code, killing signal) once the whole process has ended (it is then a zombie
+    #: until its parent reaps it)
     exit_status: tuple[int, int] | None = None
-    #: the status decided when the process started exiting, final once its threads are gone
-    pending_status: tuple[int, int] = (0, 9)
+    #: a core dump would have been written (the 0x80 bit of the wait status)
+    core_dumped: bool = False
     exit_description: str = ""
     exiting: bool = False
+    reaped: bool = False
     no_new_privs: bool = False
-    #: signal dispositions: number -> (handler, flags, restorer, mask)
-    sigactions: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: the signal sent to the parent when this process ends (SIGCHLD, or what clone asked)
+    exit_signal: int = 17
+    #: signal dispositions shared by the threads (a dict shared between processes made
+    #: with CLONE_SIGHAND); missing numbers are SIG_DFL
+    sigactions: dict[int, Action] = field(default_factory=dict)
+    #: signals pending for the process as a whole
+    pending: SignalQueue = field(default_factory=SignalQueue)
+    #: job control: stopped by a stop signal, and what the parent has not been told yet
+    stopped: bool = False
+    stop_signal: int = 0
+    report_stopped: bool = False
+    report_continued: bool = False
+    #: the parent waits here for children to change state
+    child_events: WaitQueue = field(default_factory=WaitQueue)
+    #: notified whenever a signal is queued for the process or one of its threads
+    signal_arrivals: WaitQueue = field(default_factory=WaitQueue)
+    #: notified when a vfork child execs or exits
+    vfork_done: WaitQueue = field(default_factory=WaitQueue)
+    vfork_released: bool = True
+    #: ITIMER_REAL / alarm: (timer, interval_ns)
+    real_timer: object = None
+    real_interval_ns: int = 0
+    child_subreaper: bool = False
 
     def leader(self) -> Task | None:
         return self.threads.get(self.pid)
@@ -85,6 +109,10 @@ class Process:
     @property
     def alive(self) -> bool:
         return self.exit_status is None
+
+    @property
+    def zombie(self) -> bool:
+        return self.exit_status is not None and not self.reaped
 
 
 @dataclass(eq=False)
@@ -107,6 +135,14 @@ class Task:
     alive: bool = True
     sigaltstack: tuple[int, int, int] = (0, 2, 0)  # (sp, flags=SS_DISABLE, size)
     pdeath_signal: int = 0
+    #: signals pending for this thread only
+    pending: SignalQueue = field(default_factory=SignalQueue)
+    #: the mask to restore when a handler runs after sigsuspend/ppoll/pselect (else None)
+    saved_sigmask: int | None = None
+    #: the kernel let the thread run on the host (not parked, not in the kernel's hands)
+    running: bool = False
+    #: what to do when a job-control stop ends (the thread is held until then)
+    held: object = None
 
     @property
     def pid(self) -> int:

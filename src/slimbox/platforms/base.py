@@ -82,9 +82,27 @@ class Context(Protocol):
         """Complete the syscall the thread stopped in with `result` (a value or -errno)."""
 
     def kill(self) -> None:
-        """Stop the thread for good; an ExitEvent follows."""
+        """End the whole process this thread belongs to; ExitEvents follow."""
+
+    def interrupt(self) -> None:
+        """Ask a running thread to stop; an InterruptEvent follows."""
 
     def cpu_time_ns(self) -> int: ...
+
+    def fpu_state(self) -> bytes:
+        """The thread's FP/SSE/AVX state as an XSAVE (or 512-byte FXSAVE) image."""
+
+    def set_fpu_state(self, data: bytes) -> None: ...
+
+    def fork(self) -> Context:
+        """A new process with a copy of this one's memory and one stopped thread whose
+        registers are a copy of this thread's (this thread must be stopped)."""
+
+    def spawn_thread(self) -> Context:
+        """A new stopped thread in this address space, registers copied from this one."""
+
+    def exit_thread(self) -> None:
+        """End this thread only; the rest of its process goes on."""
 
 
 # --- events ---------------------------------------------------------------------
@@ -120,13 +138,20 @@ class ExitEvent:
 
 
 @dataclass(slots=True)
+class InterruptEvent:
+    """`context` stopped because the kernel asked it to (Context.interrupt)."""
+
+    context: Context
+
+
+@dataclass(slots=True)
 class HostReadyEvent:
     """A host object the kernel asked to watch is ready; `key` is the kernel's key."""
 
     key: object
 
 
-Event = SyscallEvent | FaultEvent | ExitEvent | HostReadyEvent
+Event = SyscallEvent | FaultEvent | ExitEvent | InterruptEvent | HostReadyEvent
 
 
 # --- host services ----------------------------------------------------------------

@@ -32,7 +32,7 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import File
-from slimbox.kernel.fs.inode import S_IFCHR, S_IFMT, Inode
+from slimbox.kernel.fs.inode import S_IFIFO, S_IFCHR, S_IFMT, Inode
 from slimbox.kernel.fs.memfs import MemDir, MemFs, MemNode
 
 if TYPE_CHECKING:
@@ -170,6 +170,8 @@ class DevNode(MemNode):
     __slots__ = ()
 
     def open(self, flags: int) -> File:
+        if self._mode & S_IFMT == S_IFIFO:
+            return super().open(flags)
         if self._mode & S_IFMT != S_IFCHR:
             raise LinuxError(Errno.ENXIO)
         assert isinstance(self.fs, DevFs)

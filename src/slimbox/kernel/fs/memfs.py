@@ -8,8 +8,9 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import File, RegularFile
 from slimbox.kernel.fs.inode import (
-    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
+    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
+from slimbox.kernel.pipe import Pipe
 
 if TYPE_CHECKING:
     from slimbox.kernel.cred import Credentials
@@ -143,10 +144,19 @@ class MemSymlink(MemInode):
 
 
 class MemNode(MemInode):
-    """A device, FIFO or socket node; what opening it does is up to the kernel part
-    that owns the device number (see devfs), so plain memfs refuses."""
+    """A device, FIFO or socket node. A FIFO opens as an end of the pipe kept on the
+    node (made on first open); what opening a device does is up to the kernel part
+    that owns the device number (see devfs), so plain memfs refuses, as for sockets."""
 
-    __slots__ = ()
+    __slots__ = ("_fifo",)
+
+    def open(self, flags: int) -> File:
+        if self._mode & S_IFMT != S_IFIFO:
+            raise LinuxError(Errno.ENXIO)
+        fifo = getattr(self, "_fifo", None)
+        if fifo is None:
+            fifo = self._fifo = Pipe()
+        return fifo.open_fifo(flags, self)
 
 
 class MemDir(MemInode):

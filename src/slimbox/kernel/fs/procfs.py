@@ -675,6 +675,8 @@ def _alive(process: Process) -> bool:
 def _state(process: Process, task: Task | None) -> str:
     if not _alive(process) or task is None:
         return "Z (zombie)"
+    if process.stopped:
+        return "T (stopped)"
     return "S (sleeping)" if task.parked else "R (running)"
 
 
@@ -689,7 +691,8 @@ def _ticks(ns: int) -> int:
 def _signal_sets(process: Process, task: Task | None) -> tuple[int, int, int]:
     """(blocked, ignored, caught) signal masks."""
     ignored = caught = 0
-    for sig, (handler, *_rest) in process.sigactions.items():
+    for sig, action in process.sigactions.items():
+        handler = action.handler
         if handler == SIG_IGN:
             ignored |= 1 << (sig - 1)
         elif handler != SIG_DFL:

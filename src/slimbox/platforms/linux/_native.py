@@ -43,6 +43,10 @@ PTRACE_INTERRUPT = 0x4207
 PTRACE_PEEKUSER = 3
 PTRACE_POKEUSER = 6
 PTRACE_GET_SYSCALL_INFO = 0x420E
+PTRACE_GETREGSET = 0x4204
+PTRACE_SETREGSET = 0x4205
+NT_X86_XSTATE = 0x202
+_XSTATE_MAX = 16384  # larger than any XSAVE area an x86-64 CPU defines today
 
 PTRACE_O_TRACESYSGOOD = 0x01
 PTRACE_O_TRACEFORK = 0x02
@@ -96,6 +100,10 @@ def syscall(nr: int, *args: int) -> int:
     return _check(_syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a & _U64) for a in args)))
 
 
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
 class Ptrace:
     """ptrace(2) with preallocated buffers, for the hot path."""
 
@@ -138,14 +146,17 @@ class Ptrace:
     def poke_user(self, tid: int, offset: int, value: int) -> None:
         _check(_ptrace(SYS_PTRACE, PTRACE_POKEUSER, tid, offset, value & _U64))
 
-    def get_fpregs(self, tid: int) -> bytes:
-        buf = ctypes.create_string_buffer(512)
-        self.call(PTRACE_GETFPREGS, tid, 0, ctypes.addressof(buf))
-        return buf.raw
+    def get_xstate(self, tid: int) -> bytes:
+        """The thread's whole FP/SSE/AVX state as an XSAVE image."""
+        buf = ctypes.create_string_buffer(_XSTATE_MAX)
+        iov = _IoVec(ctypes.addressof(buf), _XSTATE_MAX)
+        self.call(PTRACE_GETREGSET, tid, NT_X86_XSTATE, ctypes.addressof(iov))
+        return buf.raw[:iov.len]
 
-    def set_fpregs(self, tid: int, data: bytes) -> None:
-        buf = ctypes.create_string_buffer(data, 512)
-        self.call(PTRACE_SETFPREGS, tid, 0, ctypes.addressof(buf))
+    def set_xstate(self, tid: int, data: bytes) -> None:
+        buf = ctypes.create_string_buffer(data, len(data))
+        iov = _IoVec(ctypes.addressof(buf), len(data))
+        self.call(PTRACE_SETREGSET, tid, NT_X86_XSTATE, ctypes.addressof(iov))
 
     def get_siginfo(self, tid: int) -> tuple[int, int, int, int]:
         """(signo, errno, code, fault address) of the signal the thread stopped with."""
@@ -157,10 +168,6 @@ class Ptrace:
     def event_message(self, tid: int) -> int:
         self.call(PTRACE_GETEVENTMSG, tid, 0, self._msg_addr)
         return self._msg.value
-
-
-class _IoVec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
 
 def process_vm_read(pid: int, addr: int, length: int) -> bytes:

@@ -14,7 +14,7 @@ import select
 import signal
 
 from slimbox.platforms.base import (
-    Event, ExitEvent, FaultEvent, HostReadyEvent, PlatformUnavailable, SyscallEvent,
+    Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
 )
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux.host import PosixHost
@@ -23,7 +23,9 @@ from slimbox.platforms.linux.spawn import Isolation, spawn_stub
 from slimbox.platforms.linux.stdio import FdStream
 from slimbox.platforms.linux.stub import build_stub
 
-_TRACE_OPTIONS = native.PTRACE_O_EXITKILL | native.PTRACE_O_TRACESECCOMP
+_TRACE_OPTIONS = (native.PTRACE_O_EXITKILL | native.PTRACE_O_TRACESECCOMP | native.PTRACE_O_TRACECLONE
+                  | native.PTRACE_O_TRACEFORK | native.PTRACE_O_TRACEVFORK)
+_CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTRACE_EVENT_VFORK)
 _FAULT_SIGNALS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP))
 _SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to another thread
 _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
@@ -78,7 +80,7 @@ class LinuxPlatform:
                                           f"({exc.strerror})") from None
             raise
         self.isolation = spawned.isolation
-        process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self._wait_injection)
+        process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self)
         self._processes[spawned.pid] = process
         self._threads[spawned.pid] = process.main
         self._sessions.append(spawned.pid)
@@ -97,21 +99,29 @@ class LinuxPlatform:
         for tid in list(process.threads):
             self._threads.pop(tid, None)
         self._processes.pop(process.pid, None)
-        try:
-            os.waitpid(process.keeper, 0)
-        except ChildProcessError:
-            pass
+        if process.keeper is not None:
+            try:
+                os.waitpid(process.keeper, 0)
+            except ChildProcessError:
+                pass
         if process.pid in self._sessions:
             self._sessions.remove(process.pid)
 
-    def _wait_injection(self, tid: int) -> int:
-        """Wait for `tid`'s next stop during an injection, dropping host signals."""
-        while True:
-            _, status = os.waitpid(tid, native.WALL)
-            if os.WIFSTOPPED(status) and os.WSTOPSIG(status) != signal.SIGTRAP and status >> 16 == 0:
-                self._tracer.cont(tid, 0)
-                continue
-            return status
+    def wait_tid(self, tid: int) -> int:
+        """The next wait status of one thread (during injections and set-up)."""
+        _, status = os.waitpid(tid, native.WALL)
+        return status
+
+    def adopt_process(self, process: StubProcess) -> None:
+        self._processes[process.pid] = process
+        for thread in process.threads.values():
+            self._threads[thread.tid] = thread
+
+    def adopt_thread(self, thread: StubThread) -> None:
+        self._threads[thread.tid] = thread
+
+    def forget_thread(self, thread: StubThread) -> None:
+        self._threads.pop(thread.tid, None)
 
     # --- events ------------------------------------------------------------------
 
@@ -169,7 +179,12 @@ class LinuxPlatform:
     def _translate(self, tid: int, status: int, events: list[Event]) -> None:
         thread = self._threads.get(tid)
         if thread is None:
-            return  # not ours (or already forgotten)
+            if os.WIFSTOPPED(status):  # a task the kernel did not make: end it
+                try:
+                    os.kill(tid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             thread.state = GONE
             self._threads.pop(tid, None)
@@ -187,6 +202,21 @@ class LinuxPlatform:
             thread.stopped()
             nr, *args = self._tracer.syscall_info(tid)
             events.append(SyscallEvent(thread, nr, args))
+        elif event == native.PTRACE_EVENT_STOP:
+            if thread.interrupt_requested:
+                thread.interrupt_requested = False
+                thread.stopped()
+                events.append(InterruptEvent(thread))
+            else:
+                self._tracer.cont(tid, 0)
+        elif event in _CLONE_EVENTS:
+            # The guest ran clone at the trampoline itself: only the kernel makes tasks.
+            stray = self._tracer.event_message(tid)
+            for pid in (stray, thread.process.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         elif event == 0 and sig in _FAULT_SIGNALS:
             signo, _, code, addr = self._tracer.get_siginfo(tid)
             if code <= 0:  # sent from the host, not a fault of the guest's own

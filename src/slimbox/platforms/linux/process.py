@@ -2,7 +2,9 @@
 
 `StubProcess` is the AddressSpace: memory is read and written through
 /proc/PID/mem, and the address space is changed only by syscalls injected at the
-stub's trampoline through a stopped thread. `StubThread` is the Context.
+stub's trampoline through a stopped thread. `StubThread` is the Context. New guest
+processes and threads are made the same way: by injecting clone(2), so the host
+kernel copies (or shares) the address space and the new task is traced from birth.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Callable
+from typing import TYPE_CHECKING
 
-from slimbox.abi.regs import MASK64, Regs
+from slimbox.abi.regs import MASK64, REG_NAMES, SYSCALL_ARG_REGS, Regs
 from slimbox.platforms.base import GuestMemoryError, PAGE_SIZE
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.stub import StubImage
+
+if TYPE_CHECKING:
+    from slimbox.platforms.linux.platform import LinuxPlatform
 
 _NO_SYSCALL = MASK64  # orig_rax = -1: "not in a syscall", so nothing is restarted or run
 
@@ -29,6 +34,14 @@ _MREMAP_MAYMOVE = 1
 _MREMAP_FIXED = 2
 _MADV_DONTNEED = 4
 _VSYSCALL_PAGE = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)
+
+_SYS_MMAP, _SYS_MPROTECT, _SYS_MUNMAP, _SYS_MREMAP, _SYS_MADVISE = 9, 10, 11, 25, 28
+_SYS_CLONE, _SYS_EXIT, _SYS_SECCOMP = 56, 60, 317
+
+# host clone flags for a guest thread: everything shared, as a pthread is
+_THREAD_FLAGS = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000
+_CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTRACE_EVENT_VFORK)
+_ARG_INDEX = tuple(REG_NAMES.index(name) for name in SYSCALL_ARG_REGS)
 
 
 class PlatformError(Exception):
@@ -48,7 +61,7 @@ class StubThread:
     without touching them costs two POKEUSERs instead of a full register round trip.
     """
 
-    __slots__ = ("tid", "process", "_regs", "owner", "state")
+    __slots__ = ("tid", "process", "_regs", "owner", "state", "interrupt_requested")
 
     def __init__(self, tid: int, process: StubProcess) -> None:
         self.tid = tid
@@ -56,6 +69,7 @@ class StubThread:
         self._regs: Regs | None = None
         self.owner: object = None
         self.state = STOPPED
+        self.interrupt_requested = False
 
     @property
     def address_space(self) -> StubProcess:
@@ -95,6 +109,15 @@ class StubThread:
         if self.state != GONE:
             self.process.kill()
 
+    def interrupt(self) -> None:
+        """Ask a running thread to stop; an InterruptEvent follows."""
+        if self.state == RUNNING and not self.interrupt_requested:
+            self.interrupt_requested = True
+            try:
+                self.process.tracer.interrupt(self.tid)
+            except ProcessLookupError:
+                pass
+
     def cpu_time_ns(self) -> int:
         try:
             return time.clock_gettime_ns((~self.tid << 3) | 6)  # per-thread CPUCLOCK_SCHED
@@ -106,17 +129,40 @@ class StubThread:
         self._regs = None
         self.state = STOPPED
 
+    # --- FP/SSE/AVX state --------------------------------------------------------------
+
+    def fpu_state(self) -> bytes:
+        return self.process.tracer.get_xstate(self.tid)
+
+    def set_fpu_state(self, data: bytes) -> None:
+        self.process.tracer.set_xstate(self.tid, data)
+
+    # --- new guest tasks ----------------------------------------------------------------
+
+    def fork(self) -> StubThread:
+        """A new process whose memory is a copy of this one's, with one stopped thread
+        whose registers are a copy of this thread's."""
+        return self.process.fork_from(self)
+
+    def spawn_thread(self) -> StubThread:
+        """A new stopped thread in this process, registers copied from this thread."""
+        return self.process.thread_from(self)
+
+    def exit_thread(self) -> None:
+        """End this host thread only (the other threads of the process go on)."""
+        self.process.exit_thread(self)
+
 
 class StubProcess:
     """The address space of one guest process."""
 
-    def __init__(self, pid: int, keeper: int, image: StubImage, tracer: native.Ptrace,
-                 wait_for: Callable[[int], int]) -> None:
+    def __init__(self, pid: int, keeper: int | None, image: StubImage, tracer: native.Ptrace,
+                 platform: LinuxPlatform) -> None:
         self.pid = pid
         self.keeper = keeper
         self.image = image
         self.tracer = tracer
-        self._wait_for = wait_for  # blocking wait for one tid's next stop
+        self.platform = platform
         self.base = 0
         self.threads: dict[int, StubThread] = {}
         self.main = StubThread(pid, self)
@@ -130,24 +176,28 @@ class StubProcess:
     def prepare(self) -> None:
         """Take the freshly exec'd stub at its first int3 and make it an empty,
         filtered address space."""
-        status = self._wait_for(self.pid)
+        status = self.platform.wait_tid(self.pid)
         if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP):
             raise PlatformError(f"sandbox process did not start (wait status {status:#x})")
         self.main.stopped()
         regs = self.main.regs
         self.base = regs.rip - 1 - self.image.entry
-        self._mem = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
-        for start, end, name in self._host_mappings():
+        self._open_memory()
+        for start, end, _ in self._host_mappings():
             if start != self.base and (start, end) != _VSYSCALL_PAGE:
-                self._checked("munmap", self.inject(11, start, end - start))
-        scratch = self._checked("mmap", self.inject(9, 0, PAGE_SIZE, 3, _MAP_PRIVATE | _MAP_ANONYMOUS, MASK64, 0))
+                self._checked("munmap", self.inject(_SYS_MUNMAP, start, end - start))
+        scratch = self._checked("mmap", self.inject(_SYS_MMAP, 0, PAGE_SIZE, 3, _MAP_PRIVATE | _MAP_ANONYMOUS,
+                                                    MASK64, 0))
         program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base))
         self.write(scratch, program)
         self.write(scratch + len(program), seccomp.fprog(program, scratch))
-        installed = self.inject(317, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program))
+        installed = self.inject(_SYS_SECCOMP, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program))
         if installed != 0:
             raise PlatformError(f"seccomp filters are not available ({os.strerror(-installed)})")
-        self._checked("munmap", self.inject(11, scratch, PAGE_SIZE))
+        self._checked("munmap", self.inject(_SYS_MUNMAP, scratch, PAGE_SIZE))
+
+    def _open_memory(self) -> None:
+        self._mem = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
 
     def _host_mappings(self) -> list[tuple[int, int, str]]:
         out = []
@@ -174,29 +224,96 @@ class StubProcess:
 
     def inject(self, nr: int, *args: int) -> int:
         """Run host syscall `nr` in this process from the trampoline; returns rax
-        (negative errno on failure). The chosen thread's registers are preserved."""
-        thread = self._stopped_thread()
-        saved = thread.regs
-        regs = saved.copy()
+        (negative errno on failure)."""
+        return self._inject_through(self._stopped_thread(), nr, args)[0]
+
+    def _inject_through(self, thread: StubThread, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
+        """(rax, pid of a task the syscall created or 0). The thread's guest registers
+        stay in its register cache; the next resume writes them back."""
+        guest = thread.regs
+        regs = guest.copy()
         regs.rip = self.base + self.image.trampoline
         regs.rax = nr
         regs.orig_rax = _NO_SYSCALL
-        for name, value in zip(("rdi", "rsi", "rdx", "r10", "r8", "r9"), args):
-            setattr(regs, name, value & MASK64)
-        self.tracer.set_regs(thread.tid, regs)
-        self.tracer.cont(thread.tid)
-        status = self._wait_for(thread.tid)
+        for index, value in enumerate(args):
+            regs[_ARG_INDEX[index]] = value & MASK64
+        tracer = self.tracer
+        tracer.set_regs(thread.tid, regs)
+        tracer.cont(thread.tid)
+        created = 0
+        while True:
+            status = self.platform.wait_tid(thread.tid)
+            if not os.WIFSTOPPED(status):
+                self.dead = True
+                thread.state = GONE
+                raise PlatformError(f"injected syscall {nr} did not return (wait status {status:#x})")
+            event = status >> 16
+            if event in _CLONE_EVENTS:
+                created = tracer.event_message(thread.tid)
+                tracer.cont(thread.tid)
+            elif event == 0 and os.WSTOPSIG(status) == signal.SIGTRAP:
+                break
+            else:  # a host signal or a stale interrupt: not the guest's, not ours
+                tracer.cont(thread.tid)
         self.injections += 1
-        if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP):
-            self.dead = not os.WIFSTOPPED(status)
-            raise PlatformError(f"injected syscall {nr} did not return (wait status {status:#x})")
-        after = self.tracer.get_regs(thread.tid)
+        after = tracer.get_regs(thread.tid)
         if after.rip != self.image.trampoline_trap_end(self.base):
             raise PlatformError(f"injected syscall {nr} stopped at {after.rip:#x}")
-        thread.regs = saved
-        self.tracer.set_regs(thread.tid, saved)
+        thread._regs = guest
         result = after.rax
-        return result - (1 << 64) if result >> 63 else result
+        return (result - (1 << 64) if result >> 63 else result), created
+
+    # --- new processes and threads ---------------------------------------------------------
+
+    def _adopt_new_task(self, parent: StubThread, result: int, created: int, what: str) -> int:
+        if result < 0:
+            raise OSError(-result, f"host {what} failed: {os.strerror(-result)}")
+        tid = created or result
+        status = self.platform.wait_tid(tid)  # an auto-attached task starts with PTRACE_EVENT_STOP
+        if not os.WIFSTOPPED(status):
+            raise PlatformError(f"new {what} did not start (wait status {status:#x})")
+        return tid
+
+    def fork_from(self, parent: StubThread) -> StubThread:
+        result, created = self._inject_through(parent, _SYS_CLONE, (0, 0, 0, 0, 0))
+        pid = self._adopt_new_task(parent, result, created, "fork")
+        child = StubProcess(pid, None, self.image, self.tracer, self.platform)
+        child.base = self.base
+        child._open_memory()
+        child.main._regs = parent.regs.copy()
+        self.platform.adopt_process(child)
+        return child.main
+
+    def thread_from(self, parent: StubThread) -> StubThread:
+        result, created = self._inject_through(parent, _SYS_CLONE, (_THREAD_FLAGS, 0, 0, 0, 0))
+        tid = self._adopt_new_task(parent, result, created, "thread")
+        thread = StubThread(tid, self)
+        thread._regs = parent.regs.copy()
+        self.threads[tid] = thread
+        self.platform.adopt_thread(thread)
+        return thread
+
+    def exit_thread(self, thread: StubThread) -> None:
+        """Inject exit(0) into one thread. The thread-group leader's host thread lingers
+        as a zombie until the process ends, so only other threads are waited for."""
+        if thread.state == GONE:
+            return
+        regs = thread.regs.copy()
+        regs.rip = self.base + self.image.trampoline
+        regs.rax = _SYS_EXIT
+        regs.rdi = 0
+        regs.orig_rax = _NO_SYSCALL
+        self.tracer.set_regs(thread.tid, regs)
+        self.tracer.cont(thread.tid)
+        thread.state = GONE
+        self.threads.pop(thread.tid, None)
+        if thread.tid != self.pid:
+            while True:
+                status = self.platform.wait_tid(thread.tid)
+                if not os.WIFSTOPPED(status):
+                    break
+                self.tracer.cont(thread.tid)
+        self.platform.forget_thread(thread)
 
     # --- AddressSpace ---------------------------------------------------------------
 
@@ -205,23 +322,23 @@ class StubProcess:
 
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         flags = _MAP_FIXED | _MAP_ANONYMOUS | _MAP_NORESERVE | (_MAP_SHARED if shared else _MAP_PRIVATE)
-        result = self.inject(9, addr, length, prot, flags, MASK64, 0)
+        result = self.inject(_SYS_MMAP, addr, length, prot, flags, MASK64, 0)
         if result != addr:
             raise OSError(-result if result < 0 else 12, "host mmap failed")
 
     def unmap(self, addr: int, length: int) -> None:
-        self._host_errno(self.inject(11, addr, length))
+        self._host_errno(self.inject(_SYS_MUNMAP, addr, length))
 
     def protect(self, addr: int, length: int, prot: int) -> None:
-        self._host_errno(self.inject(10, addr, length, prot))
+        self._host_errno(self.inject(_SYS_MPROTECT, addr, length, prot))
 
     def move(self, old_addr: int, old_length: int, new_addr: int, new_length: int) -> None:
-        result = self.inject(25, old_addr, old_length, new_length, _MREMAP_MAYMOVE | _MREMAP_FIXED, new_addr)
+        result = self.inject(_SYS_MREMAP, old_addr, old_length, new_length, _MREMAP_MAYMOVE | _MREMAP_FIXED, new_addr)
         if result != new_addr:
             raise OSError(-result if result < 0 else 12, "host mremap failed")
 
     def discard(self, addr: int, length: int) -> None:
-        self._host_errno(self.inject(28, addr, length, _MADV_DONTNEED))
+        self._host_errno(self.inject(_SYS_MADVISE, addr, length, _MADV_DONTNEED))
 
     @staticmethod
     def _host_errno(result: int) -> None:
@@ -261,3 +378,4 @@ class StubProcess:
         if self._mem >= 0:
             os.close(self._mem)
             self._mem = -1
+

@@ -39,6 +39,8 @@ INJECTED_SYSCALLS: dict[int, str] = {
     11: "munmap: guest unmappings, and removing the host's vdso/vvar/stack",
     25: "mremap: guest mremap keeps page contents without a copy",
     28: "madvise: MADV_DONTNEED for guest madvise",
+    56: "clone: guest fork and threads, made by the kernel (new tasks are traced from birth)",
+    60: "exit: one guest thread ending while its process goes on",
 }
 
 

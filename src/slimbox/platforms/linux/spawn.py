@@ -95,6 +95,9 @@ def _stub_side(stub_fd: int, gate_fd: int, report_fd: int, keeper_pid: int, priv
         if private_mounts and _empty_root():
             _report(report_fd, "root")
         native.prctl(native.PR_SET_NO_NEW_PRIVS, 1)
+        # Stubs never wait for their children; an ignored SIGCHLD (kept across exec and
+        # inherited by forks) lets the host reap them once the supervisor has seen them exit.
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
         try:
             os.setsid()
         except OSError:

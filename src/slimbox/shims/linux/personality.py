@@ -10,12 +10,18 @@ from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.shims.linux.args import converters
 from slimbox.shims.linux.strace import Strace, format_call, format_result
-from slimbox.shims.linux.table import BY_NUMBER, NOT_IMPLEMENTED, Entry
+from slimbox.shims.linux.table import BY_NAME, BY_NUMBER, NOT_IMPLEMENTED, Entry
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 
 _ENOSYS = -Errno.ENOSYS
+_NEVER_RESTARTED = frozenset(
+    BY_NAME[name].nr for name in (
+        "poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2", "pause",
+        "rt_sigsuspend", "rt_sigtimedwait", "nanosleep", "clock_nanosleep", "io_getevents", "io_pgetevents",
+        "semtimedop", "msgrcv", "msgsnd", "recvmmsg",
+    ))
 
 
 class LinuxPersonality:
@@ -32,6 +38,12 @@ class LinuxPersonality:
     @staticmethod
     def syscall_name(nr: int) -> str:
         return name_of(nr)
+
+    @staticmethod
+    def restartable(nr: int) -> bool:
+        """Whether an interrupted call may run again after a SA_RESTART handler (Linux
+        never restarts waits with timeouts or for signals)."""
+        return nr not in _NEVER_RESTARTED
 
     def syscall(self, task: Task, nr: int, args: list[int]) -> int | object:
         found = self._dispatch.get(nr)

@@ -279,8 +279,10 @@ def fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in (F_GETSIG, F_GETLEASE):
         return 0
-    if cmd == F_GETPIPE_SZ:
-        raise LinuxError(Errno.EBADF)
+    if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
+        if not hasattr(file, "pipe_size"):
+            raise LinuxError(Errno.EBADF)
+        return file.pipe_size() if cmd == F_GETPIPE_SZ else file.set_pipe_size(arg)
     raise LinuxError(Errno.EINVAL)
 
 
@@ -393,20 +395,25 @@ def copy_file_range(task: Task, fd_in: int, off_in: int, fd_out: int, off_out: i
         raise LinuxError(Errno.EINVAL)
     source = _readable(task, fd_in)
     target = _writable(task, fd_out)
+    for file in (source, target):
+        if file.inode is None or not file.inode.is_regular():
+            raise LinuxError(Errno.EINVAL)
     if target.flags & O_APPEND:
         raise LinuxError(Errno.EBADF)
-    length = min(length, MAX_RW, 1 << 24)
+    length = min(length, MAX_RW)
     read_at = _load_offset(task, off_in)
-    data = source.pread(length, read_at) if read_at is not None else source.read(task, length)
+    write_at = _load_offset(task, off_out)
+    data = source.pread(length, source.offset if read_at is None else read_at)
     if not data:
         return 0
-    write_at = _load_offset(task, off_out)
-    written = target.pwrite(data, write_at) if write_at is not None else target.write(task, data)
-    if read_at is not None:
+    written = target.pwrite(data, target.offset if write_at is None else write_at)
+    if read_at is None:
+        source.offset += written
+    else:
         task.mm.write(off_in, structs.I64.pack(read_at + written))
-    elif written < len(data):
-        source.seek(written - len(data), 1)
-    if write_at is not None:
+    if write_at is None:
+        target.offset += written
+    else:
         task.mm.write(off_out, structs.I64.pack(write_at + written))
     return written
 
@@ -421,16 +428,20 @@ def _load_offset(task: Task, pointer: int) -> int | None:
 
 
 def sendfile(task: Task, out_fd: int, in_fd: int, offset: int, count: int) -> int:
+    """The source is read at its offset without moving it, and moved by what the target
+    took, so a target that blocks (a full pipe) loses nothing when the call runs again."""
     source = _readable(task, in_fd)
     target = _writable(task, out_fd)
-    count = min(count, MAX_RW, 1 << 24)
+    if source.inode is None or not source.inode.is_regular():
+        raise LinuxError(Errno.EINVAL)
+    count = min(count, MAX_RW)
     start = _load_offset(task, offset)
-    data = source.pread(count, start) if start is not None else source.read(task, count)
+    data = source.pread(count, source.offset if start is None else start)
     if not data:
         return 0
     written = target.write(task, data)
-    if start is not None:
+    if start is None:
+        source.offset += written
+    else:
         task.mm.write(offset, structs.I64.pack(start + written))
-    elif written < len(data):
-        source.seek(written - len(data), 1)
     return written

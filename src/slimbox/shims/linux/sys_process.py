@@ -9,6 +9,7 @@ from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.abi.flags import AT_FDCWD
 from slimbox.kernel import exec as kexec
+from slimbox.kernel import exit as kexit
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.kernel.loader import MAX_ARGS_TOTAL
@@ -231,8 +232,8 @@ def exit_group(task: Task, status: int) -> object:
 
 
 def exit(task: Task, status: int) -> object:  # noqa: A001 - the syscall's name
-    # Processes have one thread until clone arrives, so the thread's end is the process's.
-    return exit_group(task, status)
+    kexit.exit_thread(task.kernel, task, status & 0xFF)
+    return NO_REPLY
 
 
 def execveat(task: Task, dirfd: int, pathname: int, argv: int, envp: int, flags: int) -> int:
@@ -242,8 +243,6 @@ def execveat(task: Task, dirfd: int, pathname: int, argv: int, envp: int, flags:
     budget = [MAX_ARGS_TOTAL]
     args = read_strv(task, argv, budget)
     env = read_strv(task, envp, budget)
-    if len(task.process.threads) > 1:
-        raise LinuxError(Errno.EAGAIN)  # execve from a multi-threaded process arrives with threads
     if not path:
         file = task.fds.get(dirfd)
         if file.path is None:

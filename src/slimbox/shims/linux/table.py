@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping, NamedTuple
 
 from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
+from slimbox.shims.linux import sys_clone as K
 from slimbox.shims.linux import sys_file as F
 from slimbox.shims.linux import sys_fs as P
 from slimbox.shims.linux import sys_futex as U
@@ -23,6 +24,7 @@ from slimbox.shims.linux import sys_ioctl as I
 from slimbox.shims.linux import sys_misc as X
 from slimbox.shims.linux import sys_mm as M
 from slimbox.shims.linux import sys_net as N
+from slimbox.shims.linux import sys_pipe as PI
 from slimbox.shims.linux import sys_poll as Q
 from slimbox.shims.linux import sys_process as T
 from slimbox.shims.linux import sys_signal as S
@@ -47,8 +49,7 @@ class Entry(NamedTuple):
         return self.spec.name
 
 
-_NO_SIGNALS = "handlers are recorded; delivery to a handler is not implemented yet"
-_ONE_PROCESS = "advisory locks always granted: no other process can hold one yet"
+_LOCKS = "advisory locks are always granted: locks between processes are not kept yet"
 
 # (name, handler, support, note)
 _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
@@ -69,7 +70,7 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("dup", F.dup, FULL, ""),
     ("dup2", F.dup2, FULL, ""),
     ("dup3", F.dup3, FULL, ""),
-    ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _ONE_PROCESS + "; no leases, notify, signals"),
+    ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _LOCKS + "; no leases, notify, signals"),
     ("ioctl", I.ioctl, PARTIAL, "FIOCLEX/FIONCLEX/FIONBIO/FIOASYNC; terminals: TCGETS/TCSETS*/TIOCGWINSZ/"
                                 "TIOCGPGRP/TIOCSPGRP/FIONREAD; TIOCSTI and TIOCSWINSZ refused"),
     ("getdents64", F.getdents64, FULL, ""),
@@ -83,9 +84,12 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("ftruncate", F.ftruncate, FULL, ""),
     ("fadvise64", F.fadvise64, FULL, "advice is a hint; nothing to do"),
     ("fallocate", F.fallocate, PARTIAL, "mode 0 only; other modes EOPNOTSUPP"),
-    ("flock", F.flock, PARTIAL, _ONE_PROCESS),
-    ("copy_file_range", F.copy_file_range, FULL, "copies through the kernel"),
-    ("sendfile", F.sendfile, FULL, "copies through the kernel"),
+    ("flock", F.flock, PARTIAL, _LOCKS),
+    ("copy_file_range", F.copy_file_range, FULL, "regular files; copies through the kernel"),
+    ("sendfile", F.sendfile, PARTIAL, "the source must be a regular file (EINVAL otherwise)"),
+    ("pipe", PI.pipe, PARTIAL, "capacity counted in bytes, not page slots; a blocking write over PIPE_BUF "
+                               "may return short"),
+    ("pipe2", PI.pipe2, PARTIAL, "as pipe; O_DIRECT packet mode supported; O_NOTIFICATION_PIPE: ENOPKG"),
     # --- paths ---
     ("open", P.open, FULL, "O_TMPFILE: EOPNOTSUPP"),
     ("openat", P.openat, FULL, "O_TMPFILE: EOPNOTSUPP"),
@@ -101,7 +105,7 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("faccessat2", P.faccessat2, FULL, ""),
     ("mkdir", P.mkdir, FULL, ""),
     ("mkdirat", P.mkdirat, FULL, ""),
-    ("mknod", P.mknod, PARTIAL, "nodes can be created; FIFOs, sockets and devices cannot be opened yet"),
+    ("mknod", P.mknod, PARTIAL, "FIFOs open as pipes; sockets and devices outside /dev cannot be opened"),
     ("mknodat", P.mknodat, PARTIAL, "as mknod"),
     ("rmdir", P.rmdir, FULL, ""),
     ("unlink", P.unlink, FULL, ""),
@@ -184,12 +188,19 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("setpgid", T.setpgid, PARTIAL, "no check that the group exists in the session"),
     ("getsid", T.getsid, FULL, ""),
     ("setsid", T.setsid, FULL, ""),
-    ("exit", T.exit, PARTIAL, "ends the process: every process has one thread until clone arrives"),
+    ("exit", T.exit, FULL, "clear_child_tid and robust futexes are released"),
     ("exit_group", T.exit_group, FULL, ""),
-    ("execve", T.execve, PARTIAL, "single-threaded callers only (EAGAIN otherwise)"),
-    ("execveat", T.execveat, PARTIAL, "as execve"),
+    ("execve", T.execve, FULL, "other threads end; the caller takes the process id"),
+    ("execveat", T.execveat, FULL, ""),
+    ("clone", K.clone, PARTIAL, "CLONE_VM without CLONE_THREAD gets a copy of memory (vfork semantics "
+                                "otherwise kept); namespaces EPERM; CLONE_PIDFD EINVAL"),
+    ("clone3", K.clone3, PARTIAL, "as clone; set_tid and cgroups EINVAL"),
+    ("fork", K.fork, FULL, ""),
+    ("vfork", K.vfork, PARTIAL, "the child gets a copy of memory; the parent waits for exec or exit"),
+    ("wait4", K.wait4, PARTIAL, "rusage is reported as zeros"),
+    ("waitid", K.waitid, PARTIAL, "P_PIDFD EINVAL; rusage zeros"),
     ("set_tid_address", T.set_tid_address, FULL, ""),
-    ("set_robust_list", T.set_robust_list, PARTIAL, "recorded; cleanup arrives with threads"),
+    ("set_robust_list", T.set_robust_list, FULL, "held robust futexes are released at thread exit"),
     ("get_robust_list", T.get_robust_list, FULL, ""),
     ("arch_prctl", T.arch_prctl, PARTIAL, "FS/GS base get/set; CPUID faulting is not offered"),
     ("prctl", T.prctl, PARTIAL, "names, dumpable, pdeathsig, no_new_privs, capability queries; "
@@ -221,13 +232,22 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP; no PI futexes; "
                                 "shared futexes are keyed per address space"),
     # --- signals ---
-    ("rt_sigaction", S.rt_sigaction, PARTIAL, _NO_SIGNALS),
+    ("rt_sigaction", S.rt_sigaction, FULL, ""),
     ("rt_sigprocmask", S.rt_sigprocmask, FULL, ""),
-    ("rt_sigpending", S.rt_sigpending, PARTIAL, "no signal is ever pending yet"),
+    ("rt_sigpending", S.rt_sigpending, FULL, ""),
+    ("rt_sigreturn", S.rt_sigreturn, FULL, "restores registers, FP/SSE/AVX state, mask and altstack"),
+    ("rt_sigsuspend", S.rt_sigsuspend, FULL, ""),
+    ("rt_sigtimedwait", S.rt_sigtimedwait, FULL, ""),
+    ("rt_sigqueueinfo", S.rt_sigqueueinfo, FULL, ""),
+    ("rt_tgsigqueueinfo", S.rt_tgsigqueueinfo, FULL, ""),
+    ("pause", S.pause, FULL, ""),
     ("sigaltstack", S.sigaltstack, FULL, ""),
-    ("kill", S.kill, PARTIAL, "default actions only; " + _NO_SIGNALS),
-    ("tkill", S.tkill, PARTIAL, "as kill"),
-    ("tgkill", S.tgkill, PARTIAL, "as kill"),
+    ("kill", S.kill, FULL, "sandbox processes only"),
+    ("tkill", S.tkill, FULL, ""),
+    ("tgkill", S.tgkill, FULL, ""),
+    ("alarm", S.alarm, FULL, ""),
+    ("getitimer", S.getitimer, PARTIAL, "ITIMER_REAL only (others EINVAL)"),
+    ("setitimer", S.setitimer, PARTIAL, "ITIMER_REAL only (others EINVAL)"),
     # --- time ---
     ("clock_gettime", C.clock_gettime, FULL, ""),
     ("clock_getres", C.clock_getres, FULL, ""),

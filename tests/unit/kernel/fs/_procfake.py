@@ -1,10 +1,7 @@
 """A small guest world for /proc and /dev tests: the real Kernel, Process, Task and
-MemoryManager over a fake host and platform whose address space keeps pages in a dict."""
+MemoryManager over the deterministic fake host and platform (slimbox.platforms.fake)."""
 
 from __future__ import annotations
-
-import hashlib
-import itertools
 
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.fd import FdTable
@@ -12,125 +9,14 @@ from slimbox.kernel.fs.vfs import FsContext
 from slimbox.kernel.kernel import Kernel, KernelConfig
 from slimbox.kernel.mm import PROT_READ, PROT_WRITE, MemoryManager
 from slimbox.kernel.task import Process, Task
-from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
+from slimbox.platforms.base import PAGE_SIZE
+from slimbox.platforms.fake import FakeAddressSpace, FakeContext, FakeHost, FakePlatform
+
+__all__ = ["Current", "FakeAddressSpace", "FakeContext", "FakeHost", "FakePlatform", "STACK_SIZE", "STACK_TOP",
+           "add_thread", "make_kernel", "spawn", "write_strings"]
 
 STACK_TOP = 0x7FFF_F000_0000
 STACK_SIZE = 16 * PAGE_SIZE
-
-
-class FakeAddressSpace:
-    """Guest memory as a dict of page number -> bytearray."""
-
-    def __init__(self) -> None:
-        self.pages: dict[int, bytearray] = {}
-
-    def reserved(self) -> list[tuple[int, int]]:
-        return []
-
-    def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
-        for page in range(addr // PAGE_SIZE, (addr + length) // PAGE_SIZE):
-            self.pages[page] = bytearray(PAGE_SIZE)
-
-    def unmap(self, addr: int, length: int) -> None:
-        for page in range(addr // PAGE_SIZE, (addr + length) // PAGE_SIZE):
-            self.pages.pop(page, None)
-
-    def protect(self, addr: int, length: int, prot: int) -> None:
-        return None
-
-    def move(self, old_addr: int, old_length: int, new_addr: int, new_length: int) -> None:
-        data = self.read(old_addr, min(old_length, new_length))
-        self.unmap(old_addr, old_length)
-        self.map(new_addr, new_length, 0)
-        self.write(new_addr, data)
-
-    def discard(self, addr: int, length: int) -> None:
-        self.map(addr, length, 0)
-
-    def _page(self, addr: int) -> bytearray:
-        try:
-            return self.pages[addr // PAGE_SIZE]
-        except KeyError:
-            raise GuestMemoryError(addr) from None
-
-    def read(self, addr: int, length: int) -> bytes:
-        out = bytearray()
-        while len(out) < length:
-            at = addr + len(out)
-            offset = at % PAGE_SIZE
-            chunk = min(PAGE_SIZE - offset, length - len(out))
-            out += self._page(at)[offset:offset + chunk]
-        return bytes(out)
-
-    def write(self, addr: int, data: bytes) -> None:
-        done = 0
-        while done < len(data):
-            at = addr + done
-            offset = at % PAGE_SIZE
-            chunk = min(PAGE_SIZE - offset, len(data) - done)
-            self._page(at)[offset:offset + chunk] = data[done:done + chunk]
-            done += chunk
-
-    def close(self) -> None:
-        self.pages.clear()
-
-
-class FakeContext:
-    def __init__(self, address_space: FakeAddressSpace, cpu_ns: int = 0) -> None:
-        self.regs = None
-        self.owner: object = None
-        self.address_space = address_space
-        self.cpu_ns = cpu_ns
-        self.killed = False
-
-    def resume(self) -> None:
-        return None
-
-    def finish_syscall(self, result: int) -> None:
-        return None
-
-    def kill(self) -> None:
-        self.killed = True
-
-    def cpu_time_ns(self) -> int:
-        return self.cpu_ns
-
-
-class FakeHost:
-    """Clocks the test moves by hand and deterministic, never-repeating entropy."""
-
-    def __init__(self) -> None:
-        self.monotonic = 5_000_000_000
-        self.realtime = 1_700_000_000_000_000_000
-        self._draws = itertools.count()
-
-    def clock_ns(self, clock: int) -> int:
-        return self.realtime if clock == 0 else self.monotonic
-
-    def advance(self, ns: int) -> None:
-        self.monotonic += ns
-        self.realtime += ns
-
-    def entropy(self, length: int) -> bytes:
-        out = bytearray()
-        draw = next(self._draws)
-        block = 0
-        while len(out) < length:
-            out += hashlib.sha256(b"%d/%d" % (draw, block)).digest()
-            block += 1
-        return bytes(out[:length])
-
-
-class FakePlatform:
-    """Hands out empty fake address spaces with one thread; nothing ever runs."""
-
-    name = "fake"
-
-    def __init__(self, host: FakeHost) -> None:
-        self.host = host
-
-    def new_process(self) -> FakeContext:
-        return FakeContext(FakeAddressSpace())
 
 
 class Current:
@@ -144,7 +30,7 @@ class Current:
 
 
 def make_kernel(sandbox, *, cpu_count: int = 2, memory_bytes: int = 1 << 30) -> Kernel:
-    host = FakeHost()
+    host = FakeHost(cpu_count=cpu_count, memory_bytes=memory_bytes)
     kernel = Kernel(host, KernelConfig(cpu_count=cpu_count, memory_bytes=memory_bytes))
     kernel.platform = FakePlatform(host)
     kernel.vfs = sandbox.vfs

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from _procfake import Current, add_thread, make_kernel, spawn
+from slimbox.kernel.exit import reap
+from slimbox.kernel.signals import Action
 from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.file import O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
@@ -245,7 +247,7 @@ def test_status_of_an_unprivileged_process(world):
     user = spawn(world.kernel, world.box, [b"sh"], cred=cred)
     user.fs.umask = 0o077
     user.leader().sigmask = 1 << 1
-    user.sigactions = {15: (1, 0, 0, 0), 10: (0x401000, 0, 0, 0)}
+    user.sigactions = {15: Action(1), 10: Action(0x401000)}
     user.leader().parked = True
     fields = status_fields(world.text(world.pid_path(user, b"status")))
     assert fields["Uid"] == "1000\t1001\t1002\t1003"
@@ -414,11 +416,13 @@ def test_mount_paths_with_spaces_are_escaped(world):
 # --- processes that are gone ------------------------------------------------------------------------
 
 
-def test_a_gone_pid_is_enoent(world):
+def test_a_zombie_shows_until_reaped_then_is_enoent(world):
     box, child = world.box, world.child
     pid_dir = box.node(b"/proc/%d" % child.pid).inode
     world.current.task = world.init.leader()
     world.kernel.exit_process(child, 0)
+    assert b"State:\tZ (zombie)" in box.read(b"/proc/%d/status" % child.pid)
+    reap(world.kernel, child)
     assert child.pid not in world.kernel.processes
     assert box.errno(box.stat, b"/proc/%d" % child.pid) == Errno.ENOENT
     assert box.errno(box.read, b"/proc/%d/status" % child.pid) == Errno.ENOENT

@@ -1,0 +1,147 @@
+"""clone, fork and vfork: new processes and threads.
+
+The platform makes the host side (a copied address space, or a thread sharing this
+one) and the kernel the rest: ids, shared or copied tables, the child's registers.
+CLONE_VM without CLONE_THREAD (vfork, posix_spawn) is served with a copy of the
+memory, the parent waiting until the child execs or exits as vfork requires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from slimbox.abi.errno import Errno
+from slimbox.abi.regs import Regs
+from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.task import Process, Task
+
+if TYPE_CHECKING:
+    from slimbox.kernel.kernel import Kernel
+
+CSIGNAL = 0x000000FF
+CLONE_VM = 0x00000100
+CLONE_FS = 0x00000200
+CLONE_FILES = 0x00000400
+CLONE_SIGHAND = 0x00000800
+CLONE_PIDFD = 0x00001000
+CLONE_PTRACE = 0x00002000
+CLONE_VFORK = 0x00004000
+CLONE_PARENT = 0x00008000
+CLONE_THREAD = 0x00010000
+CLONE_NEWNS = 0x00020000
+CLONE_SYSVSEM = 0x00040000
+CLONE_SETTLS = 0x00080000
+CLONE_PARENT_SETTID = 0x00100000
+CLONE_CHILD_CLEARTID = 0x00200000
+CLONE_DETACHED = 0x00400000
+CLONE_UNTRACED = 0x00800000
+CLONE_CHILD_SETTID = 0x01000000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_IO = 0x80000000
+CLONE_CLEAR_SIGHAND = 0x100000000
+CLONE_INTO_CGROUP = 0x200000000
+_NAMESPACES = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
+
+
+def _validate(flags: int) -> None:
+    if flags & CLONE_SIGHAND and not flags & CLONE_VM:
+        raise LinuxError(Errno.EINVAL)
+    if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
+        raise LinuxError(Errno.EINVAL)
+    if flags & CLONE_FS and flags & CLONE_NEWNS:
+        raise LinuxError(Errno.EINVAL)
+    if flags & CLONE_THREAD and flags & CLONE_PIDFD:
+        raise LinuxError(Errno.EINVAL)
+    if flags & _NAMESPACES:
+        raise LinuxError(Errno.EPERM)  # namespaces inside the sandbox are not offered
+
+
+def _child_registers(parent_regs: Regs, stack: int, tls: int, flags: int) -> Regs:
+    regs = parent_regs.copy()
+    regs.rax = 0
+    if stack:
+        regs.rsp = stack
+    if flags & CLONE_SETTLS:
+        regs.fs_base = tls
+    return regs
+
+
+def clone(kernel: Kernel, task: Task, flags: int, stack: int, parent_tid: int, child_tid: int, tls: int,
+          exit_signal: int) -> int:
+    """The shared part of clone/clone3/fork/vfork; returns the child's id (or blocks the
+    parent of a vfork child until it execs or exits)."""
+    waiting = task.restart.get("vfork_child")
+    if waiting is not None:
+        return _vfork_wait(task, waiting)
+    _validate(flags)
+    if len(kernel.tasks) >= kernel.config.max_tasks:
+        raise LinuxError(Errno.EAGAIN)
+    parent = task.process
+    parent_regs = task.context.regs
+    if flags & CLONE_THREAD:
+        context = task.context.spawn_thread()
+        child_process = parent
+    else:
+        context = task.context.fork()
+    tid = kernel.next_id()
+    if flags & CLONE_THREAD:
+        child = Task(tid, parent, context)
+    else:
+        child_process = _new_process(kernel, task, flags, tid, context, exit_signal)
+        child = Task(tid, child_process, context)
+    context.owner = child
+    context.regs = _child_registers(parent_regs, stack, tls, flags)
+    child.sigmask = task.sigmask
+    child.sigaltstack = task.sigaltstack if flags & CLONE_VM and not flags & CLONE_VFORK else (0, 2, 0)
+    if flags & CLONE_CHILD_CLEARTID:
+        child.clear_child_tid = child_tid
+    kernel.register(child)
+    tid_bytes = tid.to_bytes(4, "little")
+    try:
+        if flags & CLONE_PARENT_SETTID:
+            task.mm.write(parent_tid, tid_bytes)
+        if flags & CLONE_CHILD_SETTID:
+            child.mm.write(child_tid, tid_bytes)
+    except LinuxError:
+        pass  # Linux ignores faults here too
+    kernel.resume(child)
+    if flags & CLONE_VFORK and not flags & CLONE_THREAD:
+        child_process.vfork_released = False
+        task.restart["vfork_child"] = child_process
+        return _vfork_wait(task, child_process)
+    return tid
+
+
+def _vfork_wait(task: Task, child: Process) -> int:
+    if child.vfork_released:
+        return child.pid
+    raise Block((child.vfork_done,))
+
+
+def _new_process(kernel: Kernel, task: Task, flags: int, pid: int, context, exit_signal: int) -> Process:
+    parent = task.process
+    real_parent = parent.parent if flags & CLONE_PARENT and parent.parent is not None else parent
+    mm = MemoryManager(context.address_space, parent.mm.layout)
+    mm.copy_from(parent.mm)
+    sigactions = parent.sigactions if flags & CLONE_SIGHAND else {n: replace(a) for n, a in parent.sigactions.items()}
+    if flags & CLONE_CLEAR_SIGHAND:
+        sigactions = {n: a for n, a in sigactions.items() if a.handler == 1}
+    child = Process(
+        kernel, pid, mm,
+        parent.fds if flags & CLONE_FILES else parent.fds.copy(),
+        parent.fs if flags & CLONE_FS else parent.fs.copy(),
+        parent.cred.copy(), parent.personality,
+        parent=real_parent, pgid=parent.pgid, sid=parent.sid,
+        rlimits=list(parent.rlimits), exe=parent.exe, comm=parent.comm,
+        start_time_ns=kernel.monotonic_ns(), exit_signal=exit_signal,
+        sigactions=sigactions, no_new_privs=parent.no_new_privs,
+    )
+    real_parent.children.append(child)
+    return child

@@ -1,0 +1,54 @@
+"""pipe and pipe2."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slimbox.abi import structs
+from slimbox.abi.errno import Errno
+from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.file import O_CLOEXEC, O_DIRECT, O_NONBLOCK
+from slimbox.kernel.pipe import make_pipe, pipefs_of
+
+if TYPE_CHECKING:
+    from slimbox.kernel.task import Task
+
+#: pipe2's request for a kernel notification pipe (it shares O_EXCL's bit)
+O_NOTIFICATION_PIPE = 0o200
+_PIPE2_FLAGS = O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_NOTIFICATION_PIPE
+
+
+def pipe2(task: Task, pipefd: int, flags: int) -> int:
+    if flags & ~_PIPE2_FLAGS:
+        raise LinuxError(Errno.EINVAL)
+    if flags & O_NOTIFICATION_PIPE:
+        # what a kernel built without watch queues answers: the sandbox has none
+        raise LinuxError(Errno.ENOPKG)
+    cred = task.cred
+    read_end, write_end = make_pipe(pipefs_of(task.kernel), cred.fsuid, cred.fsgid, flags)
+    cloexec = bool(flags & O_CLOEXEC)
+    fds = task.fds
+    try:
+        read_fd = fds.install(read_end, cloexec=cloexec)
+    except LinuxError:
+        read_end.release()
+        write_end.release()
+        raise
+    try:
+        write_fd = fds.install(write_end, cloexec=cloexec)
+    except LinuxError:
+        fds.close(read_fd)
+        write_end.release()
+        raise
+    try:
+        task.mm.write(pipefd, structs.TWO_I32.pack(read_fd, write_fd))
+    except LinuxError:
+        # the caller never learnt the numbers: take the descriptors back, as Linux does
+        fds.close(read_fd)
+        fds.close(write_fd)
+        raise
+    return 0
+
+
+def pipe(task: Task, pipefd: int) -> int:
+    return pipe2(task, pipefd, 0)

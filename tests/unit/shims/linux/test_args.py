@@ -1,0 +1,65 @@
+"""shims/linux/args.py: raw 64-bit register values become typed arguments, as the
+kernel's prototypes say (an int is the low 32 bits, sign-extended; a size_t is not)."""
+
+from __future__ import annotations
+
+import pytest
+
+from slimbox.abi.syscalls import BASE_TYPES, BY_NAME, SYSCALLS
+from slimbox.shims.linux.args import converter, converters
+
+U64_MAX = (1 << 64) - 1
+
+
+@pytest.mark.parametrize("type_name", ["fd", "dirfd", "int", "pid", "uid", "gid", "enum:whence", "enum:signal"])
+def test_c_ints_are_the_low_32_bits_sign_extended(type_name):
+    convert = converter(type_name)
+    assert convert(5) == 5
+    assert convert(0xFFFFFFFF) == -1
+    assert convert(U64_MAX) == -1
+    assert convert(0xFFFFFF9C) == -100  # AT_FDCWD as a 32-bit value
+    assert convert(0x1_0000_0007) == 7  # garbage in the upper half is ignored, as by the kernel
+    assert convert(0x8000_0000) == -(1 << 31)
+    assert convert(0x7FFF_FFFF) == (1 << 31) - 1
+
+
+@pytest.mark.parametrize("type_name", ["uint", "mode", "flags:open", "flags:prot"])
+def test_unsigned_ints_are_the_low_32_bits(type_name):
+    convert = converter(type_name)
+    assert convert(U64_MAX) == 0xFFFFFFFF
+    assert convert(0x1_0000_0007) == 7
+    assert convert(0o644) == 0o644
+
+
+@pytest.mark.parametrize("type_name", ["long", "ssize", "off"])
+def test_signed_longs_use_all_64_bits(type_name):
+    convert = converter(type_name)
+    assert convert(U64_MAX) == -1
+    assert convert(0xFFFFFFFF) == 0xFFFFFFFF
+    assert convert(1 << 63) == -(1 << 63)
+    assert convert((1 << 63) - 1) == (1 << 63) - 1
+
+
+@pytest.mark.parametrize("type_name", ["ulong", "size", "dev", "path", "str", "strv", "inbuf", "outbuf", "ptr",
+                                       "addr"])
+def test_unsigned_longs_and_pointers_are_unchanged(type_name):
+    convert = converter(type_name)
+    for value in (0, 1, 0xFFFFFFFF, 1 << 63, U64_MAX):
+        assert convert(value) == value
+
+
+def test_every_type_of_every_prototype_has_a_converter():
+    for spec in SYSCALLS:
+        assert len(converters(spec)) == len(spec.params)
+    assert {p.type for s in SYSCALLS for p in s.params if ":" not in p.type} <= set(BASE_TYPES)
+    for name in BASE_TYPES:
+        converter(name)
+    with pytest.raises(KeyError):
+        converter("no-such-type")
+
+
+def test_converters_follow_the_prototype_order():
+    read = converters(BY_NAME["read"])
+    assert [c(U64_MAX) for c in read] == [-1, U64_MAX, U64_MAX]  # fd, buf, count
+    lseek = converters(BY_NAME["lseek"])
+    assert [c(U64_MAX) for c in lseek] == [-1, -1, -1]  # fd, off_t, whence (enum)
