@@ -89,6 +89,8 @@ def exit_process(kernel: Kernel, process: Process, code: int, signal: int = 0, d
     process.exiting = True
     process.exit_description = description
     contexts = [task.context for task in process.threads.values()]
+    if contexts:
+        process.mm.flush_shared()  # while the memory is still there
     for task in list(process.threads.values()):
         kernel.forget_task(task)
     if contexts:

@@ -1,9 +1,9 @@
 """Futexes: wait queues keyed by a guest address, kept entirely in the kernel.
 
 Guest futex words are never handed to the host: a waiter is parked here and woken
-by the kernel's own FUTEX_WAKE (or a thread's exit), as MEASURED pitfall 10 asks.
-Keys are (address space, address); shared futexes across processes are keyed the
-same way until processes can share memory.
+by the kernel's own FUTEX_WAKE (or a thread's exit). A private futex is keyed by
+(address space, address); a shared one in MAP_SHARED memory by the shared pages and
+the offset into them, so processes that share the memory (through fork) meet on it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ BITSET_ANY = 0xFFFFFFFF
 @dataclass(eq=False)
 class Waiter:
     task: Task
-    key: tuple[int, int]
+    key: tuple[object, int]
     bitset: int
     queue: WaitQueue = field(default_factory=WaitQueue)
     woken: bool = False
@@ -36,18 +36,25 @@ class FutexTable:
         self._waiters: dict[tuple[int, int], list[Waiter]] = {}
 
     @staticmethod
-    def key(mm: MemoryManager, addr: int) -> tuple[int, int]:
+    def key(mm: MemoryManager, addr: int, private: bool = True) -> tuple[object, int]:
         if addr & 3:
             raise LinuxError(Errno.EINVAL)
-        return (id(mm), addr)
+        if not private:
+            vma = mm.find(addr)
+            if vma is not None:
+                shared = vma.shared_key(addr)
+                if shared is not None:
+                    return shared
+        return (mm, addr)
 
-    def wait(self, task: Task, addr: int, expected: int, bitset: int, deadline_ns: int | None) -> int:
+    def wait(self, task: Task, addr: int, expected: int, bitset: int, deadline_ns: int | None,
+             private: bool = True) -> int:
         """FUTEX_WAIT(_BITSET); re-entered after every wake-up of the task."""
         if bitset == 0:
             raise LinuxError(Errno.EINVAL)
         waiter: Waiter | None = task.restart.get("futex")
         if waiter is None:
-            key = self.key(task.mm, addr)
+            key = self.key(task.mm, addr, private)
             current = int.from_bytes(task.mm.read(addr, 4), "little")
             if current != expected & 0xFFFFFFFF:
                 raise LinuxError(Errno.EAGAIN)
@@ -61,10 +68,11 @@ class FutexTable:
             raise LinuxError(Errno.ETIMEDOUT)
         raise Block((waiter.queue,), deadline_ns)
 
-    def wake(self, mm: MemoryManager, addr: int, count: int, bitset: int = BITSET_ANY) -> int:
+    def wake(self, mm: MemoryManager, addr: int, count: int, bitset: int = BITSET_ANY,
+             private: bool = True) -> int:
         if bitset == 0:
             raise LinuxError(Errno.EINVAL)
-        key = self.key(mm, addr)
+        key = self.key(mm, addr, private)
         woken = 0
         for waiter in list(self._waiters.get(key, ())):
             if woken >= count:
@@ -74,10 +82,11 @@ class FutexTable:
                 woken += 1
         return woken
 
-    def requeue(self, mm: MemoryManager, addr: int, count: int, target: int, requeue: int) -> int:
+    def requeue(self, mm: MemoryManager, addr: int, count: int, target: int, requeue: int,
+                private: bool = True) -> int:
         """Wake `count` waiters on addr and move up to `requeue` more to `target`."""
-        key = self.key(mm, addr)
-        target_key = self.key(mm, target)
+        key = self.key(mm, addr, private)
+        target_key = self.key(mm, target, private)
         done = 0
         moved = 0
         for waiter in list(self._waiters.get(key, ())):
@@ -111,5 +120,5 @@ class FutexTable:
         if waiter is not None:
             self._remove(waiter)
 
-    def waiting(self, mm: MemoryManager, addr: int) -> int:
-        return len(self._waiters.get((id(mm), addr), ()))
+    def waiting(self, mm: MemoryManager, addr: int, private: bool = True) -> int:
+        return len(self._waiters.get(self.key(mm, addr, private), ()))

@@ -1,9 +1,12 @@
 """Memory management: the guest's mappings, brk, and checked access to guest memory.
 
 The kernel owns the list of VMAs and decides every address; the platform's
-AddressSpace only performs fixed-address operations. File mappings are private
-copies: the bytes are read through the VFS and written into anonymous memory, so no
-host file is ever mapped into the guest. Guest memory is accessed only after the
+AddressSpace only performs fixed-address operations. File mappings are copies: the
+bytes are read through the VFS and written into anonymous memory, so no host file is
+ever mapped into the guest. A MAP_SHARED file mapping is shared memory (processes
+forked afterwards share it, as they would the file's pages) whose contents are
+written back to the file on munmap, msync, exec and exit; reads and writes of the
+file through descriptors do not see it in between. Guest memory is accessed only after the
 range has been checked against the VMAs, so a bad pointer is EFAULT, never a
 supervisor error.
 """
@@ -81,12 +84,24 @@ class Vma:
     inode: Inode | None = None        # backing file, for refills and /proc/PID/maps
     offset: int = 0                   # file offset of `start`
     file_size: int = 0                # bytes of the file that back this mapping (from `offset` at map time)
+    write_back: bool = False          # a shared mapping of a file opened for writing
+    #: for MAP_SHARED memory: an object standing for the shared pages (kept by forks,
+    #: so shared futexes can be keyed by it) and this VMA's offset into them
+    region: object = None
+    region_offset: int = 0
 
     def split(self, at: int) -> tuple[Vma, Vma]:
         delta = at - self.start
         low = replace(self, end=at)
-        high = replace(self, start=at, offset=self.offset + delta if self.inode is not None else 0)
+        high = replace(self, start=at, offset=self.offset + delta if self.inode is not None else 0,
+                       region_offset=self.region_offset + delta)
         return low, high
+
+    def shared_key(self, addr: int) -> tuple[object, int] | None:
+        """What identifies the byte at `addr` across processes sharing this memory."""
+        if self.region is None:
+            return None
+        return (self.region, self.region_offset + addr - self.start)
 
 
 @dataclass
@@ -229,9 +244,10 @@ class MemoryManager:
         else:
             start = self.find_free(length, addr)
         end = start + length
-        self._take_range(start, end)
-        self.aspace.map(start, length, prot, shared=shared and anonymous)
-        vma = Vma(start, end, prot, shared)
+        for old in self._take_range(start, end):
+            self._write_back(old, old.start, old.end)
+        self.aspace.map(start, length, prot, shared=shared)
+        vma = Vma(start, end, prot, shared, region=object() if shared else None)
         if not anonymous:
             assert file is not None
             data = file.pread(length, offset)
@@ -240,6 +256,7 @@ class MemoryManager:
             vma.offset = offset
             vma.file_size = len(data)
             vma.name = file.path.full_path() if file.path is not None else b""
+            vma.write_back = shared and file.writable
         self._insert(vma)
         return start
 
@@ -254,9 +271,6 @@ class MemoryManager:
         if getattr(file, "maps_as_anonymous", False):
             return None
         if not isinstance(file, RegularFile):
-            raise LinuxError(Errno.ENODEV)
-        if shared and prot & PROT_WRITE:
-            # a writable shared file mapping would need write-back; refuse openly
             raise LinuxError(Errno.ENODEV)
         return file
 
@@ -274,7 +288,39 @@ class MemoryManager:
         if end > TASK_SIZE or end <= addr:
             raise LinuxError(Errno.EINVAL)
         for vma in self._take_range(addr, end):
+            self._write_back(vma, vma.start, vma.end)
             self.aspace.unmap(vma.start, vma.end - vma.start)
+
+    def _write_back(self, vma: Vma, lo: int, hi: int) -> None:
+        """Copy a shared file mapping's bytes in [lo, hi) back into the file (never past
+        the file's current end, as the kernel writes back only pages inside i_size)."""
+        if not vma.write_back or vma.inode is None:
+            return
+        from slimbox.kernel.file import O_WRONLY
+
+        lo, hi = max(lo, vma.start), min(hi, vma.end)
+        file_offset = vma.offset + (lo - vma.start)
+        size = vma.inode.stat().size
+        hi = min(hi, lo + max(size - file_offset, 0))
+        if hi <= lo:
+            return
+        try:
+            data = self.aspace.read(lo, hi - lo)
+            handle = vma.inode.open(O_WRONLY)
+        except (GuestMemoryError, LinuxError):
+            return
+        try:
+            handle.pwrite(data, file_offset)
+        except LinuxError:
+            pass
+        finally:
+            handle.release()
+
+    def flush_shared(self, lo: int = 0, hi: int = TASK_SIZE) -> None:
+        """Write back every shared file mapping in [lo, hi) (msync, exit)."""
+        for vma in self._vmas:
+            if vma.write_back and vma.start < hi and lo < vma.end:
+                self._write_back(vma, vma.start, vma.end)
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         if addr & (PAGE - 1) or prot & ~_PROT_VALID:
@@ -319,7 +365,7 @@ class MemoryManager:
             return old
         tail_start, tail_end = old + old_size, old + new_size
         if vma.end == tail_start and self._free(tail_start, tail_end):
-            self.aspace.map(tail_start, tail_end - tail_start, vma.prot, shared=vma.shared and vma.inode is None)
+            self.aspace.map(tail_start, tail_end - tail_start, vma.prot, shared=vma.shared)
             grown = replace(vma, end=tail_end)
             self._take_range(vma.start, vma.end)
             self._insert(grown)
@@ -471,6 +517,7 @@ class MemoryManager:
     def clear(self) -> None:
         """Unmap everything (execve)."""
         for vma in self._take_range(0, TASK_SIZE):
+            self._write_back(vma, vma.start, vma.end)
             self.aspace.unmap(vma.start, vma.end - vma.start)
         self.brk_start = self.brk_current = 0
 

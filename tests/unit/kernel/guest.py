@@ -64,7 +64,6 @@ BLOCKED = _Outcome("BLOCKED")
 #: the task is gone (the syscall ended the process, or something killed it)
 GONE = _Outcome("GONE")
 
-_ROOT = Credentials.of(0, 0)
 _STREAM_NAMES = (b"/dev/stdin", b"/dev/stdout", b"/dev/stderr")
 
 
@@ -97,7 +96,9 @@ class _World:
         self.rootfs = MemFs(self.new_dev(), self.kernel.realtime_ns, root_mode=0o755)
         self.vfs = Vfs(self.rootfs, self.rootfs.root)
         self.kernel.vfs = self.vfs
+        #: how set-up code (not the guest) sees the tree: as root, with no umask
         self.root_ctx = FsContext(self.vfs.root, self.vfs.root, umask=0)
+        self.root_cred = Credentials.of(0, 0)
 
     def new_dev(self) -> int:
         return next(self._devs)
@@ -119,6 +120,7 @@ class FakeGuest:
             _task, _scratch = self._new_process(uid, gid, groups, scratch_pages)
             if self.kernel.init is None:
                 self.kernel.init = _task.process
+            self._let_go(_task)
         self.task = _task
         self.scratch = _scratch
         self._before: int | None = None
@@ -190,6 +192,14 @@ class FakeGuest:
         task.mm.map_fixed_anonymous(SCRATCH_BASE, size, PROT_READ | PROT_WRITE, b"[scratch]")
         return task, _Scratch(SCRATCH_BASE, size)
 
+    def _let_go(self, task: Task) -> None:
+        """Hand a new thread to the platform to run, as the runner does after exec."""
+        resume = getattr(self.kernel, "resume", None)
+        if resume is not None:
+            resume(task)
+        else:
+            task.context.resume()
+
     def thread(self) -> FakeGuest:
         """Another thread of this process (same memory, descriptors and credentials)."""
         process = self.task.process
@@ -199,11 +209,13 @@ class FakeGuest:
         context.owner = task
         process.threads[tid] = task
         self.kernel.tasks[tid] = task
+        self._let_go(task)
         return FakeGuest(_world=self._w, _task=task, _scratch=self.scratch)
 
     def spawn(self, *, uid: int = 0, gid: int = 0, groups: tuple[int, ...] = ()) -> FakeGuest:
         """A new process (a child of this one) with its own memory and credentials."""
         task, scratch = self._new_process(uid, gid, groups, SCRATCH_PAGES, parent=self.task.process)
+        self._let_go(task)
         return FakeGuest(_world=self._w, _task=task, _scratch=scratch)
 
     # --- guest memory ------------------------------------------------------------------
@@ -308,6 +320,11 @@ class FakeGuest:
             self.step(max_wait_ns=max(target - self.kernel.monotonic_ns(), 0))
             if self.kernel.monotonic_ns() >= target:
                 break
+        self.settle()
+
+    def settle(self) -> None:
+        """Serve everything already queued (events, woken tasks) without letting time pass."""
+        self.step(max_wait_ns=0)
         self._run_runnable()
 
     def step(self, max_wait_ns: int | None = None) -> None:
@@ -351,7 +368,7 @@ class FakeGuest:
 
     def node(self, path: bytes, *, follow: bool = True) -> PathNode:
         ctx = self._w.root_ctx
-        return self.vfs.resolve(ctx, _ROOT, ctx.root, path, follow=follow)
+        return self.vfs.resolve(ctx, self._w.root_cred, ctx.root, path, follow=follow)
 
     def mkdir(self, path: bytes, mode: int = 0o755, *, uid: int = 0, gid: int = 0) -> None:
         """Make `path` and any missing parents; the last gets `mode` and the owner."""
@@ -360,26 +377,26 @@ class FakeGuest:
         for depth in range(1, len(parts) + 1):
             current = b"/" + b"/".join(parts[:depth])
             if not self.exists(current):
-                self.vfs.mkdir(ctx, _ROOT, ctx.root, current, 0o755)
+                self.vfs.mkdir(ctx, self._w.root_cred, ctx.root, current, 0o755)
         node = self.node(path)
-        self.vfs.chmod(_ROOT, node, mode)
-        self.vfs.chown(_ROOT, node, uid, gid)
+        self.vfs.chmod(self._w.root_cred, node, mode)
+        self.vfs.chown(self._w.root_cred, node, uid, gid)
 
     def write_file(self, path: bytes, data: bytes = b"", mode: int = 0o644, *, uid: int = 0, gid: int = 0) -> None:
         ctx = self._w.root_ctx
-        file = self.vfs.open(ctx, _ROOT, ctx.root, path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        file = self.vfs.open(ctx, self._w.root_cred, ctx.root, path, O_WRONLY | O_CREAT | O_TRUNC, mode)
         try:
             if data:
                 file.write(None, data)
         finally:
             file.release()
         node = self.node(path)
-        self.vfs.chmod(_ROOT, node, mode)
-        self.vfs.chown(_ROOT, node, uid, gid)
+        self.vfs.chmod(self._w.root_cred, node, mode)
+        self.vfs.chown(self._w.root_cred, node, uid, gid)
 
     def read_file(self, path: bytes) -> bytes:
         ctx = self._w.root_ctx
-        file = self.vfs.open(ctx, _ROOT, ctx.root, path, O_RDONLY)
+        file = self.vfs.open(ctx, self._w.root_cred, ctx.root, path, O_RDONLY)
         try:
             chunks = []
             while chunk := file.read(None, 1 << 16):
@@ -390,7 +407,7 @@ class FakeGuest:
 
     def symlink(self, target: bytes, path: bytes) -> None:
         ctx = self._w.root_ctx
-        self.vfs.symlink(ctx, _ROOT, target, ctx.root, path)
+        self.vfs.symlink(ctx, self._w.root_cred, target, ctx.root, path)
 
     def stat(self, path: bytes, *, follow: bool = True) -> Stat:
         return self.node(path, follow=follow).inode.stat()

@@ -200,3 +200,49 @@ def test_a_woken_task_reruns_its_syscall_with_the_same_arguments():
     g.set(request, struct.pack("<qq", 1000, 0))  # changing the request meanwhile changes nothing
     assert sleeper.complete() == 0
     assert sleeper.task.restart == {}
+
+
+# --- the fake platform the loop runs on ----------------------------------------------------------
+
+
+def test_fake_platform_time_passes_only_in_wait():
+    from slimbox.platforms.fake import FakeDeadlock, FakeHost, FakePlatform, FakeStream
+
+    host = FakeHost()
+    platform = FakePlatform(host)
+    start, wall = host.clock_ns(1), host.clock_ns(0)
+    assert platform.wait(0) == [] and host.clock_ns(1) == start
+    assert platform.wait(250) == [] and host.clock_ns(1) == start + 250
+    assert host.clock_ns(0) == wall + 250
+    with pytest.raises(FakeDeadlock):
+        platform.wait(None)  # nothing could ever happen
+    context = platform.new_process()
+    event = FaultEvent(context, SIGSEGV, 1, 0, "test")
+    platform.push(event)
+    assert platform.wait(None) == [event] and host.clock_ns(1) == start + 250  # no waiting when busy
+    stream, key = FakeStream(), object()
+    platform.watch_readable(stream, key)
+    assert platform.wait(10) == []
+    stream.feed(b"x")
+    (ready,) = platform.wait(None)
+    assert ready.key is key
+    assert platform.wait(5) == []  # reported once
+    with pytest.raises(OSError):
+        host.open_host_directory("/etc", False)  # a fake host has no files
+    with pytest.raises(OSError):
+        host.open_archive("/root.tar")
+
+
+def test_fake_context_kill_ends_every_thread_of_its_process():
+    from slimbox.platforms.fake import FakePlatform
+
+    platform = FakePlatform()
+    main = platform.new_process()
+    thread = main.spawn_thread()
+    other = platform.new_process()
+    thread.kill()
+    assert main.killed and thread.killed and not other.killed
+    events = platform.wait(0)
+    assert sorted(type(e).__name__ for e in events) == ["ExitEvent", "ExitEvent"]
+    with pytest.raises(RuntimeError):
+        main.finish_syscall(0)  # a dead thread is never answered

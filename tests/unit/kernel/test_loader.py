@@ -312,3 +312,41 @@ def test_execve_as_a_user_needs_the_execute_bit_for_them():
     assert errno_of_exec(g, b"/bin/theirs") == Errno.EACCES
     assert errno_of_exec(g, b"/bin/shared") is None
     assert errno_of_exec(g, b"/bin/mine") is None
+
+
+@pytest.mark.parametrize("scenario", [
+    pytest.param("missing-script-interpreter", marks=pytest.mark.xfail(
+        strict=True, reason="exec releases the script's file twice when its interpreter cannot be opened")),
+    pytest.param("bad-elf-interpreter", marks=pytest.mark.xfail(
+        strict=True, reason="exec never releases the PT_INTERP file when the interpreter is refused "
+                            "(a host descriptor leak on hostfs)")),
+    "good",
+])
+def test_exec_releases_every_file_it_opens_exactly_once(monkeypatch, scenario):
+    from slimbox.kernel.fs.memfs import MemFile
+
+    opened: dict[int, int] = {}
+    closed: dict[int, int] = {}
+    real_open = MemFile.open
+
+    def counting_open(self, flags):
+        opened[self.ino] = opened.get(self.ino, 0) + 1
+        return real_open(self, flags)
+
+    def counting_close(self):
+        closed[self.ino] = closed.get(self.ino, 0) + 1
+
+    monkeypatch.setattr(MemFile, "open", counting_open)
+    monkeypatch.setattr(MemFile, "close", counting_close)
+    g = FakeGuest()
+    g.write_file(b"/bin/real", elf_executable(), 0o755)
+    if scenario == "missing-script-interpreter":
+        g.write_file(b"/bin/prog", b"#!/bin/nowhere\n", 0o755)
+    elif scenario == "bad-elf-interpreter":
+        g.mkdir(b"/lib")
+        g.write_file(b"/lib/ld.so", b"#!/not/elf\n" + bytes(300), 0o755)
+        g.write_file(b"/bin/prog", elf_executable(interp=b"/lib/ld.so"), 0o755)
+    else:
+        g.write_file(b"/bin/prog", b"#!/bin/real\n", 0o755)
+    errno_of_exec(g, b"/bin/prog")
+    assert opened and opened == closed

@@ -359,3 +359,53 @@ def test_maps_text_lines(mm):
     lines = mm.maps_text().decode().splitlines()
     assert lines[0].startswith("50000000-50001000 r-xp 00000000 00:01 %d" % inode.ino)
     assert lines[1] == "51000000-51001000 rw-p 00000000 00:00 0"
+
+
+# --- the fake address space answers as a host would ----------------------------------------------
+
+
+def test_fake_address_space_refuses_like_a_host():
+    import errno
+
+    from slimbox.platforms.base import GuestMemoryError
+
+    aspace = FakeAddressSpace([(0x1000_0000, 0x1000_1000)])
+    for action, args, expected in [
+        (aspace.map, (0x5000_0001, PAGE, RW), errno.EINVAL),
+        (aspace.map, (0x5000_0000, 0, RW), errno.EINVAL),
+        (aspace.map, (0x1000_0000, PAGE, RW), errno.EPERM),  # the platform's own pages
+        (aspace.protect, (0x5000_0000, PAGE, RW), errno.ENOMEM),
+        (aspace.discard, (0x5000_0000, PAGE), errno.ENOMEM),
+        (aspace.move, (0x5000_0000, PAGE, 0x6000_0000, PAGE), errno.EFAULT),
+    ]:
+        with pytest.raises(OSError) as info:
+            action(*args)
+        assert info.value.errno == expected, action
+    with pytest.raises(GuestMemoryError) as info:
+        aspace.read(0x5000_0000, 1)
+    assert info.value.address == 0x5000_0000
+
+
+def test_fake_address_space_is_lazy_and_keeps_contents_when_moving():
+    from slimbox.platforms.base import GuestMemoryError
+
+    aspace = FakeAddressSpace()
+    base = 0x5000_0000
+    aspace.map(base, 1 << 40, RW)  # a terabyte costs nothing until written
+    aspace.write(base + (1 << 39) - 2, b"span")
+    assert aspace.read(base + (1 << 39) - 2, 4) == b"span" and len(aspace.pages) == 2
+    with pytest.raises(GuestMemoryError) as info:
+        aspace.read(base + (1 << 40) - 2, 4)
+    assert info.value.address == base + (1 << 40)  # the first byte that is not mapped
+    aspace.unmap(base, 1 << 40)
+    assert aspace.pages == {} and aspace.mappings() == []
+    aspace.map(base, 2 * PAGE, PROT_READ)
+    aspace.write(base, b"A" * PAGE + b"B" * PAGE)  # protections are the kernel's business
+    aspace.move(base, 2 * PAGE, 0x6000_0000, 3 * PAGE)
+    assert aspace.read(0x6000_0000, 2 * PAGE) == b"A" * PAGE + b"B" * PAGE
+    assert aspace.read(0x6000_0000 + 2 * PAGE, PAGE) == bytes(PAGE)
+    assert aspace.mappings() == [(0x6000_0000, 0x6000_0000 + 3 * PAGE, PROT_READ, False)]
+    aspace.discard(0x6000_0000, PAGE)
+    assert aspace.read(0x6000_0000, 2) == b"\0\0" and aspace.read(0x6000_0000 + PAGE, 1) == b"B"
+    aspace.protect(0x6000_0000 + PAGE, PAGE, PROT_NONE)
+    assert [m[2] for m in aspace.mappings()] == [PROT_READ, PROT_NONE, PROT_READ]

@@ -62,6 +62,7 @@ def _wake_op_compare(op: int, old: int) -> bool:
 
 def futex(task: Task, uaddr: int, futex_op: int, val: int, timeout: int, uaddr2: int, val3: int) -> int:
     table = task.kernel.futexes
+    private = bool(futex_op & FUTEX_PRIVATE_FLAG)
     cmd = futex_op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
     realtime = bool(futex_op & FUTEX_CLOCK_REALTIME)
     if realtime and cmd not in (FUTEX_WAIT_BITSET, FUTEX_WAIT):
@@ -71,15 +72,15 @@ def futex(task: Task, uaddr: int, futex_op: int, val: int, timeout: int, uaddr2:
         if "futex_deadline" not in task.restart:
             deadline = task.restart["futex_deadline"] = _timeout(task, timeout, absolute=realtime,
                                                                  realtime=realtime)
-        return table.wait(task, uaddr, val, 0xFFFFFFFF, deadline)
+        return table.wait(task, uaddr, val, 0xFFFFFFFF, deadline, private)
     if cmd == FUTEX_WAIT_BITSET:
         if "futex_deadline" not in task.restart:
             task.restart["futex_deadline"] = _timeout(task, timeout, absolute=True, realtime=realtime)
-        return table.wait(task, uaddr, val, val3 & 0xFFFFFFFF, task.restart["futex_deadline"])
+        return table.wait(task, uaddr, val, val3 & 0xFFFFFFFF, task.restart["futex_deadline"], private)
     if cmd == FUTEX_WAKE:
-        return table.wake(task.mm, uaddr, max(val, 0) if val >= 0 else 0)
+        return table.wake(task.mm, uaddr, max(val, 0), private=private)
     if cmd == FUTEX_WAKE_BITSET:
-        return table.wake(task.mm, uaddr, max(val, 0), val3 & 0xFFFFFFFF)
+        return table.wake(task.mm, uaddr, max(val, 0), val3 & 0xFFFFFFFF, private)
     if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
         requeue = timeout & 0x7FFFFFFF  # val2 travels in the timeout argument
         if val < 0 or (timeout & 0xFFFFFFFF) >> 31:
@@ -88,13 +89,13 @@ def futex(task: Task, uaddr: int, futex_op: int, val: int, timeout: int, uaddr2:
             current = int.from_bytes(task.mm.read(uaddr, 4), "little")
             if current != val3 & 0xFFFFFFFF:
                 raise LinuxError(Errno.EAGAIN)
-        return table.requeue(task.mm, uaddr, val, uaddr2, requeue)
+        return table.requeue(task.mm, uaddr, val, uaddr2, requeue, private)
     if cmd == FUTEX_WAKE_OP:
-        table.key(task.mm, uaddr2)
+        table.key(task.mm, uaddr2, private)
         old = int.from_bytes(task.mm.read(uaddr2, 4), "little")
         task.mm.write(uaddr2, _wake_op_value(val3, old, (val3 >> 12) & 0xFFF).to_bytes(4, "little"))
-        woken = table.wake(task.mm, uaddr, max(val, 0))
+        woken = table.wake(task.mm, uaddr, max(val, 0), private=private)
         if _wake_op_compare(val3, old):
-            woken += table.wake(task.mm, uaddr2, timeout & 0x7FFFFFFF)
+            woken += table.wake(task.mm, uaddr2, timeout & 0x7FFFFFFF, private=private)
         return woken
     raise LinuxError(Errno.ENOSYS)

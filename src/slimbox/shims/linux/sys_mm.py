@@ -58,7 +58,8 @@ def msync(task: Task, addr: int, length: int, flags: int) -> int:
         if vma is None:
             raise LinuxError(Errno.ENOMEM)
         vma_addr = vma.end
-    return 0  # file mappings are private copies: nothing to write back
+    task.mm.flush_shared(addr, end)
+    return 0
 
 
 def mincore(task: Task, addr: int, length: int, vec: int) -> int:

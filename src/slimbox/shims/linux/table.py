@@ -150,13 +150,14 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("lremovexattr", P.lremovexattr, PARTIAL, "ENODATA"),
     ("fremovexattr", P.fremovexattr, PARTIAL, "ENODATA"),
     # --- memory ---
-    ("mmap", M.mmap, PARTIAL, "file mappings are private copies; writable MAP_SHARED file mappings: ENODEV"),
+    ("mmap", M.mmap, PARTIAL, "file mappings are copies; MAP_SHARED file mappings are shared memory written "
+                              "back to the file at munmap/msync/exec/exit, not coherent with read/write between"),
     ("munmap", M.munmap, FULL, ""),
     ("mprotect", M.mprotect, FULL, ""),
     ("mremap", M.mremap, PARTIAL, "MREMAP_DONTUNMAP and old_size 0: EINVAL"),
     ("madvise", M.madvise, FULL, "DONTNEED drops and refills pages; other advice is a hint"),
     ("brk", M.brk, FULL, ""),
-    ("msync", M.msync, FULL, "file mappings are private copies: nothing to write back"),
+    ("msync", M.msync, FULL, "writes shared file mappings back"),
     ("mincore", M.mincore, PARTIAL, "every mapped page reported resident"),
     ("mlock", M.mlock, FULL, "nothing is swapped by the sandbox"),
     ("munlock", M.munlock, FULL, ""),
@@ -229,8 +230,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("select", Q.select, PARTIAL, "as poll"),
     ("pselect6", Q.pselect6, PARTIAL, "as ppoll"),
     # --- futexes ---
-    ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP; no PI futexes; "
-                                "shared futexes are keyed per address space"),
+    ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP, shared and private; "
+                                "no PI futexes"),
     # --- signals ---
     ("rt_sigaction", S.rt_sigaction, FULL, ""),
     ("rt_sigprocmask", S.rt_sigprocmask, FULL, ""),

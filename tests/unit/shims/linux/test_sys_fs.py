@@ -240,6 +240,10 @@ def test_utimensat(g):
     assert stat_of(g, b"/a/file")[5:] == (100 * 10**9 + 5, 300 * 10**9)
     assert g.syscall("utimensat", AT_FDCWD, b"/a/file", 0, 0) == 0
     assert stat_of(g, b"/a/file")[6] == g.kernel.realtime_ns()  # NULL: now (the fake clock stands still)
+    g.host.advance(5)
+    now = g.put(struct.pack("<qqqq", 0, UTIME_NOW, 0, UTIME_OMIT), 8)
+    assert g.syscall("utimensat", AT_FDCWD, b"/a/file", now, 0) == 0
+    assert stat_of(g, b"/a/file")[5] == g.kernel.realtime_ns()
     bad = g.put(struct.pack("<qqqq", 0, 1_000_000_000, 0, 0), 8)
     assert g.syscall("utimensat", AT_FDCWD, b"/a/file", bad, 0) == -Errno.EINVAL
     assert g.syscall("utimensat", AT_FDCWD, b"/a/file", UNMAPPED, 0) == -Errno.EFAULT

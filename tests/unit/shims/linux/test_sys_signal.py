@@ -19,7 +19,7 @@ from slimbox.abi.errno import Errno  # noqa: E402
 SIGHUP, SIGKILL, SIGUSR1, SIGTERM, SIGCHLD, SIGSTOP, SIGALRM = 1, 9, 10, 15, 17, 19, 14
 SIG_DFL, SIG_IGN = 0, 1
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-SS_ONSTACK, SS_DISABLE = 1, 2
+SS_DISABLE = 2
 SA_RESTART = 0x10000000
 
 
@@ -151,7 +151,7 @@ def test_default_actions_end_the_target(g):
     victim, killed = g.spawn(), g.spawn()
     assert g.syscall("kill", victim.process.pid, SIGTERM) == 0
     assert g.syscall("kill", killed.process.pid, SIGKILL) == 0
-    g.step(max_wait_ns=0)
+    g.settle()
     assert victim.process.exit_status == (0, SIGTERM)
     assert killed.process.exit_status == (0, SIGKILL)
     assert g.process.alive
@@ -162,10 +162,10 @@ def test_ignored_signals_do_nothing(g):
     assert other.syscall("rt_sigaction", SIGTERM, sigaction(other, SIG_IGN), 0, 8) == 0
     assert g.syscall("kill", other.process.pid, SIGTERM) == 0
     assert g.syscall("kill", other.process.pid, SIGCHLD) == 0  # ignored by default
-    g.step(max_wait_ns=0)
+    g.settle()
     assert other.process.alive
     assert g.syscall("kill", other.process.pid, SIGKILL) == 0  # SIGKILL cannot be ignored
-    g.step(max_wait_ns=0)
+    g.settle()
     assert other.process.exit_status == (0, SIGKILL)
 
 
