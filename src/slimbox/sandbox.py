@@ -8,8 +8,11 @@ gone when it is dropped, unless they went to a writable host mount.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, TextIO
 
@@ -51,6 +54,37 @@ class SandboxResult(subprocess.CompletedProcess):
     #: syscalls the program made that the sandbox does not support (each logged once)
     unsupported: frozenset[str] = field(default_factory=frozenset)
     syscalls: int = 0
+
+
+#: signals the supervisor passes on to the guest while a program runs (when it can: in the
+#: main thread); after this many of them the sandbox is killed, so a guest that ignores
+#: them cannot keep the supervisor from being stopped
+_FORWARDED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH)
+_FORWARD_LIMIT = 3
+
+
+@contextlib.contextmanager
+def _forwarding_host_signals(kernel: Kernel, platform):
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def handler(signo: int, frame) -> None:
+        if signo != signal.SIGWINCH:
+            received.append(signo)
+        if len(received) >= _FORWARD_LIMIT:
+            kernel.host_signals.append(signal.SIGKILL)
+        else:
+            kernel.host_signals.append(signo)
+        platform.poke()
+
+    previous = {signo: signal.signal(signo, handler) for signo in _FORWARDED}
+    try:
+        yield
+    finally:
+        for signo, old in previous.items():
+            signal.signal(signo, old)
 
 
 def default_environment(uid: int) -> dict[str, str]:
@@ -126,7 +160,8 @@ class Sandbox:
             task.context.resume()
             deadline = None if timeout is None else kernel.monotonic_ns() + int(timeout * 1e9)
             try:
-                process = kernel.run(deadline)
+                with _forwarding_host_signals(kernel, platform):
+                    process = kernel.run(deadline)
             except SandboxTimeout:
                 raise subprocess.TimeoutExpired(list(argv), timeout, bytes(out) if stdout == PIPE else None,
                                                 bytes(err) if stderr == PIPE else None) from None

@@ -80,15 +80,6 @@ class SandboxTimeout(Exception):
     """The run's wall-clock deadline passed; every guest process has been killed."""
 
 
-class HostSignal(Exception):
-    """Raised (by a host signal handler the runner installs) to bring a host signal,
-    such as Ctrl-C at the terminal, into the loop; it is forwarded to the guest."""
-
-    def __init__(self, signo: int) -> None:
-        super().__init__(signo)
-        self.signo = signo
-
-
 class Kernel:
     def __init__(self, host: Host, config: KernelConfig | None = None,
                  log: logging.Logger | None = None) -> None:
@@ -116,6 +107,8 @@ class Kernel:
         self.reported_unsupported: set[str] = set()
         self.futexes = FutexTable()
         self.syscall_count = 0
+        #: signals the supervisor received from its host (Ctrl-C...), to pass on to the guest
+        self.host_signals: list[int] = []
 
     # --- time and ids -------------------------------------------------------------
 
@@ -228,12 +221,7 @@ class Kernel:
                 break
             deadline = self._next_deadline()
             timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
-            try:
-                events = platform.wait(timeout)
-            except HostSignal as signal:
-                sigdeliver.forward_host_signal(self, signal.signo)
-                continue
-            for event in events:
+            for event in platform.wait(timeout):
                 kind = type(event)
                 if kind is SyscallEvent:
                     task = event.context.owner
@@ -253,6 +241,8 @@ class Kernel:
                 elif kind is ExitEvent:
                     self._on_thread_gone(event)
             self._fire_timers()
+            while self.host_signals:
+                sigdeliver.forward_host_signal(self, self.host_signals.pop(0))
             if timed_out:
                 self.kill_everything("wall-clock timeout")
                 raise SandboxTimeout()

@@ -19,7 +19,7 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.signals import (
     CLD_CONTINUED, CLD_STOPPED, CONTINUE, CORE, IGNORE, SA_NOCLDSTOP, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
-    SA_RESTART, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, STOP, STOP_SIGNALS, UNBLOCKABLE,
+    SA_RESTART, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGINT, SIGKILL, SIGQUIT, SIGWINCH, SIGSEGV, STOP, STOP_SIGNALS, UNBLOCKABLE,
     Action, PendingSignal, bit, default_action, is_ignored, kernel_info, pick_thread,
 )
 
@@ -293,14 +293,19 @@ def continue_process(kernel: Kernel, process: Process) -> None:
 
 
 def forward_host_signal(kernel: Kernel, signo: int) -> None:
-    """A signal the supervisor received from its host (Ctrl-C at the terminal, a kill of
-    the supervisor): the guest's foreground process group gets it, as the terminal's
-    would."""
-    terminal = kernel.terminal
-    pgid = getattr(terminal, "foreground_pgid", 0) if terminal is not None else 0
-    info = kernel_info(signo)
-    if pgid and send_to_group(kernel, pgid, signo, info):
+    """A signal the supervisor received from its host, passed on as a terminal or a
+    container runtime would: keyboard signals to the foreground process group, others
+    to the sandbox's first process; SIGKILL ends the whole sandbox."""
+    if signo == SIGKILL:
+        kernel.kill_everything("the supervisor was told to stop")
         return
-    if kernel.init is not None and kernel.init.alive:
-        send_to_group(kernel, kernel.init.pgid, signo, info) or send_to_process(kernel, kernel.init, signo, info)
-
+    init = kernel.init
+    if init is None or not init.alive:
+        return
+    info = kernel_info(signo)
+    if signo in (SIGINT, SIGQUIT, SIGWINCH):
+        terminal = kernel.terminal
+        pgid = getattr(terminal, "foreground_pgid", 0) if terminal is not None else 0
+        if send_to_group(kernel, pgid or init.pgid, signo, info):
+            return
+    send_to_process(kernel, init, signo, info)

@@ -296,5 +296,8 @@ class Platform(Protocol):
     def watch_readable(self, stream: HostStream, key: object) -> None:
         """Report HostReadyEvent(key) once when `stream` has data or reaches end of file."""
 
+    def poke(self) -> None:
+        """Make a blocked wait() return soon; safe to call from a signal handler."""
+
     def close(self) -> None:
         """Kill every guest thread and release what the platform holds."""

@@ -211,6 +211,7 @@ def execute(run: Run, make_cmd, env: dict, cwd: Path, applets: list[str], idle_t
                     run.applets_done += remaining[:i + 1]
                     remaining = remaining[i + 1:]
                 elif applet is None:
+                    run.timed_out = True
                     break
                 continue
             proc.wait()

@@ -65,6 +65,9 @@ class LinuxPlatform:
         self._sigchld = native.signalfd_for([signal.SIGCHLD])
         self._epoll = select.epoll()
         self._epoll.register(self._sigchld, select.EPOLLIN)
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._poked = False
 
     # --- processes ---------------------------------------------------------------
 
@@ -125,9 +128,26 @@ class LinuxPlatform:
 
     # --- events ------------------------------------------------------------------
 
+    def poke(self) -> None:
+        """Make a blocked wait() return soon; safe to call from a signal handler."""
+        self._poked = True
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass
+        for thread in self._threads.values():
+            if thread.state == RUNNING:
+                thread.interrupt()  # a blocking waitpid returns when it stops
+                break
+
     def wait(self, timeout_ns: int | None) -> list[Event]:
         events: list[Event] = []
-        if not self._watches and timeout_ns is None and len(self._sessions) == 1:
+        if self._poked:
+            self._poked = False
+            self._drain(self._wake_r)
+            return events
+        running = any(t.state == RUNNING for t in self._threads.values())
+        if running and not self._watches and timeout_ns is None and len(self._sessions) == 1:
             # the common case: only guest threads to wait for, so one blocking waitpid
             try:
                 tid, status = os.waitpid(-self._sessions[0], native.WALL)
@@ -138,7 +158,6 @@ class LinuxPlatform:
         events = self._reap_nohang()
         if events:
             return events
-        running = any(t.state == RUNNING for t in self._threads.values())
         timeout = -1.0 if timeout_ns is None else max(timeout_ns, 0) / 1e9
         if running and (timeout < 0 or timeout > _SIGCHLD_MISSED_POLL):
             timeout = _SIGCHLD_MISSED_POLL
@@ -148,7 +167,10 @@ class LinuxPlatform:
             ready = []
         for fd, _ in ready:
             if fd == self._sigchld:
-                self._drain_sigchld()
+                self._drain(self._sigchld)
+            elif fd == self._wake_r:
+                self._poked = False
+                self._drain(self._wake_r)
             else:
                 key = self._watches.pop(fd)
                 self._epoll.unregister(fd)
@@ -156,9 +178,10 @@ class LinuxPlatform:
         events.extend(self._reap_nohang())
         return events
 
-    def _drain_sigchld(self) -> None:
+    @staticmethod
+    def _drain(fd: int) -> None:
         try:
-            while os.read(self._sigchld, 128 * 16):
+            while os.read(fd, 4096):
                 pass
         except BlockingIOError:
             pass
@@ -251,6 +274,8 @@ class LinuxPlatform:
             self._forget(process)
         self._epoll.close()
         os.close(self._sigchld)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
         os.close(self._stub_fd)
         signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
         if self._old_affinity is not None:
