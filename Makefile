@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace
 
-.PHONY: run test deps venv docs check-docs clean
+.PHONY: run test deps venv docs check-docs clean busybox-testsuite
 
 run: deps venv
 	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
@@ -38,6 +38,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# busybox's own testsuite (from Debian's source package) against /bin/busybox, natively
+# and in the sandbox; compared, with allowed failures in tests/conformance/busybox/skiplist.txt.
+BUSYBOX_TEST_PACKAGES := dpkg-dev
+
+busybox-testsuite: deps venv
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BUSYBOX_TEST_PACKAGES)"
+	tests/conformance/busybox/fetch.sh
+	$(BIN)/python tests/conformance/busybox/run.py
 
 docs: venv
 	$(BIN)/slimbox syscalls > docs/syscalls.md

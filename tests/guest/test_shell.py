@@ -21,6 +21,10 @@ seq 1 200 | grep 7 | wc -l
 printf 'the quick brown fox jumps over the lazy dog the end\n' | tr ' ' '\n' | sort | uniq | wc -l
 printf 'one\ntwo\nthree\n' | sed -n '2p' | tr a-z A-Z | sed 's/W/-w-/'
 seq 1 5 | tr '\n' '+' | sed 's/+$/\n/'
+yes | head -n 3
+yes abc | sed 5q | tr a-z A-Z
+seq 1 100000 | tail -n 1
+head -c 1000000 /dev/zero | tr '\0' x | wc -c
 false | true; echo "status of last stage: $?"
 true | false; echo "status of last stage: $?"
 """,
@@ -79,7 +83,7 @@ read line < ready
 echo "job is $line"
 kill -TERM $job
 wait $job; echo "job status: $?"
-sleep 1 & kill -TERM $!; wait $!; echo "plain sleep status: $?"
+{ sleep 1 & kill -TERM $!; wait $!; echo "plain sleep status: $?"; } 2>/dev/null
 rm ready
 """,
     "trap_exit": r"""

@@ -67,16 +67,18 @@ def _check_args(strings: list[bytes]) -> int:
     return total
 
 
-def _open_executable(process: Process, start: PathNode, path: bytes) -> tuple[PathNode, File]:
-    kernel = process.kernel
-    node = kernel.vfs.resolve(process.fs, process.cred, start, path, follow=True)
+def _check_executable(process: Process, node: PathNode) -> File:
     inode = node.inode
     if inode.is_dir() or not inode.is_regular():
         raise LinuxError(Errno.EACCES)
-    kernel.vfs.check_access(process.cred, inode, MAY_EXEC)
+    process.kernel.vfs.check_access(process.cred, inode, MAY_EXEC)
     file = inode.open(O_RDONLY)
     file.path = node
-    return node, file
+    return file
+
+
+def _resolve(process: Process, start: PathNode, path: bytes) -> PathNode:
+    return process.kernel.vfs.resolve(process.fs, process.cred, start, path, follow=True)
 
 
 def _random_pages(process: Process, bits: int) -> int:
@@ -98,11 +100,18 @@ def fresh_layout(process: Process) -> Layout:
 
 def execve(task: Task, start: PathNode, path: bytes, argv: list[bytes], envp: list[bytes]) -> ExecResult:
     """Load `path` into the calling task's process and point its registers at it."""
+    return execve_node(task, _resolve(task.process, start, path), path, argv, envp)
+
+
+def execve_node(task: Task, node: PathNode, path: bytes, argv: list[bytes], envp: list[bytes]) -> ExecResult:
+    """As execve, for a file already found (`path` is what the program asked for: it
+    becomes AT_EXECFN and a script's argument)."""
     process = task.process
     if _check_args(argv) + _check_args(envp) > MAX_ARGS_TOTAL:
         raise LinuxError(Errno.E2BIG)
     exec_path = path
-    node, file = _open_executable(process, start, path)
+    file: File | None = _check_executable(process, node)
+    interp_file: File | None = None
     try:
         for depth in range(MAX_SCRIPT_DEPTH + 1):
             header = read_header(file)
@@ -114,27 +123,30 @@ def execve(task: Task, start: PathNode, path: bytes, argv: list[bytes], envp: li
             argv = [interp] + ([extra] if extra is not None else []) + [path] + argv[1:]
             path = interp
             file.release()
-            node, file = _open_executable(process, start, interp)
+            file = None
+            node = _resolve(process, process.fs.cwd, interp)
+            file = _check_executable(process, node)
         image = parse_elf(header, lambda off, n: file.pread(n, off))
-        interp_file = interp_image = None
+        interp_image = None
         if image.interp is not None:
-            interp_node = process.kernel.vfs.resolve(process.fs, process.cred, start, image.interp)
+            interp_node = _resolve(process, process.fs.cwd, image.interp)
             if not interp_node.inode.is_regular():
                 raise LinuxError(Errno.ELIBBAD)
             process.kernel.vfs.check_access(process.cred, interp_node.inode, MAY_READ)
             interp_file = interp_node.inode.open(O_RDONLY)
             interp_file.path = interp_node
-            interp_image = parse_elf(read_header(interp_file), lambda off, n: interp_file.pread(n, off))
+            loaded = interp_file
+            interp_image = parse_elf(read_header(loaded), lambda off, n: loaded.pread(n, off))
             if interp_image.interp is not None:
                 raise LinuxError(Errno.ELIBBAD)
         # --- point of no return ---
         _become_single_threaded(task)
-        result = _load(task, node, file, image, interp_file, interp_image, argv, envp, exec_path)
+        return _load(task, node, file, image, interp_file, interp_image, argv, envp, exec_path)
     finally:
-        file.release()
-    if interp_file is not None:
-        interp_file.release()
-    return result
+        if file is not None:
+            file.release()
+        if interp_file is not None:
+            interp_file.release()
 
 
 def _load(task: Task, node: PathNode, file: File, image: ElfImage, interp_file: File | None,

@@ -74,6 +74,7 @@ class FutexTable:
             raise LinuxError(Errno.EINVAL)
         key = self.key(mm, addr, private)
         woken = 0
+        count = max(count, 1)  # Linux wakes one waiter even when asked for none
         for waiter in list(self._waiters.get(key, ())):
             if woken >= count:
                 break

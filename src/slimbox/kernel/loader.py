@@ -35,8 +35,8 @@ AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
 
-MAX_SCRIPT_DEPTH = 4          # like Linux's BINPRM_MAX_RECURSION
-SHEBANG_MAX = 256             # like Linux's BINPRM_BUF_SIZE
+MAX_SCRIPT_DEPTH = 5          # nested #! interpreters Linux (5.8 and later) follows
+SHEBANG_MAX = 256             # Linux reads this much of a file's start (BINPRM_BUF_SIZE)
 MAX_ARG_STRLEN = 32 * PAGE    # one argument or environment string
 MAX_ARGS_TOTAL = 2 * 1024 * 1024  # all of argv + envp (Linux allows a quarter of the stack limit)
 
@@ -119,13 +119,28 @@ def parse_elf(header: bytes, read_at: Callable[[int, int], bytes]) -> ElfImage:
 
 
 def parse_shebang(header: bytes) -> tuple[bytes, bytes | None]:
-    """(interpreter, optional single argument) from a '#!' line, as Linux splits it."""
-    line = header[2:SHEBANG_MAX].split(b"\n", 1)[0]
-    line = line.replace(b"\t", b" ").strip(b" ")
-    if not line:
+    """(interpreter, optional single argument) from a '#!' line, as Linux splits it:
+    the interpreter ends at the first blank, the rest (trimmed, inner blanks kept) is one
+    argument; a line that does not end within the buffer may cut the argument, but an
+    interpreter path cut short is ENOEXEC."""
+    complete = len(header) < SHEBANG_MAX  # the file ended inside the buffer (Linux pads with NULs)
+    buffer = header[2:SHEBANG_MAX - 1].split(b"\0", 1)
+    if len(buffer) > 1:
+        complete = True
+    line, newline, _ = buffer[0].partition(b"\n")
+    blanks = b" \t"
+    line = line.lstrip(blanks)
+    interp_end = len(line)
+    for index, byte in enumerate(line):
+        if byte in blanks:
+            interp_end = index
+            break
+    interp = line[:interp_end]
+    if not interp:
         raise LinuxError(Errno.ENOEXEC)
-    interp, _, rest = line.partition(b" ")
-    rest = rest.strip(b" ")
+    if not newline and not complete and interp_end == len(line):
+        raise LinuxError(Errno.ENOEXEC)  # the interpreter's name runs past what was read
+    rest = line[interp_end:].strip(blanks)
     return interp, (rest or None)
 
 

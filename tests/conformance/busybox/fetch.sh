@@ -65,7 +65,7 @@ else
 fi
 dsc=$(ls ./busybox_*.dsc | head -n 1)
 rm -rf ./tree
-dpkg-source --no-check -x "$dsc" ./tree >../unpack.log 2>&1 || { cat ../unpack.log >&2; exit 1; }
+dpkg-source -x "$dsc" ./tree >../unpack.log 2>&1 || { cat ../unpack.log >&2; exit 1; }
 
 mkdir -p "$(dirname "$dest")"
 rm -rf "$dest"

@@ -56,7 +56,25 @@ TESTSUITE_ENV = {
 
 APPLET_MARK = "### applet: "
 RESULT_RE = re.compile(r"^(PASS|FAIL|SKIPPED|UNTESTED): (.*)$")
-LOOP_LINE = "for applet in $applets; do\n"
+# Skip-list reasons with these prefixes name tests not even started in the sandbox.
+NORUN_PREFIXES = ("slow:", "hangs:")
+
+# Lines added to the run's copy of the testsuite, each after an anchor line of the original:
+# runtest prints (and exports) the applet it starts, and both runtest's old-style tests and
+# testing.sh's testing() report a test named in $NORUN_TESTS ("|applet/test|...|") SKIPPED
+# without running it.
+PATCHES = {
+    "runtest": [
+        ("for applet in $applets; do\n",
+         '\tRUNTEST_APPLET="$applet"; export RUNTEST_APPLET; echo "%s$applet"\n' % APPLET_MARK),
+        ('\ttestname="${testname##*/}" # take basename\n',
+         '\tcase "$NORUN_TESTS" in *"|$applet/$testname|"*) echo "SKIPPED: $testname"; return 0;; esac\n'),
+    ],
+    "testing.sh": [
+        ('  [ -n "$1" ] || NAME="$2"\n',
+         '  case "$NORUN_TESTS" in *"|$RUNTEST_APPLET/$NAME|"*) echo "SKIPPED: $NAME"; return 0;; esac\n'),
+    ],
+}
 
 
 # ---------------------------------------------------------------- preparing a run
@@ -89,12 +107,14 @@ def prepare(src: Path, rundir: Path, busybox: str) -> None:
         shutil.copyfile(debian_config, rundir / ".config")
     else:
         (rundir / ".config").write_text(reconstructed_config(busybox))
-    runtest = rundir / "testsuite" / "runtest"
-    text = runtest.read_text()
-    if LOOP_LINE not in text:
-        raise SystemExit(f"run.py: {runtest} has no line {LOOP_LINE.strip()!r} to mark applets at")
-    text = text.replace(LOOP_LINE, LOOP_LINE + f'\techo "{APPLET_MARK}$applet"\n', 1)
-    runtest.write_text(text)
+    for name, patches in PATCHES.items():
+        path = rundir / "testsuite" / name
+        text = path.read_text()
+        for anchor, added in patches:
+            if anchor not in text:
+                raise SystemExit(f"run.py: {path} has no line {anchor.strip()!r} to instrument")
+            text = text.replace(anchor, anchor + added, 1)
+        path.write_text(text)
 
 
 # ---------------------------------------------------------------- running
@@ -340,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     summary_path = out / "summary.json"
 
     base_env = {"PATH": DEFAULT_PATH, "TERM": "xterm", **TESTSUITE_ENV}
+    skips = read_skiplist(args.skiplist)
+    norun = sorted(k for k, why in skips.items() if why.startswith(NORUN_PREFIXES))
 
     # -- native
     if args.reuse_native and summary_path.exists():
@@ -366,12 +388,17 @@ def main(argv: list[str] | None = None) -> int:
                "-w", f"{GUEST_DIR}/testsuite", *args.sandbox_arg]
     for k, v in base_env.items():
         slimbox += ["-e", f"{k}={v}"]
+    if norun:
+        slimbox += ["-e", "NORUN_TESTS=|" + "|".join(norun) + "|"]
     print(f"sandbox: running testsuite in {rundir} (mounted at {GUEST_DIR})", flush=True)
     execute(sandbox, lambda a: [*slimbox, "--", "/bin/sh", "./runtest", "-v", *a], env, REPO, applets,
             args.idle_timeout, args.timeout, echo)
 
+    for key in norun:
+        if sandbox.results.get(key, {}).get("status") == "SKIPPED":
+            sandbox.results[key]["status"] = "NOTRUN"
+
     # -- compare and record
-    skips = read_skiplist(args.skiplist)
     cmp = compare(native, sandbox, skips)
     summary = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -397,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     nc, sc = native.counts(), sandbox.counts()
 
     def fmt(c):
-        return ", ".join(f"{c.get(s, 0)} {s}" for s in ("PASS", "FAIL", "SKIPPED", "UNTESTED"))
+        return ", ".join(f"{c.get(s, 0)} {s}" for s in ("PASS", "FAIL", "SKIPPED", "UNTESTED", "NOTRUN") if s in c
+                         or s in ("PASS", "FAIL", "SKIPPED"))
 
     print()
     print(f"busybox:  {summary['busybox']}")
@@ -406,8 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"natively passing: {cmp['native_pass']}, of which {cmp['skiplisted']} in the skip list")
     print(f"sandbox passes {cmp['sandbox_pass']} of {cmp['considered']} natively-passing tests: {cmp['percent']:.2f}%"
           f" (threshold {args.threshold:g}%)")
-    for h in sandbox.hangs:
-        print(f"hang: applet {h['applet']} after {h['after_test']!r}: {h['reason']}")
+    for run in (native, sandbox):
+        for h in run.hangs:
+            print(f"{run.name} hang: applet {h['applet']} after {h['after_test']!r}: {h['reason']}")
     if cmp["skiplisted_failures"]:
         print(f"skip-listed failures: {len(cmp['skiplisted_failures'])}")
     if cmp["skiplisted_but_passing"]:

@@ -2,15 +2,22 @@
  * threads, a condition-variable producer/consumer queue, exit values through
  * pthread_join and pthread_exit, thread-local storage, a barrier over 100
  * rounds, detached threads, pthread_once, cancellation of a thread blocked in
- * pthread_cond_wait (its cleanup handler runs), and getpid() == gettid() only
- * in the main thread. */
+ * pthread_cond_wait (its cleanup handler runs), getpid() == gettid() only in
+ * the main thread, signals aimed at one thread (pthread_kill) or at the
+ * process (taken by the one thread that does not block it), /proc/self/task,
+ * and fork, exit and execve called from a thread other than the main one. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NTHREADS 8
@@ -233,6 +240,162 @@ static void *cancel_worker(void *arg)
     return NULL;
 }
 
+/* --- signals and threads --------------------------------------------------------- */
+
+static volatile long sig_tid;
+static volatile int sig_count;
+
+static void tid_handler(int sig)
+{
+    (void)sig;
+    sig_tid = my_tid();
+    sig_count++;
+}
+
+static pthread_barrier_t sig_barrier;
+static volatile long worker_tid;
+
+static void *sig_target(void *arg)
+{
+    sigset_t none;
+    (void)arg;
+    worker_tid = my_tid();
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    pthread_barrier_wait(&sig_barrier);
+    /* wait for the signal sent to the whole process */
+    while (sig_count < 2)
+        sched_yield();
+    return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+    pthread_barrier_t *b = arg;
+    pthread_barrier_wait(b);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static int count_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void *exit_from_thread(void *arg)
+{
+    (void)arg;
+    exit(3);
+    return NULL;
+}
+
+static void *exec_from_thread(void *arg)
+{
+    char *argv[] = { "/bin/sh", "-c", "exit 4", NULL };
+    (void)arg;
+    execv(argv[0], argv);
+    _exit(127);
+    return NULL;
+}
+
+static void *fork_from_thread(void *arg)
+{
+    pid_t c;
+    int st = 0;
+    (void)arg;
+    pthread_mutex_lock(&count_lock);
+    c = fork();
+    if (c == 0) {
+        /* only this thread exists in the child; the lock it held is still held */
+        int ok = pthread_mutex_unlock(&count_lock) == 0 && pthread_mutex_lock(&count_lock) == 0;
+        _exit(ok ? 6 : 1);
+    }
+    pthread_mutex_unlock(&count_lock);
+    waitpid(c, &st, 0);
+    return (void *)(intptr_t)(WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static void test_signals_and_tasks(void)
+{
+    pthread_t t, sleepers[4];
+    pthread_barrier_t b;
+    sigset_t usr1, old;
+    struct sigaction sa;
+    int i, st;
+    void *ret;
+    pid_t c;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tid_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    /* every thread but one blocks SIGUSR1: a process-directed one goes there */
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old);
+    pthread_barrier_init(&sig_barrier, NULL, 2);
+    pthread_create(&t, NULL, sig_target, NULL);
+    pthread_barrier_wait(&sig_barrier);
+    pthread_kill(t, SIGUSR1);
+    while (sig_count < 1)
+        sched_yield();
+    printf("pthread_kill runs the handler in the target thread: %s\n", yesno(sig_tid == worker_tid));
+    kill(getpid(), SIGUSR1);
+    pthread_join(t, NULL);
+    printf("process signal taken by the unblocked thread: %s\n", yesno(sig_count == 2 && sig_tid == worker_tid));
+    pthread_barrier_destroy(&sig_barrier);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sig_count = 0;
+    pthread_kill(pthread_self(), SIGUSR1);
+    printf("pthread_kill to self: %s\n", yesno(sig_count == 1 && sig_tid == my_tid()));
+
+    /* /proc/self/task lists every thread */
+    pthread_barrier_init(&b, NULL, 5);
+    for (i = 0; i < 4; i++)
+        pthread_create(&sleepers[i], NULL, sleeper, &b);
+    pthread_barrier_wait(&b);
+    printf("tasks in /proc/self/task with 4 threads running: %d\n", count_tasks());
+    for (i = 0; i < 4; i++) {
+        pthread_cancel(sleepers[i]);
+        pthread_join(sleepers[i], &ret);
+    }
+    pthread_barrier_destroy(&b);
+    printf("tasks after they are joined: %d\n", count_tasks());
+
+    /* fork, exit and execve from a thread that is not the main one */
+    pthread_create(&t, NULL, fork_from_thread, NULL);
+    pthread_join(t, &ret);
+    printf("fork from a thread, child status: %ld\n", (long)(intptr_t)ret);
+    fflush(stdout);
+    c = fork();
+    if (c == 0) {
+        pthread_create(&t, NULL, exit_from_thread, NULL);
+        for (;;)
+            pause();
+    }
+    waitpid(c, &st, 0);
+    printf("exit(3) from a thread ends the process: %s\n", yesno(WIFEXITED(st) && WEXITSTATUS(st) == 3));
+    c = fork();
+    if (c == 0) {
+        pthread_create(&t, NULL, exec_from_thread, NULL);
+        for (;;)
+            pause();
+    }
+    waitpid(c, &st, 0);
+    printf("execve from a thread replaces the process: %s\n", yesno(WIFEXITED(st) && WEXITSTATUS(st) == 4));
+}
+
 int main(void)
 {
     pthread_t th[NTHREADS];
@@ -341,6 +504,8 @@ int main(void)
         if (r == 0)
             pthread_mutex_unlock(&cancel_lock);
     }
+
+    test_signals_and_tasks();
 
     printf("main getpid == gettid at end: %s\n", yesno(getpid() == my_tid()));
     return 0;

@@ -228,8 +228,6 @@ def test_unknown_operations_are_enosys(g):
 # --- where slimbox differs from Linux --------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="FUTEX_CLOCK_REALTIME is accepted with FUTEX_WAIT (Linux: ENOSYS) "
-                                      "and the relative timeout is then read as an absolute wall-clock time")
 def test_futex_wait_with_clock_realtime_is_enosys(g):
     addr = word(g)
     assert g.syscall("futex", addr, FUTEX_WAIT | PRIVATE | CLOCK_REALTIME, 1, 0, 0, 0) == -Errno.ENOSYS
@@ -237,7 +235,6 @@ def test_futex_wait_with_clock_realtime_is_enosys(g):
                      0) == -Errno.ENOSYS
 
 
-@pytest.mark.xfail(strict=True, reason="FUTEX_WAKE with val 0 wakes nobody; Linux's loop always wakes one")
 def test_wake_zero_still_wakes_one_like_linux(g):
     addr = word(g)
     (waiter,) = waiters(g, 1, addr)
@@ -245,7 +242,6 @@ def test_wake_zero_still_wakes_one_like_linux(g):
     assert waiter.complete() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="FUTEX_WAKE_OP does not sign-extend the 12-bit oparg/cmparg")
 def test_wake_op_arguments_are_signed_12_bit(g):
     a, b = word(g), word(g, 10)
     op = (1 << 28) | (0 << 24) | (0xFFF << 12) | 0xFFF  # *b += -1; wake b if old == -1

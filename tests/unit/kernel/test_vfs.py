@@ -204,8 +204,6 @@ def test_o_trunc_empties_and_o_creat_applies_the_umask(g, root):
     assert g.stat(b"/a/file").mode & 0o7777 == 0o644
 
 
-@pytest.mark.xfail(strict=True, reason="open with access mode 3 (O_ACCMODE) is EINVAL; Linux accepts it "
-                                      "(checks read+write permission, gives an fd for ioctls only)")
 def test_access_mode_three_opens_for_neither_reading_nor_writing(root):
     file = root.open(b"/a/file", 3)
     assert not file.readable and not file.writable
@@ -256,16 +254,12 @@ def test_rename_rules(g, root):
     assert root.path_of(b"/a/empty/c") == b"/a/empty/c"
 
 
-@pytest.mark.xfail(strict=True, reason="Vfs.is_mountpoint looks at the node after crossing into the mount, so "
-                                      "rmdir/rename of a mount point succeed and detach it (Linux: EBUSY)")
 def test_mount_points_cannot_be_removed_or_renamed(g, root):
     assert root.errno("rmdir", b"/tmp") == Errno.EBUSY
     assert root.errno("rename", b"/tmp", b"/elsewhere") == Errno.EBUSY
     assert root.node(b"/tmp").mount is not root.node(b"/").mount
 
 
-@pytest.mark.xfail(strict=True, reason="Vfs.rename drops the trailing-slash flag of both paths: a file is "
-                                      "renamed from 'f/' or to 'g/' (Linux: ENOTDIR)")
 def test_rename_with_a_trailing_slash_needs_directories(g, root):
     assert root.errno("rename", b"/a/file", b"/a/renamed/") == Errno.ENOTDIR
     assert root.errno("rename", b"/a/file/", b"/a/renamed") == Errno.ENOTDIR
@@ -273,8 +267,6 @@ def test_rename_with_a_trailing_slash_needs_directories(g, root):
     assert root.errno("rename", b"/a/b/", b"/a/moved/") is None  # directories may have one
 
 
-@pytest.mark.xfail(strict=True, reason="link/symlink/mknod to a new name with a trailing slash say EEXIST; "
-                                      "Linux says ENOENT (the name does not exist)")
 def test_new_names_with_a_trailing_slash_are_enoent(g, root):
     assert root.errno("link", b"/a/file", b"/a/new/") == Errno.ENOENT
     assert root.errno("symlink", b"x", b"/a/new/") == Errno.ENOENT
@@ -335,8 +327,6 @@ def test_sticky_directories_protect_other_users_files(g, user):
     assert user.errno("unlink", b"/tmp/users") is None
 
 
-@pytest.mark.xfail(strict=True, reason="Vfs.rename checks the sticky bit for the source only: a user can rename "
-                                      "a file over another user's file in /tmp (Linux: EPERM)")
 def test_sticky_directories_protect_rename_targets_too(g, user):
     g.write_file(b"/tmp/roots", b"root's", 0o666)
     g.write_file(b"/tmp/users", b"user's", 0o644, uid=1000, gid=1000)
@@ -344,8 +334,6 @@ def test_sticky_directories_protect_rename_targets_too(g, user):
     assert g.read_file(b"/tmp/roots") == b"root's" and g.stat(b"/tmp/roots").uid == 0
 
 
-@pytest.mark.xfail(strict=True, reason="moving a directory to another parent does not check write permission "
-                                      "on the directory itself (its '..' changes; Linux: EACCES)")
 def test_moving_a_directory_elsewhere_needs_write_permission_on_it(g, user):
     g.mkdir(b"/tmp/u1", 0o755, uid=1000, gid=1000)
     g.mkdir(b"/tmp/u2", 0o755, uid=1000, gid=1000)

@@ -115,7 +115,11 @@ class Vfs:
             node = PathNode(mount, mount.root, node.name, node.parent)
 
     def is_mountpoint(self, node: PathNode) -> bool:
-        return (id(node.mount), node.inode.key) in self._mounts or node.parent is None
+        """Whether `node` is where a mount sits: the root of a mounted filesystem (as
+        the walk leaves it, after crossing) or a directory something is mounted on."""
+        if node.parent is None or (id(node.mount), node.inode.key) in self._mounts:
+            return True
+        return node.mount.mountpoint is not None and node.inode.key == node.mount.root.key
 
     def mount_path(self, mount: Mount) -> bytes:
         return mount.mountpoint.full_path() if mount.mountpoint is not None else b"/"
@@ -241,8 +245,6 @@ class Vfs:
         if inode.is_symlink():
             raise LinuxError(Errno.ELOOP)
         accmode = flags & O_ACCMODE
-        if accmode == O_ACCMODE:
-            raise LinuxError(Errno.EINVAL)
         if inode.is_dir():
             if accmode != O_RDONLY or flags & (O_CREAT | O_TRUNC):
                 raise LinuxError(Errno.EISDIR)
@@ -250,9 +252,10 @@ class Vfs:
             return DirectoryFile(flags, node)
         if flags & O_DIRECTORY:
             raise LinuxError(Errno.ENOTDIR)
-        writing = accmode in (O_WRONLY, O_RDWR) or bool(flags & O_TRUNC)
+        # access mode 3 asks for neither reading nor writing, but needs both permissions
+        writing = accmode in (O_WRONLY, O_RDWR, O_ACCMODE) or bool(flags & O_TRUNC)
         if not created:
-            want = (MAY_READ if accmode in (O_RDONLY, O_RDWR) else 0) | (MAY_WRITE if writing else 0)
+            want = (MAY_READ if accmode in (O_RDONLY, O_RDWR, O_ACCMODE) else 0) | (MAY_WRITE if writing else 0)
             self.check_access(cred, inode, want)
         if writing and inode.is_regular():
             self._writable_mount(node)
@@ -301,11 +304,13 @@ class Vfs:
     def mknod(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, mode: int,
               rdev: int) -> None:
         parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
-        if name is None or trailing:
+        if name is None:
             raise LinuxError(Errno.EEXIST)
         _check_name(name)
         if self._lookup_child(parent, name) is not None:
             raise LinuxError(Errno.EEXIST)
+        if trailing:
+            raise LinuxError(Errno.ENOENT)
         self._may_modify_dir(cred, parent)
         if mode & S_IFMT == S_IFDIR:
             raise LinuxError(Errno.EPERM)
@@ -317,11 +322,13 @@ class Vfs:
         if len(target) >= PATH_MAX:
             raise LinuxError(Errno.ENAMETOOLONG)
         parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
-        if name is None or trailing:
+        if name is None:
             raise LinuxError(Errno.EEXIST)
         _check_name(name)
         if self._lookup_child(parent, name) is not None:
             raise LinuxError(Errno.EEXIST)
+        if trailing:
+            raise LinuxError(Errno.ENOENT)
         self._may_modify_dir(cred, parent)
         parent.inode.symlink(name, target, cred)
 
@@ -332,14 +339,23 @@ class Vfs:
     def link(self, ctx: FsContext, cred: Credentials, old_start: PathNode, old_path: bytes,
              new_start: PathNode, new_path: bytes, *, follow: bool = False) -> None:
         source = self.resolve(ctx, cred, old_start, old_path, follow=follow)
+        self.link_node(ctx, cred, source, new_start, new_path)
+
+    def link_node(self, ctx: FsContext, cred: Credentials, source: PathNode, new_start: PathNode,
+                  new_path: bytes) -> None:
+        """A new name for the file at `source` (link, and linkat with AT_EMPTY_PATH)."""
         if source.inode.is_dir():
             raise LinuxError(Errno.EPERM)
         parent, name, trailing = self.resolve_parent(ctx, cred, new_start, new_path)
-        if name is None or trailing:
+        if name is None:
             raise LinuxError(Errno.EEXIST)
         _check_name(name)
-        if self._lookup_child(parent, name) is not None:
+        existing = self._lookup_child(parent, name)
+        if existing is not None:
             raise LinuxError(Errno.EEXIST)
+        if trailing:
+            raise LinuxError(Errno.ENOENT)
+        self._writable_mount(parent)  # Linux asks for write access to the mount before comparing mounts
         if parent.mount is not source.mount:
             raise LinuxError(Errno.EXDEV)
         self._may_modify_dir(cred, parent)
@@ -379,14 +395,16 @@ class Vfs:
                new_start: PathNode, new_path: bytes, flags: int = 0) -> None:
         if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) or flags == RENAME_NOREPLACE | RENAME_EXCHANGE:
             raise LinuxError(Errno.EINVAL)
-        old_parent, old_name, _ = self.resolve_parent(ctx, cred, old_start, old_path)
-        new_parent, new_name, _ = self.resolve_parent(ctx, cred, new_start, new_path)
+        old_parent, old_name, old_trailing = self.resolve_parent(ctx, cred, old_start, old_path)
+        new_parent, new_name, new_trailing = self.resolve_parent(ctx, cred, new_start, new_path)
         if old_name is None or new_name is None:
             raise LinuxError(Errno.EBUSY)
         _check_name(new_name)
         source = self._lookup_child(old_parent, old_name)
         if source is None:
             raise LinuxError(Errno.ENOENT)
+        if (old_trailing or new_trailing) and not source.inode.is_dir():
+            raise LinuxError(Errno.ENOTDIR)
         if old_parent.mount is not new_parent.mount:
             raise LinuxError(Errno.EXDEV)
         if self.is_mountpoint(source):
@@ -400,6 +418,10 @@ class Vfs:
             raise LinuxError(Errno.EBUSY)
         self._may_delete(cred, old_parent, source.inode)
         self._may_modify_dir(cred, new_parent)
+        if target is not None:
+            self._may_delete(cred, new_parent, target.inode)  # the sticky bit guards the target too
+        if source.inode.is_dir() and not new_parent.same(old_parent):
+            self.check_access(cred, source.inode, MAY_WRITE)  # its ".." entry changes
         if target is not None and target.inode.key == source.inode.key:
             return
         old_parent.inode.rename(old_name, new_parent.inode, new_name, flags)

@@ -37,8 +37,11 @@ def pack_statx(st: Stat, mount_id: int = 0) -> bytes:
         rdev_major, rdev_minor, dev_major, dev_minor, mount_id, 0, 0)
 
 
-def pack_statfs(fs: FileSystem) -> bytes:
+ST_RDONLY, ST_VALID = 0x1, 0x20
+
+
+def pack_statfs(fs: FileSystem, readonly: bool) -> bytes:
+    """statfs of `fs` as mounted (`readonly` is the mount's, which may differ from the fs's)."""
     magic, blocks, free, files = fs.statfs()
-    flags = 1 if fs.readonly else 0  # ST_RDONLY
-    return structs.STATFS.pack(magic, 4096, blocks, free, free, files, files, 0, fs.dev, NAME_MAX, 4096,
-                               flags | 0x20)  # ST_VALID-like bit the kernel always sets (ST_RELATIME)
+    flags = ST_VALID | (ST_RDONLY if readonly else 0)  # the kernel always sets ST_VALID
+    return structs.STATFS.pack(magic, 4096, blocks, free, free, files, files, 0, fs.dev, NAME_MAX, 4096, flags)

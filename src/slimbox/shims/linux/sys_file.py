@@ -10,6 +10,7 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FD_CLOEXEC
 from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, PathFile, SETFL_MASK
+from slimbox.kernel.mm import TASK_SIZE
 from slimbox.shims.linux.stat import pack_stat, pack_statfs
 
 if TYPE_CHECKING:
@@ -42,18 +43,21 @@ def _writable(task: Task, fd: int):
     return file
 
 
-def _check_count(count: int) -> int:
-    if count > (1 << 63) - 1:
-        raise LinuxError(Errno.EINVAL)
+def _check_buffer(addr: int, count: int) -> int:
+    """What Linux's access_ok does: the range must lie in user space (EFAULT); whether
+    it is mapped is found out byte by byte as data is copied. Returns the count this
+    call will move."""
+    if count > (1 << 63) - 1 or addr + count > TASK_SIZE:
+        raise LinuxError(Errno.EFAULT)
     return min(count, MAX_RW)
 
 
 def read(task: Task, fd: int, buf: int, count: int) -> int:
     file = _readable(task, fd)
-    count = _check_count(count)
+    count = _check_buffer(buf, count)
     if count == 0:
         return 0
-    task.mm.check(buf, count, 2)
+    task.mm.check(buf, 1, 2)  # a buffer that is not there at all fails before data is taken
     data = file.read(task, count)
     task.mm.write(buf, data)
     return len(data)
@@ -61,7 +65,7 @@ def read(task: Task, fd: int, buf: int, count: int) -> int:
 
 def write(task: Task, fd: int, buf: int, count: int) -> int:
     file = _writable(task, fd)
-    count = _check_count(count)
+    count = _check_buffer(buf, count)
     if count == 0:
         return 0
     return file.write(task, task.mm.read(buf, count))
@@ -71,11 +75,11 @@ def pread64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
     file = _readable(task, fd)
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
-    count = _check_count(count)
+    count = _check_buffer(buf, count)
     if count == 0:
         file.pread(0, offset)
         return 0
-    task.mm.check(buf, count, 2)
+    task.mm.check(buf, 1, 2)
     data = file.pread(count, offset)
     task.mm.write(buf, data)
     return len(data)
@@ -85,7 +89,7 @@ def pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
     file = _writable(task, fd)
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
-    count = _check_count(count)
+    count = _check_buffer(buf, count)
     if count == 0:
         return 0
     return file.pwrite(task.mm.read(buf, count), offset)
@@ -322,7 +326,8 @@ def fstatfs(task: Task, fd: int, buf: int) -> int:
     file = task.fds.get(fd)
     if file.inode is None:
         raise LinuxError(Errno.ENOSYS)
-    task.mm.write(buf, pack_statfs(file.inode.fs))
+    readonly = file.path.mount.readonly if file.path is not None else file.inode.fs.readonly
+    task.mm.write(buf, pack_statfs(file.inode.fs, readonly))
     return 0
 
 

@@ -111,7 +111,7 @@ def statx(task: Task, dirfd: int, pathname: int, flags: int, mask: int, statxbuf
 
 def statfs(task: Task, path: int, buf: int) -> int:
     node = node_at(task, AT_FDCWD, read_path(task, path), follow=True)
-    task.mm.write(buf, pack_statfs(node.inode.fs))
+    task.mm.write(buf, pack_statfs(node.inode.fs, node.mount.readonly))
     return 0
 
 
@@ -221,13 +221,10 @@ def linkat(task: Task, olddirfd: int, oldpath: int, newdirfd: int, newpath: int,
     new = read_path(task, newpath)
     vfs = _vfs(task)
     if not old:
+        if not task.cred.is_root:
+            raise LinuxError(Errno.ENOENT)  # linking by descriptor needs CAP_DAC_READ_SEARCH
         source = node_at(task, olddirfd, b"", follow=False)
-        parent, name, _ = vfs.resolve_parent(task.process.fs, task.cred, dir_start(task, newdirfd, new), new)
-        if name is None:
-            raise LinuxError(Errno.EEXIST)
-        if source.inode.is_dir():
-            raise LinuxError(Errno.EPERM)
-        parent.inode.link(name, source.inode)
+        vfs.link_node(task.process.fs, task.cred, source, dir_start(task, newdirfd, new), new)
         return 0
     vfs.link(task.process.fs, task.cred, dir_start(task, olddirfd, old), old, dir_start(task, newdirfd, new),
              new, follow=bool(flags & AT_SYMLINK_FOLLOW))

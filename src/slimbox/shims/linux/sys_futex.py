@@ -33,10 +33,17 @@ def _timeout(task: Task, pointer: int, absolute: bool, realtime: bool) -> int | 
     return value
 
 
+def _signed12(value: int) -> int:
+    value &= 0xFFF
+    return value - 0x1000 if value & 0x800 else value
+
+
 def _wake_op_value(op: int, old: int, arg: int) -> int:
     kind = (op >> 28) & 7
+    arg = _signed12(arg)
     if op & (8 << 28):
         arg = 1 << (arg & 31)
+    arg &= 0xFFFFFFFF
     if kind == 0:
         return arg
     if kind == 1:
@@ -51,7 +58,7 @@ def _wake_op_value(op: int, old: int, arg: int) -> int:
 
 
 def _wake_op_compare(op: int, old: int) -> bool:
-    cmp, cmparg = (op >> 24) & 15, op & 0xFFF
+    cmp, cmparg = (op >> 24) & 15, _signed12(op)
     old = old - (1 << 32) if old & 0x80000000 else old
     table = {0: old == cmparg, 1: old != cmparg, 2: old < cmparg, 3: old <= cmparg, 4: old > cmparg,
              5: old >= cmparg}
@@ -65,7 +72,7 @@ def futex(task: Task, uaddr: int, futex_op: int, val: int, timeout: int, uaddr2:
     private = bool(futex_op & FUTEX_PRIVATE_FLAG)
     cmd = futex_op & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
     realtime = bool(futex_op & FUTEX_CLOCK_REALTIME)
-    if realtime and cmd not in (FUTEX_WAIT_BITSET, FUTEX_WAIT):
+    if realtime and cmd != FUTEX_WAIT_BITSET:
         raise LinuxError(Errno.ENOSYS)
     if cmd == FUTEX_WAIT:
         deadline = task.restart.get("futex_deadline")

@@ -77,17 +77,31 @@ def mincore(task: Task, addr: int, length: int, vec: int) -> int:
     return 0
 
 
+def _mapped(task: Task, addr: int, length: int) -> None:
+    """The whole range must be mapped (ENOMEM), as Linux checks for mlock."""
+    start = addr & ~(PAGE - 1)
+    end = page_up(addr + length)
+    while start < end:
+        vma = task.mm.find(start)
+        if vma is None:
+            raise LinuxError(Errno.ENOMEM)
+        start = vma.end
+
+
 def mlock(task: Task, addr: int, length: int) -> int:
-    return 0  # locking in RAM is the host's business; nothing is ever swapped by us
+    _mapped(task, addr, length)
+    return 0  # nothing the sandbox holds is ever swapped out by it
 
 
 def munlock(task: Task, addr: int, length: int) -> int:
+    _mapped(task, addr, length)
     return 0
 
 
 def mlock2(task: Task, addr: int, length: int, flags: int) -> int:
     if flags & ~1:
         raise LinuxError(Errno.EINVAL)
+    _mapped(task, addr, length)
     return 0
 
 

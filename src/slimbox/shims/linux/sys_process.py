@@ -160,12 +160,36 @@ def setgid(task: Task, gid: int) -> int:
     return setresgid(task, -1, gid, -1)
 
 
+def _setre(task: Task, real: int, effective: int, ids: tuple[int, int, int]) -> tuple[int, int, int]:
+    """setreuid/setregid rules: an unprivileged caller may set the real id to the real or
+    effective id, the effective id to any of the three; the saved id follows the new
+    effective id whenever the real id is set or the effective id moves off the old real."""
+    old_real, old_effective, old_saved = ids
+    if not _privileged(task):
+        if real != -1 and real not in (old_real, old_effective):
+            raise LinuxError(Errno.EPERM)
+        if effective != -1 and effective not in (old_real, old_effective, old_saved):
+            raise LinuxError(Errno.EPERM)
+    new_real = old_real if real == -1 else real
+    new_effective = old_effective if effective == -1 else effective
+    new_saved = old_saved
+    if real != -1 or (effective != -1 and effective != old_real):
+        new_saved = new_effective
+    return new_real, new_effective, new_saved
+
+
 def setreuid(task: Task, ruid: int, euid: int) -> int:
-    return setresuid(task, ruid, euid, -1)
+    cred = task.cred
+    cred.uid, cred.euid, cred.suid = _setre(task, ruid, euid, (cred.uid, cred.euid, cred.suid))
+    cred.fsuid = cred.euid
+    return 0
 
 
 def setregid(task: Task, rgid: int, egid: int) -> int:
-    return setresgid(task, rgid, egid, -1)
+    cred = task.cred
+    cred.gid, cred.egid, cred.sgid = _setre(task, rgid, egid, (cred.gid, cred.egid, cred.sgid))
+    cred.fsgid = cred.egid
+    return 0
 
 
 def setfsuid(task: Task, fsuid: int) -> int:
@@ -241,16 +265,15 @@ def execveat(task: Task, dirfd: int, pathname: int, argv: int, envp: int, flags:
         raise LinuxError(Errno.EINVAL)
     path = read_optional_path(task, pathname, flags)
     budget = [MAX_ARGS_TOTAL]
-    args = read_strv(task, argv, budget)
+    args = read_strv(task, argv, budget) or [b""]  # Linux passes one empty argument for a NULL argv
     env = read_strv(task, envp, budget)
     if not path:
         file = task.fds.get(dirfd)
         if file.path is None:
             raise LinuxError(Errno.EBADF)
-        start, path = file.path, b"."
-    else:
-        start = dir_start(task, dirfd, path)
-    kexec.execve(task, start, path, args, env)
+        kexec.execve_node(task, file.path, b"/dev/fd/%d" % dirfd, args, env)
+        return 0
+    kexec.execve(task, dir_start(task, dirfd, path), path, args, env)
     return 0
 
 
@@ -306,7 +329,8 @@ def arch_prctl(task: Task, code: int, addr: int) -> int:
 def prctl(task: Task, option: int, arg2: int, arg3: int, arg4: int, arg5: int) -> int:
     process = task.process
     if option == PR_SET_NAME:
-        process.comm = task.mm.read_cstring(arg2, 4096)[:15]
+        raw = task.mm.read(arg2, 16)  # Linux copies at most TASK_COMM_LEN bytes
+        process.comm = raw.split(b"\0", 1)[0][:15]
         return 0
     if option == PR_GET_NAME:
         task.mm.write(arg2, process.comm[:15].ljust(16, b"\0"))

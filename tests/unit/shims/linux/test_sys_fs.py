@@ -197,8 +197,6 @@ def test_linkat_empty_path_gives_a_descriptor_a_name(g):
     assert g.syscall("linkat", fd, b"", AT_FDCWD, b"/a/other", 0) == -Errno.ENOENT  # no AT_EMPTY_PATH
 
 
-@pytest.mark.xfail(strict=True, reason="linkat(fd, \"\", ..., AT_EMPTY_PATH) links straight into the inode: "
-                                      "no write/search permission or read-only mount check on the target")
 def test_linkat_empty_path_still_checks_the_target_directory(g):
     user = g.spawn(uid=1000, gid=1000)
     g.write_file(b"/home/users", b"", 0o644, uid=1000, gid=1000)  # on the same filesystem as /etc
@@ -388,8 +386,6 @@ def test_read_only_mount_through_syscalls(g):
     assert g.read_file(b"/ro/file") == b"fixed"
 
 
-@pytest.mark.xfail(strict=True, reason="statfs/fstatfs take ST_RDONLY from the filesystem, not the mount: a "
-                                      "read-only mount of a writable fs reports itself writable")
 def test_statfs_of_a_read_only_mount_says_so(g):
     mount = g.mount_memfs(b"/ro")
     mount.readonly = True

@@ -1,0 +1,255 @@
+"""Debian's python3.11 using processes, threads, pipes and signals, natively and in
+the sandbox. Each program prints only deterministic facts."""
+
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.guest
+
+PYTHON = "/usr/bin/python3.11"
+
+PROGRAMS = {
+    "subprocess_run": """
+        import subprocess
+        r = subprocess.run(["ls", "/"], capture_output=True, text=True)
+        names = r.stdout.split()
+        print("ls / status", r.returncode, "has usr", "usr" in names, "has etc", "etc" in names)
+        r = subprocess.run(["ls", "-l", "/usr/bin/env"], capture_output=True, text=True)
+        print("ls -l status", r.returncode)
+        print(r.stdout, end="")
+        r = subprocess.run(["sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True)
+        print(r.returncode, r.stdout, r.stderr)
+        print("killed child:", subprocess.run(["sh", "-c", "kill -TERM $$"]).returncode)
+        try:
+            subprocess.run(["sleep", "5"], timeout=0.2)
+        except subprocess.TimeoutExpired as e:
+            print("timeout expired for", e.cmd)
+        print("check_output:", subprocess.check_output(["echo", "hi"]))
+    """,
+    "fork_waitpid": """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            os._exit(5)
+        got, status = os.waitpid(pid, 0)
+        print("same pid", got == pid, "exited", os.WIFEXITED(status), "code", os.WEXITSTATUS(status))
+        print("exit code", os.waitstatus_to_exitcode(status))
+        pid = os.fork()
+        if pid == 0:
+            os.kill(os.getpid(), 9)
+        print("signal exit code", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError as e:
+            print("no children:", e.errno == 10)
+    """,
+    "threading_lock": """
+        import threading
+        lock = threading.Lock()
+        counter = 0
+        def work():
+            global counter
+            # modest on purpose: every acquire costs a clock_gettime, a full
+            # round trip to the supervisor in the sandbox
+            for _ in range(1000):
+                with lock:
+                    counter += 1
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("counter", counter, "threads left", threading.active_count())
+        results = {}
+        def ident(i):
+            results[i] = threading.get_ident() != threading.main_thread().ident
+        ts = [threading.Thread(target=ident, args=(i,)) for i in range(4)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        print("own thread ids", sorted(results.items()))
+        ev = threading.Event()
+        cond = threading.Condition()
+        items = []
+        def producer():
+            for i in range(100):
+                with cond:
+                    items.append(i)
+                    cond.notify()
+            ev.set()
+        t = threading.Thread(target=producer)
+        t.start()
+        got = 0
+        while got < 100:
+            with cond:
+                cond.wait_for(lambda: items)
+                got += len(items)
+                items.clear()
+        t.join()
+        print("condition handoff", got, ev.is_set())
+    """,
+    "multiprocessing_pool": """
+        import multiprocessing as mp
+        def square(x):
+            return x * x
+        if __name__ == "__main__":
+            mp.set_start_method("fork")
+            with mp.Pool(4) as pool:
+                print(pool.map(square, range(10)))
+    """,
+    "multiprocessing_process_queue": """
+        import multiprocessing as mp
+        def child(inbox, outbox):
+            outbox.put([v * 2 for v in inbox.get()])
+        if __name__ == "__main__":
+            mp.set_start_method("fork")
+            inbox, outbox = mp.Queue(), mp.Queue()
+            p = mp.Process(target=child, args=(inbox, outbox))
+            p.start()
+            inbox.put([1, 2, 3])
+            print(outbox.get(timeout=30))
+            p.join()
+            print("exitcode", p.exitcode)
+            value = mp.Value("i", 0)
+            def bump(v):
+                with v.get_lock():
+                    v.value += 10
+            procs = [mp.Process(target=bump, args=(value,)) for _ in range(3)]
+            [p.start() for p in procs]
+            [p.join() for p in procs]
+            print("shared value", value.value)
+    """,
+    "signal_alarm": """
+        import signal, time
+        got = []
+        signal.signal(signal.SIGALRM, lambda signum, frame: got.append(signum))
+        signal.alarm(1)
+        time.sleep(1.5)
+        print("recorded", got, "remaining", signal.alarm(0))
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        time.sleep(0.2)
+        print("after setitimer", got)
+    """,
+    "signal_kill_self": """
+        import os, signal, threading
+        got = []
+        signal.signal(signal.SIGUSR1, lambda s, f: got.append("usr1"))
+        signal.signal(signal.SIGUSR2, lambda s, f: got.append("usr2"))
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print(got)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print("pending", signal.sigpending() == {signal.SIGUSR1}, got)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        print("after unblock", got)
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print("sigwait", signal.sigwait({signal.SIGUSR1}) == signal.SIGUSR1)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt")
+    """,
+    "popen_pipes": """
+        import subprocess
+        p = subprocess.Popen(["sort"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out, err = p.communicate(b"b\\na\\n")
+        print(out, err, p.returncode)
+        p1 = subprocess.Popen(["printf", "3\\\\n1\\\\n2\\\\n"], stdout=subprocess.PIPE)
+        p2 = subprocess.Popen(["sort", "-n"], stdin=p1.stdout, stdout=subprocess.PIPE)
+        p1.stdout.close()
+        print(p2.communicate()[0], p1.wait(), p2.returncode)
+        big = b"x" * 300000
+        p = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out, _ = p.communicate(big)
+        print("cat of 300000 bytes", len(out), out == big)
+    """,
+    "pipe_fork": """
+        import os
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            for i in range(3):
+                os.write(w, b"message %d\\n" % i)
+            os._exit(0)
+        os.close(w)
+        data = b""
+        while chunk := os.read(r, 7):
+            data += chunk
+        os.close(r)
+        print(data.decode().splitlines(), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """,
+    "signal_during_waits": """
+        import signal, threading, time
+        got = []
+        signal.signal(signal.SIGALRM, lambda s, f: got.append("alrm"))
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        print("event wait returns", threading.Event().wait(0.4), got)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        lock = threading.Lock()
+        lock.acquire()
+        print("lock acquire returns", lock.acquire(timeout=0.4), got)
+        def sleeper():
+            time.sleep(0.3)
+        t = threading.Thread(target=sleeper)
+        t.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t.join()
+        print("handled while joining", got)
+    """,
+    "sessions_and_groups": """
+        import os, signal, subprocess, sys
+        p = subprocess.Popen(["sleep", "5"], start_new_session=True)
+        os.killpg(p.pid, signal.SIGTERM)
+        print("killpg", p.wait())
+        code = "import os; os.setsid(); print(os.getpgid(0) == os.getpid() == os.getsid(0))"
+        print("setsid", subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip())
+        r = subprocess.run(["sh", "-c", "exit 3"], preexec_fn=lambda: os.setpgid(0, 0))
+        print("preexec_fn", r.returncode)
+        try:
+            subprocess.run(["/nonexistent/program"])
+        except FileNotFoundError as e:
+            print("missing program", e.errno)
+    """,
+    "posix_spawn": """
+        import os
+        pid = os.posix_spawn("/bin/sh", ["sh", "-c", "exit 6"], {"PATH": "/usr/bin:/bin"})
+        print("posix_spawn", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        pid = os.posix_spawnp("echo", ["echo", "spawned by posix_spawnp"], {"PATH": "/usr/bin:/bin"})
+        print("posix_spawnp", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """,
+    "posix_spawn_missing_program": """
+        import os
+        try:
+            pid = os.posix_spawn("/nonexistent/program", ["program"], {})
+            print("spawned; child exit code", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        except FileNotFoundError as e:
+            print("FileNotFoundError", e.errno)
+    """,
+    "thread_pool_executor": """
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            print(list(ex.map(lambda x: x ** 3, range(12))))
+            futures = [ex.submit(sum, range(n)) for n in (10, 100, 1000)]
+            print(sorted(f.result() for f in as_completed(futures)))
+            bad = ex.submit(lambda: 1 / 0)
+            print("exception", type(bad.exception()).__name__)
+    """,
+}
+
+
+XFAIL = {
+    "posix_spawn_missing_program": "posix_spawn of a missing program succeeds (child exits 127): glibc's "
+                                   "CLONE_VM|CLONE_VFORK child reports ENOENT by writing to a copy of memory",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=XFAIL[name])) if name in XFAIL else name
+    for name in PROGRAMS
+])
+def test_python_program_matches_native(compare, name):
+    compare([PYTHON, "-c", textwrap.dedent(PROGRAMS[name])])
