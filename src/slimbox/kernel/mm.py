@@ -64,6 +64,9 @@ _ADVICE_HINTS = frozenset({MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLN
 #: highest user address + 1 on x86-64 with 4-level paging
 TASK_SIZE = 0x7FFFFFFFF000
 MMAP_MIN_ADDR = 0x10000
+#: from this size on, private mappings of host files are mapped by the platform itself
+#: (shared page cache, no copy) rather than copied in
+HOST_MAP_MINIMUM = 64 * 1024
 
 
 def page_up(value: int) -> int:
@@ -85,6 +88,7 @@ class Vma:
     offset: int = 0                   # file offset of `start`
     file_size: int = 0                # bytes of the file that back this mapping (from `offset` at map time)
     write_back: bool = False          # a shared mapping of a file opened for writing
+    host_backed: bool = False         # the platform mapped the host file itself (no copy)
     #: for MAP_SHARED memory: an object standing for the shared pages (kept by forks,
     #: so shared futexes can be keyed by it) and this VMA's offset into them
     region: object = None
@@ -246,15 +250,21 @@ class MemoryManager:
         end = start + length
         for old in self._take_range(start, end):
             self._write_back(old, old.start, old.end)
-        self.aspace.map(start, length, prot, shared=shared)
         vma = Vma(start, end, prot, shared, region=object() if shared else None)
+        host_file = None if anonymous or shared else getattr(file.storage, "host_file", None)
+        if host_file is not None and length >= HOST_MAP_MINIMUM and \
+                self.aspace.map_file(start, length, prot, host_file, offset):
+            vma.host_backed = True
+        else:
+            self.aspace.map(start, length, prot, shared=shared)
         if not anonymous:
             assert file is not None
-            data = file.pread(length, offset)
-            self.aspace.write(start, data)
+            if not vma.host_backed:
+                data = file.pread(length, offset)
+                self.aspace.write(start, data)
+                vma.file_size = len(data)
             vma.inode = file.inode
             vma.offset = offset
-            vma.file_size = len(data)
             vma.name = file.path.full_path() if file.path is not None else b""
             vma.write_back = shared and file.writable
         self._insert(vma)
@@ -387,8 +397,9 @@ class MemoryManager:
         return new_addr
 
     def _refill_file_tail(self, vma: Vma, from_addr: int) -> None:
-        """After growing a file mapping, fill the new part from the file."""
-        if vma.inode is None:
+        """After growing a file mapping, fill the new part from the file (a host-backed
+        mapping is filled by the host itself)."""
+        if vma.inode is None or vma.host_backed:
             return
         file_offset = vma.offset + (from_addr - vma.start)
         data = self._read_inode(vma.inode, file_offset, vma.end - from_addr)
@@ -422,7 +433,7 @@ class MemoryManager:
             if lo >= hi or vma.shared:
                 continue
             self.aspace.discard(lo, hi - lo)
-            if vma.inode is not None:
+            if vma.inode is not None and not vma.host_backed:
                 data = self._read_inode(vma.inode, vma.offset + (lo - vma.start), hi - lo)
                 if data:
                     self.aspace.write(lo, data)

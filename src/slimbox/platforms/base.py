@@ -47,6 +47,10 @@ class AddressSpace(Protocol):
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         """Map zero-filled anonymous memory at exactly `addr`, replacing what was there."""
 
+    def map_file(self, addr: int, length: int, prot: int, host_file: HostFile, offset: int) -> bool:
+        """Map a host file privately at exactly `addr` without copying, if this platform
+        can; False means the kernel must copy the bytes in itself."""
+
     def unmap(self, addr: int, length: int) -> None: ...
 
     def protect(self, addr: int, length: int, prot: int) -> None: ...

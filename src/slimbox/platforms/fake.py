@@ -92,6 +92,9 @@ class FakeAddressSpace:
         self._drop_pages(addr, end)
         self._insert(addr, end, prot, shared)
 
+    def map_file(self, addr: int, length: int, prot: int, host_file, offset: int) -> bool:
+        return False  # nothing on a fake host can be mapped: the kernel copies
+
     def unmap(self, addr: int, length: int) -> None:
         length = _check_aligned(addr, length)
         self._carve(addr, addr + length)

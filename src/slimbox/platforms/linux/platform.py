@@ -12,6 +12,7 @@ import errno
 import os
 import select
 import signal
+import socket
 
 from slimbox.platforms.base import (
     Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
@@ -57,6 +58,7 @@ class LinuxPlatform:
         self._threads: dict[int, StubThread] = {}
         self._sessions: list[int] = []
         self._watches: dict[int, object] = {}
+        self._channels: list[socket.socket] = []
         self.isolation = Isolation()
         self._old_affinity = None
         if pin_cpu:
@@ -75,15 +77,20 @@ class LinuxPlatform:
         def seize(pid: int) -> None:
             self._tracer.seize(pid, _TRACE_OPTIONS)
 
+        channel, stub_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            spawned = spawn_stub(self._stub_fd, seize, self._namespaces)
+            spawned = spawn_stub(self._stub_fd, seize, self._namespaces, stub_end.fileno())
         except OSError as exc:
+            channel.close()
+            stub_end.close()
             if exc.errno in (errno.EPERM, errno.EACCES):
                 raise PlatformUnavailable(f"the Linux platform cannot run here: ptrace is not permitted "
                                           f"({exc.strerror})") from None
             raise
+        stub_end.close()
+        self._channels.append(channel)
         self.isolation = spawned.isolation
-        process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self)
+        process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self, channel)
         self._processes[spawned.pid] = process
         self._threads[spawned.pid] = process.main
         self._sessions.append(spawned.pid)
@@ -272,6 +279,8 @@ class LinuxPlatform:
         for process in list(self._processes.values()):
             self._reap_all(process)
             self._forget(process)
+        for channel in self._channels:
+            channel.close()
         self._epoll.close()
         os.close(self._sigchld)
         os.close(self._wake_r)

@@ -9,8 +9,11 @@ kernel copies (or shares) the address space and the new task is traced from birt
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
+import socket
+import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -18,6 +21,7 @@ from slimbox.abi.regs import MASK64, REG_NAMES, SYSCALL_ARG_REGS, Regs
 from slimbox.platforms.base import GuestMemoryError, PAGE_SIZE
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
+from slimbox.platforms.linux.spawn import CHANNEL_FD
 from slimbox.platforms.linux.stub import StubImage
 
 if TYPE_CHECKING:
@@ -37,6 +41,17 @@ _VSYSCALL_PAGE = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)
 
 _SYS_MMAP, _SYS_MPROTECT, _SYS_MUNMAP, _SYS_MREMAP, _SYS_MADVISE = 9, 10, 11, 25, 28
 _SYS_CLONE, _SYS_EXIT, _SYS_SECCOMP = 56, 60, 317
+_SYS_CLOSE, _SYS_RECVMSG = 3, 47
+_MSG_CMSG_CLOEXEC = 0x40000000
+_MSG_DONTWAIT = 0x40  # never leave the host thread blocked in recvmsg
+_SOL_SOCKET, _SCM_RIGHTS = 1, 1
+
+# the process's scratch page, used only for receiving descriptors on the mapping channel
+_MSGHDR = struct.Struct("<QI4xQQQQi4x")   # name, namelen, iov, iovlen, control, controllen, flags
+_IOVEC = struct.Struct("<QQ")
+_CMSG_FD = struct.Struct("<QiiI")           # cmsg_len, level, type, one descriptor
+_SCRATCH_MSGHDR, _SCRATCH_IOVEC, _SCRATCH_TAG, _SCRATCH_CONTROL = 0, 64, 96, 128
+_TAG = struct.Struct("<Q")
 
 # host clone flags for a guest thread: everything shared, as a pthread is
 _THREAD_FLAGS = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000
@@ -157,12 +172,16 @@ class StubProcess:
     """The address space of one guest process."""
 
     def __init__(self, pid: int, keeper: int | None, image: StubImage, tracer: native.Ptrace,
-                 platform: LinuxPlatform) -> None:
+                 platform: LinuxPlatform, channel: socket.socket | None = None) -> None:
         self.pid = pid
         self.keeper = keeper
         self.image = image
         self.tracer = tracer
         self.platform = platform
+        #: the supervisor's end of the channel host files are passed through (shared by forks)
+        self.channel = channel
+        self._tags = itertools.count(1) if channel is not None else None
+        self.scratch = 0
         self.base = 0
         self.threads: dict[int, StubThread] = {}
         self.main = StubThread(pid, self)
@@ -194,7 +213,8 @@ class StubProcess:
         installed = self.inject(_SYS_SECCOMP, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program))
         if installed != 0:
             raise PlatformError(f"seccomp filters are not available ({os.strerror(-installed)})")
-        self._checked("munmap", self.inject(_SYS_MUNMAP, scratch, PAGE_SIZE))
+        self.write(scratch, bytes(PAGE_SIZE))
+        self.scratch = scratch  # kept: reserved from the guest, used to receive descriptors
 
     def _open_memory(self) -> None:
         self._mem = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
@@ -277,7 +297,9 @@ class StubProcess:
     def fork_from(self, parent: StubThread) -> StubThread:
         result, created = self._inject_through(parent, _SYS_CLONE, (0, 0, 0, 0, 0))
         pid = self._adopt_new_task(parent, result, created, "fork")
-        child = StubProcess(pid, None, self.image, self.tracer, self.platform)
+        child = StubProcess(pid, None, self.image, self.tracer, self.platform, self.channel)
+        child._tags = self._tags
+        child.scratch = self.scratch
         child.base = self.base
         child._open_memory()
         child.main._regs = parent.regs.copy()
@@ -318,7 +340,49 @@ class StubProcess:
     # --- AddressSpace ---------------------------------------------------------------
 
     def reserved(self) -> list[tuple[int, int]]:
-        return [(self.base, self.base + PAGE_SIZE), _VSYSCALL_PAGE]
+        ranges = [(self.base, self.base + PAGE_SIZE), _VSYSCALL_PAGE]
+        if self.scratch:
+            ranges.append((self.scratch, self.scratch + PAGE_SIZE))
+        return ranges
+
+    def map_file(self, addr: int, length: int, prot: int, host_file, offset: int) -> bool:
+        """Map a host file privately at exactly `addr` (no copy: the host shares its page
+        cache). The descriptor travels over the mapping channel and is closed at once.
+        False when that cannot be done; the kernel then copies the bytes instead."""
+        fd = getattr(host_file, "fd", -1)
+        if self.channel is None or not self.scratch or fd < 0:
+            return False
+        tag = _TAG.pack(next(self._tags))
+        try:
+            socket.send_fds(self.channel, [tag], [fd])
+        except OSError:
+            return False
+        received = self._receive_descriptor(tag)
+        if received < 0:
+            return False
+        flags = _MAP_FIXED | _MAP_PRIVATE
+        mapped = self.inject(_SYS_MMAP, addr, length, prot, flags, received, offset)
+        self.inject(_SYS_CLOSE, received)
+        return mapped == addr
+
+    def _receive_descriptor(self, tag: bytes) -> int:
+        """Inject recvmsg on the channel until the message with `tag` arrives (an earlier
+        process may have left one behind); -1 if the channel does not work here."""
+        base = self.scratch
+        header = _MSGHDR.pack(0, 0, base + _SCRATCH_IOVEC, 1, base + _SCRATCH_CONTROL, _CMSG_FD.size + 4, 0)
+        self.write(base + _SCRATCH_MSGHDR, header)
+        self.write(base + _SCRATCH_IOVEC, _IOVEC.pack(base + _SCRATCH_TAG, _TAG.size))
+        for _ in range(8):
+            got = self.inject(_SYS_RECVMSG, CHANNEL_FD, base + _SCRATCH_MSGHDR, _MSG_CMSG_CLOEXEC | _MSG_DONTWAIT)
+            if got != _TAG.size:
+                return -1
+            length, level, kind, fd = _CMSG_FD.unpack(self.read(base + _SCRATCH_CONTROL, _CMSG_FD.size))
+            if level != _SOL_SOCKET or kind != _SCM_RIGHTS or length < 20:
+                return -1
+            if self.read(base + _SCRATCH_TAG, _TAG.size) == tag:
+                return fd
+            self.inject(_SYS_CLOSE, fd)  # someone else's, left over
+        return -1
 
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         flags = _MAP_FIXED | _MAP_ANONYMOUS | _MAP_NORESERVE | (_MAP_SHARED if shared else _MAP_PRIVATE)

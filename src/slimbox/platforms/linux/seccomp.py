@@ -41,6 +41,8 @@ INJECTED_SYSCALLS: dict[int, str] = {
     28: "madvise: MADV_DONTNEED for guest madvise",
     56: "clone: guest fork and threads, made by the kernel (new tasks are traced from birth)",
     60: "exit: one guest thread ending while its process goes on",
+    47: "recvmsg: take a host file the kernel maps into the guest from the mapping channel",
+    3: "close: drop that file once mapped",
 }
 
 

@@ -44,6 +44,7 @@ class Isolation:
 @dataclass
 class SpawnedStub:
     pid: int          # host pid of the stub (the guest process)
+    # the stub holds its end of the mapping channel as CHANNEL_FD
     keeper: int       # host pid of the keeper process
     isolation: Isolation
 
@@ -86,7 +87,12 @@ def _empty_root() -> bool:
         return False
 
 
-def _stub_side(stub_fd: int, gate_fd: int, report_fd: int, keeper_pid: int, private_mounts: bool) -> None:
+#: the descriptor number the stub holds its end of the mapping channel under
+CHANNEL_FD = 3
+
+
+def _stub_side(stub_fd: int, gate_fd: int, report_fd: int, keeper_pid: int, private_mounts: bool,
+               channel_fd: int) -> None:
     """Runs in the stub-to-be; never returns."""
     try:
         native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -105,7 +111,10 @@ def _stub_side(stub_fd: int, gate_fd: int, report_fd: int, keeper_pid: int, priv
         _report(report_fd, "ready")
         if os.read(gate_fd, 1) != b"g":  # the supervisor seizes us, then opens the gate
             os._exit(1)
-        keep = {stub_fd}
+        if stub_fd == CHANNEL_FD:
+            stub_fd = os.dup(stub_fd)
+        os.dup2(channel_fd, CHANNEL_FD, inheritable=True)
+        keep = {stub_fd, CHANNEL_FD}
         for fd in _open_fds():
             if fd not in keep:
                 try:
@@ -124,8 +133,11 @@ def _open_fds() -> list[int]:
         return list(range(3, 1024))
 
 
-def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = True) -> SpawnedStub:
-    """Start a stub; `seize(pid)` is called before the stub may run any code of its own."""
+def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = True,
+               channel_fd: int = -1) -> SpawnedStub:
+    """Start a stub; `seize(pid)` is called before the stub may run any code of its own.
+    The stub keeps `channel_fd` (the supervisor hands it host file descriptors to map
+    through it) as descriptor CHANNEL_FD and nothing else."""
     report_r, report_w = os.pipe()
     gate_r, gate_w = os.pipe()
     supervisor = os.getpid()
@@ -141,7 +153,7 @@ def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = 
             me = os.getpid()
             child = os.fork()
             if child == 0:
-                _stub_side(stub_fd, gate_r, report_w, me, "mount" in obtained)
+                _stub_side(stub_fd, gate_r, report_w, me, "mount" in obtained, channel_fd)
             _report(report_w, f"pid {child}")
             os.close(gate_r)
             for fd in _open_fds():
