@@ -28,6 +28,7 @@ SYS_PROCESS_VM_READV = 310
 SYS_PROCESS_VM_WRITEV = 311
 SYS_SIGNALFD4 = 289
 SYS_PIDFD_OPEN = 434
+SYS_PIDFD_GETFD = 438
 
 PTRACE_CONT = 7
 PTRACE_KILL = 8
@@ -204,6 +205,15 @@ def mount(source: bytes | None, target: bytes, fstype: bytes | None, flags: int,
 
 def chroot(path: bytes) -> None:
     _check(_libc.chroot(path))
+
+
+def take_descriptor(pid: int, fd: int) -> int:
+    """A copy of descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd)."""
+    pidfd = syscall(SYS_PIDFD_OPEN, pid, 0)
+    try:
+        return syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+    finally:
+        os.close(pidfd)
 
 
 def signalfd_for(signals: list[int]) -> int:

@@ -9,15 +9,18 @@ signalfd and those streams.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import select
 import signal
 import socket
+import struct
 
 from slimbox.platforms.base import (
     Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
 )
 from slimbox.platforms.linux import _native as native
+from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.host import PosixHost
 from slimbox.platforms.linux.process import GONE, RUNNING, PlatformError, StubProcess, StubThread
 from slimbox.platforms.linux.spawn import Isolation, spawn_stub
@@ -30,6 +33,9 @@ _CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTR
 _FAULT_SIGNALS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP))
 _SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to another thread
 _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
+# struct seccomp_notif: id, pid, flags, then struct seccomp_data (nr, arch, ip, args[6])
+_NOTIFICATION = struct.Struct("<QIIiIQ6Q")
+_RESPONSE = struct.Struct("<QqiI")  # struct seccomp_notif_resp: id, val, error, flags
 
 
 def _describe_exit(status: int) -> tuple[int, str]:
@@ -46,7 +52,8 @@ class LinuxPlatform:
 
     name = "linux"
 
-    def __init__(self, host: PosixHost | None = None, *, namespaces: bool = True, pin_cpu: bool = True) -> None:
+    def __init__(self, host: PosixHost | None = None, *, namespaces: bool = True, pin_cpu: bool = True,
+                 notify: bool = True) -> None:
         check_host_support()
         self.host = host or PosixHost()
         self._stub = build_stub()
@@ -59,6 +66,10 @@ class LinuxPlatform:
         self._sessions: list[int] = []
         self._watches: dict[int, object] = {}
         self._channels: list[socket.socket] = []
+        #: answer syscalls through seccomp user notifications where possible (the fast path)
+        self._notify = notify
+        self._listeners: list[int] = []
+        self._notification = bytearray(seccomp.NOTIF_SIZE)
         self.isolation = Isolation()
         self._old_affinity = None
         if pin_cpu:
@@ -95,13 +106,21 @@ class LinuxPlatform:
         self._threads[spawned.pid] = process.main
         self._sessions.append(spawned.pid)
         try:
-            process.prepare()
+            listener = process.prepare(self._notify)
         except PlatformError as exc:
             self._forget(process)
             raise PlatformUnavailable(f"the Linux platform cannot run here: {exc}") from None
         except BaseException:
             self._forget(process)
             raise
+        if listener >= 0:
+            try:
+                fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_SET_FLAGS, seccomp.USER_NOTIF_FD_SYNC_WAKE_UP)
+            except OSError:
+                pass  # an older kernel: notifications still work, with a slower wake-up
+            process.listener = listener
+            self._listeners.append(listener)
+            self._epoll.register(listener, select.EPOLLIN)
         return process.main
 
     def _forget(self, process: StubProcess) -> None:
@@ -154,7 +173,8 @@ class LinuxPlatform:
             self._drain(self._wake_r)
             return events
         running = any(t.state == RUNNING for t in self._threads.values())
-        if running and not self._watches and timeout_ns is None and len(self._sessions) == 1:
+        if running and not self._listeners and not self._watches and timeout_ns is None and \
+                len(self._sessions) == 1:
             # the common case: only guest threads to wait for, so one blocking waitpid
             try:
                 tid, status = os.waitpid(-self._sessions[0], native.WALL)
@@ -178,12 +198,41 @@ class LinuxPlatform:
             elif fd == self._wake_r:
                 self._poked = False
                 self._drain(self._wake_r)
+            elif fd in self._listeners:
+                self._receive_notification(fd, events)
             else:
                 key = self._watches.pop(fd)
                 self._epoll.unregister(fd)
                 events.append(HostReadyEvent(key))
         events.extend(self._reap_nohang())
         return events
+
+    def _receive_notification(self, listener: int, events: list[Event]) -> None:
+        buffer = self._notification
+        buffer[:] = bytes(seccomp.NOTIF_SIZE)  # the kernel wants a zeroed struct every time
+        try:
+            fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_RECV, buffer, True)
+        except OSError:
+            return  # the notifying thread died or was interrupted meanwhile
+        ident, tid, _flags, nr, _arch, _ip, *args = _NOTIFICATION.unpack(buffer)
+        thread = self._threads.get(tid)
+        if thread is None:
+            self.answer(listener, ident, -errno.ENOSYS)
+            return
+        thread.notified(ident)
+        events.append(SyscallEvent(thread, nr, args))
+
+    @staticmethod
+    def answer(listener: int, notification: int, result: int) -> None:
+        """Complete a notified syscall with `result` (a value or -errno)."""
+        if -4096 < result < 0:
+            response = _RESPONSE.pack(notification, 0, result, 0)
+        else:
+            response = _RESPONSE.pack(notification, result - (1 << 64) if result >> 63 else result, 0, 0)
+        try:
+            fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_SEND, response)
+        except OSError:
+            pass  # cancelled: the thread was interrupted or killed meanwhile
 
     @staticmethod
     def _drain(fd: int) -> None:
@@ -281,6 +330,8 @@ class LinuxPlatform:
             self._forget(process)
         for channel in self._channels:
             channel.close()
+        for listener in self._listeners:
+            os.close(listener)
         self._epoll.close()
         os.close(self._sigchld)
         os.close(self._wake_r)

@@ -65,7 +65,8 @@ class PlatformError(Exception):
 
 # thread states
 RUNNING = "running"
-STOPPED = "stopped"
+STOPPED = "stopped"      # in a ptrace stop: registers and injections available
+NOTIFIED = "notified"    # blocked in a seccomp user notification, waiting for our answer
 GONE = "gone"
 
 
@@ -76,7 +77,7 @@ class StubThread:
     without touching them costs two POKEUSERs instead of a full register round trip.
     """
 
-    __slots__ = ("tid", "process", "_regs", "owner", "state", "interrupt_requested")
+    __slots__ = ("tid", "process", "_regs", "owner", "state", "interrupt_requested", "notification")
 
     def __init__(self, tid: int, process: StubProcess) -> None:
         self.tid = tid
@@ -85,6 +86,8 @@ class StubThread:
         self.owner: object = None
         self.state = STOPPED
         self.interrupt_requested = False
+        #: the id of the user notification the thread waits in (state NOTIFIED)
+        self.notification = 0
 
     @property
     def address_space(self) -> StubProcess:
@@ -93,8 +96,34 @@ class StubThread:
     @property
     def regs(self) -> Regs:
         if self._regs is None:
+            if self.state == NOTIFIED:
+                self.take_ptrace_stop()
             self._regs = self.process.tracer.get_regs(self.tid)
         return self._regs
+
+    def notified(self, notification: int) -> None:
+        """Record that the thread waits in user notification `notification`."""
+        self._regs = None
+        self.state = NOTIFIED
+        self.notification = notification
+
+    def take_ptrace_stop(self) -> None:
+        """Turn a notification wait into a ptrace stop (for registers or injection): the
+        interrupt cancels the notification; the thread stops inside the syscall, which
+        resume() then completes without restarting it."""
+        tracer = self.process.tracer
+        tracer.interrupt(self.tid)
+        while True:
+            status = self.process.platform.wait_tid(self.tid)
+            if not os.WIFSTOPPED(status):
+                self.state = GONE
+                raise PlatformError(f"thread {self.tid} ended while being stopped")
+            if status >> 16 == native.PTRACE_EVENT_STOP:
+                break
+            tracer.cont(self.tid)  # a host signal: not ours to deliver
+        self.state = STOPPED
+        self.notification = 0
+        self.interrupt_requested = False
 
     @regs.setter
     def regs(self, value: Regs) -> None:
@@ -113,6 +142,10 @@ class StubThread:
         if self._regs is not None:
             self._regs.rax = result
             self.resume()
+            return
+        if self.state == NOTIFIED:
+            self.state = RUNNING
+            self.process.platform.answer(self.process.listener, self.notification, result)
             return
         tracer = self.process.tracer
         tracer.poke_user(self.tid, native.OFFSET_ORIG_RAX, _NO_SYSCALL)
@@ -147,9 +180,13 @@ class StubThread:
     # --- FP/SSE/AVX state --------------------------------------------------------------
 
     def fpu_state(self) -> bytes:
+        if self.state == NOTIFIED:
+            self.take_ptrace_stop()
         return self.process.tracer.get_xstate(self.tid)
 
     def set_fpu_state(self, data: bytes) -> None:
+        if self.state == NOTIFIED:
+            self.take_ptrace_stop()
         self.process.tracer.set_xstate(self.tid, data)
 
     # --- new guest tasks ----------------------------------------------------------------
@@ -165,6 +202,8 @@ class StubThread:
 
     def exit_thread(self) -> None:
         """End this host thread only (the other threads of the process go on)."""
+        if self.state == NOTIFIED:
+            self.take_ptrace_stop()
         self.process.exit_thread(self)
 
 
@@ -181,6 +220,8 @@ class StubProcess:
         #: the supervisor's end of the channel host files are passed through (shared by forks)
         self.channel = channel
         self._tags = itertools.count(1) if channel is not None else None
+        #: the seccomp listener this process's notifications arrive on (shared by forks)
+        self.listener = -1
         self.scratch = 0
         self.base = 0
         self.threads: dict[int, StubThread] = {}
@@ -192,9 +233,10 @@ class StubProcess:
 
     # --- set-up ----------------------------------------------------------------
 
-    def prepare(self) -> None:
-        """Take the freshly exec'd stub at its first int3 and make it an empty,
-        filtered address space."""
+    def prepare(self, notify: bool) -> int:
+        """Take the freshly exec'd stub at its first int3 and make it an empty, filtered
+        address space. Returns the seccomp listener descriptor (now the supervisor's),
+        or -1 when syscalls are only traced."""
         status = self.platform.wait_tid(self.pid)
         if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP):
             raise PlatformError(f"sandbox process did not start (wait status {status:#x})")
@@ -207,14 +249,23 @@ class StubProcess:
                 self._checked("munmap", self.inject(_SYS_MUNMAP, start, end - start))
         scratch = self._checked("mmap", self.inject(_SYS_MMAP, 0, PAGE_SIZE, 3, _MAP_PRIVATE | _MAP_ANONYMOUS,
                                                     MASK64, 0))
-        program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base))
-        self.write(scratch, program)
-        self.write(scratch + len(program), seccomp.fprog(program, scratch))
-        installed = self.inject(_SYS_SECCOMP, seccomp.SECCOMP_SET_MODE_FILTER, 0, scratch + len(program))
-        if installed != 0:
+        listener = -1
+        for with_notifications in ((True, False) if notify else (False,)):
+            program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base), notify=with_notifications)
+            self.write(scratch, program)
+            self.write(scratch + len(program), seccomp.fprog(program, scratch))
+            flags = seccomp.SECCOMP_FILTER_FLAG_NEW_LISTENER if with_notifications else 0
+            installed = self.inject(_SYS_SECCOMP, seccomp.SECCOMP_SET_MODE_FILTER, flags, scratch + len(program))
+            if installed >= 0:
+                if with_notifications:
+                    listener = native.take_descriptor(self.pid, installed)
+                    self.inject(_SYS_CLOSE, installed)
+                break
+        else:
             raise PlatformError(f"seccomp filters are not available ({os.strerror(-installed)})")
         self.write(scratch, bytes(PAGE_SIZE))
         self.scratch = scratch  # kept: reserved from the guest, used to receive descriptors
+        return listener
 
     def _open_memory(self) -> None:
         self._mem = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
@@ -239,6 +290,10 @@ class StubProcess:
     def _stopped_thread(self) -> StubThread:
         for thread in self.threads.values():
             if thread.state == STOPPED:
+                return thread
+        for thread in self.threads.values():
+            if thread.state == NOTIFIED:
+                thread.take_ptrace_stop()
                 return thread
         raise PlatformError("no stopped thread to inject through")
 
@@ -299,6 +354,7 @@ class StubProcess:
         pid = self._adopt_new_task(parent, result, created, "fork")
         child = StubProcess(pid, None, self.image, self.tracer, self.platform, self.channel)
         child._tags = self._tags
+        child.listener = self.listener
         child.scratch = self.scratch
         child.base = self.base
         child._open_memory()

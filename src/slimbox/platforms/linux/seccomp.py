@@ -4,7 +4,11 @@ Decisions, in order:
 1. Not the x86-64 ABI (int 0x80 / i386), or an x32 syscall: kill the process.
 2. Made from the stub's trampoline and in the injection set (memory management the
    sandbox kernel asks for): let the host run it.
-3. Anything else: stop for the supervisor (SECCOMP_RET_TRACE), which answers it.
+3. A syscall whose answer changes registers or the address space (execve, clone,
+   mmap, rt_sigreturn...): stop for the supervisor under ptrace (SECCOMP_RET_TRACE).
+4. Anything else: a seccomp user notification (SECCOMP_RET_USER_NOTIF), which the
+   supervisor answers without any ptrace stop: the fast path. Without notifications
+   (an older host, or asked for), these are traced too.
 
 So nothing the guest issues reaches the host kernel: the only host-executed
 syscalls are those the supervisor injects at the trampoline, whose address the
@@ -20,9 +24,20 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 
 SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
 SECCOMP_RET_KILL_PROCESS = 0x80000000
 SECCOMP_RET_TRACE = 0x7FF00000
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
 SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# struct seccomp_notif / seccomp_notif_resp and the listener's ioctls
+NOTIF_SIZE = 80
+NOTIF_RESP_SIZE = 24
+IOCTL_NOTIF_RECV = 0xC0502100
+IOCTL_NOTIF_SEND = 0xC0182101
+IOCTL_NOTIF_ID_VALID = 0x40082102
+IOCTL_NOTIF_SET_FLAGS = 0x40082104
+USER_NOTIF_FD_SYNC_WAKE_UP = 1
 
 # offsets in struct seccomp_data
 _NR, _ARCH, _IP_LO, _IP_HI = 0, 4, 8, 12
@@ -43,6 +58,30 @@ INJECTED_SYSCALLS: dict[int, str] = {
     60: "exit: one guest thread ending while its process goes on",
     47: "recvmsg: take a host file the kernel maps into the guest from the mapping channel",
     3: "close: drop that file once mapped",
+}
+
+
+# Syscalls that always stop under ptrace, because answering them means changing the
+# thread's registers or injecting into its address space; every other syscall is
+# answered through a user notification when notifications are on.
+TRACED_SYSCALLS: dict[int, str] = {
+    9: "mmap: injects a host mmap",
+    10: "mprotect: injects",
+    11: "munmap: injects",
+    12: "brk: injects",
+    15: "rt_sigreturn: restores every register",
+    25: "mremap: injects",
+    28: "madvise: injects",
+    56: "clone: makes a host task and sets its registers",
+    57: "fork: as clone",
+    58: "vfork: as clone",
+    59: "execve: replaces registers and memory",
+    60: "exit: injects exit into the one thread",
+    131: "sigaltstack: reads the stack pointer",
+    158: "arch_prctl: sets the FS/GS base registers",
+    231: "exit_group: ends the host process",
+    322: "execveat: as execve",
+    435: "clone3: as clone",
 }
 
 
@@ -80,22 +119,29 @@ class _Asm:
         return delta
 
 
-def build_filter(trampoline_ip: int, injected: Iterable[int] = INJECTED_SYSCALLS) -> bytes:
+def build_filter(trampoline_ip: int, *, notify: bool, injected: Iterable[int] = INJECTED_SYSCALLS,
+                 traced: Iterable[int] = TRACED_SYSCALLS) -> bytes:
     """The filter program; `trampoline_ip` is the address right after the trampoline's
     `syscall` instruction, which is what seccomp reports as the instruction pointer."""
     a = _Asm()
     a.load(_ARCH)
     a.jump(_JEQ, AUDIT_ARCH_X86_64, 0, "kill")
     a.load(_NR)
-    a.jump(_JEQ, 0xFFFFFFFF, "trace", 0)  # syscall(-1) is a plain ENOSYS on Linux
+    a.jump(_JEQ, 0xFFFFFFFF, "route", 0)  # syscall(-1) is a plain ENOSYS on Linux
     a.jump(_JSET, X32_SYSCALL_BIT, "kill", 0)
     a.load(_IP_HI)
-    a.jump(_JEQ, trampoline_ip >> 32, 0, "trace")
+    a.jump(_JEQ, trampoline_ip >> 32, 0, "route")
     a.load(_IP_LO)
-    a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, 0, "trace")
+    a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, 0, "route")
     a.load(_NR)
     for nr in injected:
         a.jump(_JEQ, nr, "allow", 0)
+    a.label("route")
+    if notify:
+        a.load(_NR)
+        for nr in traced:
+            a.jump(_JEQ, nr, "trace", 0)
+        a.ret(SECCOMP_RET_USER_NOTIF)
     a.label("trace")
     a.ret(SECCOMP_RET_TRACE)
     a.label("allow")
