@@ -111,7 +111,27 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
             raise PolicyError(f"bad --tmpfs {path!r}: the path must be absolute")
         fs = MemFs(b.dev(), b.clock, root_mode=0o1777)
         vfs.mount(fs, fs.root, mountpoint(path), source="tmpfs", options="rw")
+    _name_this_host(vfs, ctx, kernel.config.hostname)
     return vfs
+
+
+def _name_this_host(vfs: Vfs, ctx: FsContext, hostname: bytes) -> None:
+    """Let the sandbox's own host name resolve (as container runtimes do): add it to the
+    view's /etc/hosts, a copy that never reaches the host."""
+    try:
+        file = vfs.open(ctx, _ROOT, vfs.root, b"/etc/hosts", 0o2)  # O_RDWR
+    except LinuxError:
+        return
+    try:
+        text = file.pread(1 << 20, 0)
+        names = {name for line in text.splitlines() for name in line.split(b"#", 1)[0].split()[1:]}
+        if hostname not in names:
+            addition = (b"" if not text or text.endswith(b"\n") else b"\n") + b"127.0.1.1\t" + hostname + b"\n"
+            file.pwrite(addition, len(text))
+    except LinuxError:
+        pass
+    finally:
+        file.release()
 
 
 def _host_system_dirs(b: _Builder, vfs: Vfs, policy: Policy) -> None:

@@ -233,8 +233,12 @@ class Sandbox:
     # --- lifetime ----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Forget the sandbox's files (host mounts are left as they are)."""
+        """Forget the sandbox's files (host mounts are left as they are) and release the
+        host directories it held open."""
         self.kernel.kill_everything("sandbox closed")
+        if self.kernel.vfs is not None:
+            self.kernel.vfs.close()
+            self.kernel.vfs = None
 
     def __enter__(self) -> Sandbox:
         return self

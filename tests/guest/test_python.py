@@ -187,18 +187,19 @@ PROGRAMS = {
         got = []
         signal.signal(signal.SIGALRM, lambda s, f: got.append("alrm"))
         signal.setitimer(signal.ITIMER_REAL, 0.1)
-        print("event wait returns", threading.Event().wait(0.4), got)
+        print("event wait returns", threading.Event().wait(0.3), got)
         signal.setitimer(signal.ITIMER_REAL, 0.1)
         lock = threading.Lock()
         lock.acquire()
-        print("lock acquire returns", lock.acquire(timeout=0.4), got)
+        print("lock acquire returns", lock.acquire(timeout=0.3), got)
         def sleeper():
             time.sleep(0.3)
         t = threading.Thread(target=sleeper)
         t.start()
         signal.setitimer(signal.ITIMER_REAL, 0.1)
-        t.join()
-        print("handled while joining", got)
+        start = time.monotonic()
+        t.join(timeout=1.5)
+        print("handled while joining", got, "joined promptly", time.monotonic() - start < 1)
     """,
     "sessions_and_groups": """
         import os, signal, subprocess, sys

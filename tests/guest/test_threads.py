@@ -73,8 +73,6 @@ def test_fork_bomb_hits_the_task_limit_and_everything_is_reaped(probes):
     assert again.stdout == b"still fine\n"
 
 
-@pytest.mark.xfail(strict=True, reason="every Sandbox leaves its host mount directory descriptors "
-                                       "(/usr, /etc, /usr/bin...) open after close()")
 def test_fork_bomb_leaves_no_descriptors_behind(probes):
     before = sorted(os.listdir("/proc/self/fd"))
     _run_fork_bomb(probes)

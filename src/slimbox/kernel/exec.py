@@ -194,8 +194,11 @@ def _load(task: Task, node: PathNode, file: File, image: ElfImage, interp_file: 
     start = interp_bias + interp_image.entry if interp_image is not None else entry
 
     task.context.regs = initial_registers(task.context.regs, start, sp)
+    task.context.reset_fpu_state()
     process.exe = node
-    process.comm = node.name[:15]
+    # Linux names the process after the path execve was given, not the file it reached
+    name = execfn.rstrip(b"/").rsplit(b"/", 1)[-1] or node.name
+    process.comm = name[:15]
     process.fds.close_on_exec()
     # handlers do not survive exec; ignored signals stay ignored
     process.sigactions = {sig: Action(SIG_IGN) for sig, act in process.sigactions.items() if act.handler == SIG_IGN}

@@ -270,24 +270,32 @@ class Kernel:
 
     def complete(self, task: Task, result: int) -> None:
         """Finish the task's syscall with `result` and let it run."""
+        if "futex" in task.restart:
+            self.futexes.forget(task)  # ended some other way than a wake (EINTR, timeout)
         task.restart.clear()
         process = task.process
-        if task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None:
-            task.context.regs.rax = result & MASK64
-            self.resume(task)
-            return
-        task.running = True
-        task.context.finish_syscall(result)
+        try:
+            if task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None:
+                task.context.regs.rax = result & MASK64
+                self.resume(task)
+                return
+            task.running = True
+            task.context.finish_syscall(result)
+        except ProcessLookupError:
+            pass  # the host thread is gone (killed from outside): its ExitEvent follows
 
     def resume(self, task: Task) -> None:
         """Let a task in the kernel's hands run on, with its registers as they are, after
         acting on its pending signals; a stopped process keeps it until continued."""
-        if sigdeliver.deliver(self, task) and task.alive:
-            if task.process.stopped:
-                task.held = True
-                return
-            task.running = True
-            task.context.resume()
+        try:
+            if sigdeliver.deliver(self, task) and task.alive:
+                if task.process.stopped:
+                    task.held = True
+                    return
+                task.running = True
+                task.context.resume()
+        except ProcessLookupError:
+            pass  # the host thread is gone (killed from outside): its ExitEvent follows
 
     def _internal_error(self, task: Task, exc: Exception) -> None:
         name = getattr(task.process.personality, "syscall_name", lambda nr: str(nr))(task.syscall_nr)

@@ -113,6 +113,7 @@ def _run_handler(kernel: Kernel, task: Task, item: PendingSignal, action: Action
         kernel.exit_process(task.process, 0, SIGSEGV, "no stack for a signal handler", core=True)
         return False
     context.regs = sigframe.handler_registers(regs, frame_addr, action.handler, item.signo)
+    context.reset_fpu_state()  # handlers start with a clean FPU, as on Linux
     blocked = old_mask | action.mask
     if not action.flags & SA_NODEFER:
         blocked |= bit(item.signo)

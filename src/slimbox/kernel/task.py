@@ -135,6 +135,8 @@ class Task:
     alive: bool = True
     sigaltstack: tuple[int, int, int] = (0, 2, 0)  # (sp, flags=SS_DISABLE, size)
     pdeath_signal: int = 0
+    #: the CPUs the thread asked to run on (a bit per sandbox CPU; 0 means all)
+    affinity: int = 0
     #: signals pending for this thread only
     pending: SignalQueue = field(default_factory=SignalQueue)
     #: the mask to restore when a handler runs after sigsuspend/ppoll/pselect (else None)

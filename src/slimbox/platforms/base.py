@@ -98,6 +98,9 @@ class Context(Protocol):
 
     def set_fpu_state(self, data: bytes) -> None: ...
 
+    def reset_fpu_state(self) -> None:
+        """Put the FP state back to what a fresh process starts with."""
+
     def fork(self) -> Context:
         """A new process with a copy of this one's memory and one stopped thread whose
         registers are a copy of this thread's (this thread must be stopped)."""
@@ -221,6 +224,8 @@ class HostDirectory(Protocol):
     def link(self, name: bytes, new_dir: HostDirectory, new_name: bytes) -> None: ...
 
     def symlink(self, target: bytes, name: bytes) -> None: ...
+
+    def mkfifo(self, name: bytes, mode: int) -> None: ...
 
     def chmod(self, name: bytes, mode: int) -> None: ...
 

@@ -310,6 +310,9 @@ class FakeContext:
     def set_fpu_state(self, data: bytes) -> None:
         self.fpu = bytes(data)
 
+    def reset_fpu_state(self) -> None:
+        self.fpu = _FRESH_FPU
+
     def fork(self) -> FakeContext:
         """A new process: a copy of this address space and of this thread's registers."""
         if self.platform is None:

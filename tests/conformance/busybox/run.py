@@ -244,14 +244,15 @@ def execute(run: Run, make_cmd, env: dict, cwd: Path, applets: list[str], idle_t
 
 
 def read_skiplist(path: Path) -> dict[str, str]:
-    """'APPLET/TEST # reason' per line; a pattern may use shell wildcards."""
+    """'APPLET/TEST # reason' per line (the first ' # ' separates them, since test names
+    can hold '#'); a name may use shell wildcards."""
     skips: dict[str, str] = {}
     if not path.exists():
         return skips
     for line in path.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        name, _, reason = line.partition(" #")
+        name, _, reason = line.partition(" # ")
         skips[name.strip()] = reason.strip()
     return skips
 
@@ -322,6 +323,16 @@ def load_run(name: str, data: dict, log: Path) -> Run:
     return run
 
 
+def slimbox_revision(path: Path) -> str:
+    """The commit the slimbox under test comes from, '+dirty' when its files differ from it."""
+    def git(*a):
+        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()
+    if path != (REPO / "src").resolve():
+        return str(path)
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -340,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="take the native results from the last summary.json instead of running again")
     p.add_argument("--sandbox-arg", action="append", default=[], metavar="ARG",
                    help="extra argument to `slimbox run`, e.g. --sandbox-arg=--strace=FILE (repeatable)")
+    p.add_argument("--slimbox-src", type=Path, default=REPO / "src",
+                   help="the slimbox package to run, put first on PYTHONPATH (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print progress per applet")
     p.add_argument("applets", nargs="*", help="test only these applets (default: all)")
     args = p.parse_args(argv)
@@ -383,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     rundir = out / "sandbox"
     prepare(src, rundir, busybox)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.slimbox_src.resolve()), env.get("PYTHONPATH")]))
     slimbox = [sys.executable, "-m", "slimbox", "run", "-v", f"{rundir}:{GUEST_DIR}",
                "-w", f"{GUEST_DIR}/testsuite", *args.sandbox_arg]
     for k, v in base_env.items():
@@ -404,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "busybox": version[0] if version else busybox,
         "source": src.name,
+        "slimbox": slimbox_revision(args.slimbox_src.resolve()),
         "environment": base_env,
         "applets": args.applets or "all",
         "comparison": cmp,
@@ -429,9 +443,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"busybox:  {summary['busybox']}")
+    print(f"slimbox:  {summary['slimbox']}")
     print(f"native:   {fmt(nc)}  in {native.wall:.0f} s")
     print(f"sandbox:  {fmt(sc)}  in {sandbox.wall:.0f} s" + (f"  ({len(sandbox.hangs)} hang(s))" if sandbox.hangs else ""))
-    print(f"natively passing: {cmp['native_pass']}, of which {cmp['skiplisted']} in the skip list")
+    raw = sum(1 for k, r in native.results.items() if r["status"] == "PASS"
+              and sandbox.results.get(k, {}).get("status") == "PASS")
+    print(f"natively passing: {cmp['native_pass']}, of which {cmp['skiplisted']} in the skip list;"
+          f" {raw} pass in the sandbox ({100.0 * raw / max(1, cmp['native_pass']):.2f}% before the skip list)")
     print(f"sandbox passes {cmp['sandbox_pass']} of {cmp['considered']} natively-passing tests: {cmp['percent']:.2f}%"
           f" (threshold {args.threshold:g}%)")
     for run in (native, sandbox):

@@ -41,8 +41,9 @@ from slimbox.kernel.file import (
     O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, File, RegularFile,
 )
 from slimbox.kernel.fs.inode import (
-    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
+    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
+from slimbox.kernel.pipe import Pipe
 from slimbox.platforms.base import HostDirectory, HostFile, HostStat
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ class HostFs(FileSystem):
         if max_open_dirs < 2:
             raise ValueError("max_open_dirs must be at least 2")
         self.hidden = normalise_hidden(hidden)
+        self._fifos: dict[int, Pipe] = {}
         self._max_open_dirs = max_open_dirs
         self._root_dir = root
         self._open_dirs: OrderedDict[int, HostDirectory] = OrderedDict()
@@ -210,6 +212,13 @@ class HostFs(FileSystem):
         handle = self._open_dirs.pop(ino, None)
         if handle is not None:
             handle.close()
+
+    def fifo(self, ino: int) -> Pipe:
+        """The sandbox's pipe for the host FIFO with inode number `ino`."""
+        pipe = self._fifos.get(ino)
+        if pipe is None:
+            pipe = self._fifos[ino] = Pipe()
+        return pipe
 
     @property
     def open_directory_count(self) -> int:
@@ -331,12 +340,16 @@ class HostSymlinkInode(HostInode):
 
 
 class HostOtherInode(HostInode):
-    """A host device, FIFO or socket: listed with its real attributes, never opened."""
+    """A host device, FIFO or socket: listed with its real attributes. Devices and
+    sockets never open; a FIFO opens as a pipe kept by the sandbox (one per host
+    inode), so sandbox processes meet through it while the host's never take part."""
 
     __slots__ = ()
 
     def open(self, flags: int) -> File:
-        raise LinuxError(Errno.EACCES)
+        if self.kind != S_IFIFO:
+            raise LinuxError(Errno.EACCES)
+        return self.fs.fifo(self.ino).open_fifo(flags, self)
 
 
 class HostDirInode(HostInode):
@@ -411,6 +424,13 @@ class HostDirInode(HostInode):
     def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
         directory = self._may_create(name)
         _host(directory.mkdir, name, mode & 0o7777)
+        return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
+
+    def mknod(self, name: bytes, mode: int, rdev: int, cred: Credentials) -> Inode:
+        if mode & S_IFMT != S_IFIFO:
+            raise LinuxError(Errno.EPERM)  # no host device or socket nodes from the sandbox
+        directory = self._may_create(name)
+        _host(directory.mkfifo, name, mode & 0o7777)
         return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
 
     def symlink(self, name: bytes, target: bytes, cred: Credentials) -> Inode:

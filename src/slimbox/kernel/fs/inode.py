@@ -80,6 +80,9 @@ class FileSystem:
         """(f_type magic, total blocks, free blocks, total inodes) for statfs(2)."""
         return (0x01021994, 0, 0, 0)
 
+    def close(self) -> None:
+        """Release what the filesystem holds on the host (when the sandbox is dropped)."""
+
 
 def _fail(errno: int):
     raise LinuxError(errno)

@@ -79,10 +79,14 @@ class OverlayFs(FileSystem):
         self._whiteouts: WeakKeyDictionary[MemDir, set[bytes]] = WeakKeyDictionary()
         self._opaque: WeakSet[MemDir] = WeakSet()
         self.root = OverlayDir(self, upper_root, lower_root, None, b"")
+        self._lower_fs = lower_root.fs
 
     def statfs(self) -> tuple[int, int, int, int]:
         _, total, free, inodes = self.upper.statfs()
         return (OVERLAYFS_SUPER_MAGIC, total, free, inodes)
+
+    def close(self) -> None:
+        self._lower_fs.close()
 
     # --- layer bookkeeping ------------------------------------------------------------
 

@@ -481,6 +481,11 @@ class Vfs:
         self.check_access(cred, node.inode, MAY_WRITE)
         node.inode.truncate(size)
 
+    def close(self) -> None:
+        """Release every filesystem's host resources; the view is unusable afterwards."""
+        for mount in self.mounts:
+            mount.fs.close()
+
     def walk_mounts(self) -> Iterator[tuple[bytes, Mount]]:
         for mount in self.mounts:
             yield self.mount_path(mount), mount

@@ -136,6 +136,10 @@ class PosixHostDirectory:
         os.link(_component(name), _component(new_name), src_dir_fd=self.fd, dst_dir_fd=new_dir.fd,
                 follow_symlinks=False)
 
+    def mkfifo(self, name: bytes, mode: int) -> None:
+        self._need_write()
+        os.mkfifo(_component(name), mode & 0o7777, dir_fd=self.fd)
+
     def symlink(self, target: bytes, name: bytes) -> None:
         self._need_write()
         os.symlink(target, _component(name), dir_fd=self.fd)

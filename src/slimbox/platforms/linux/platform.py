@@ -22,7 +22,7 @@ from slimbox.platforms.base import (
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.host import PosixHost
-from slimbox.platforms.linux.process import GONE, RUNNING, PlatformError, StubProcess, StubThread
+from slimbox.platforms.linux.process import GONE, NOTIFIED, RUNNING, PlatformError, StubProcess, StubThread
 from slimbox.platforms.linux.spawn import Isolation, spawn_stub
 from slimbox.platforms.linux.stdio import FdStream
 from slimbox.platforms.linux.stub import build_stub
@@ -36,6 +36,11 @@ _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
 # struct seccomp_notif: id, pid, flags, then struct seccomp_data (nr, arch, ip, args[6])
 _NOTIFICATION = struct.Struct("<QIIiIQ6Q")
 _RESPONSE = struct.Struct("<QqiI")  # struct seccomp_notif_resp: id, val, error, flags
+_NOT_IN_SYSCALL = (1 << 64) - 1
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >> 63 else value
 
 
 def _describe_exit(status: int) -> tuple[int, str]:
@@ -70,6 +75,8 @@ class LinuxPlatform:
         self._notify = notify
         self._listeners: list[int] = []
         self._notification = bytearray(seccomp.NOTIF_SIZE)
+        #: the XSAVE image of a thread that has not touched its FP state (captured once)
+        self.initial_fpu = b""
         self.isolation = Isolation()
         self._old_affinity = None
         if pin_cpu:
@@ -223,8 +230,9 @@ class LinuxPlatform:
         events.append(SyscallEvent(thread, nr, args))
 
     @staticmethod
-    def answer(listener: int, notification: int, result: int) -> None:
-        """Complete a notified syscall with `result` (a value or -errno)."""
+    def answer(listener: int, notification: int, result: int) -> bool:
+        """Complete a notified syscall with `result` (a value or -errno); False if the
+        notification was cancelled meanwhile (the thread was interrupted or killed)."""
         if -4096 < result < 0:
             response = _RESPONSE.pack(notification, 0, result, 0)
         else:
@@ -232,7 +240,8 @@ class LinuxPlatform:
         try:
             fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_SEND, response)
         except OSError:
-            pass  # cancelled: the thread was interrupted or killed meanwhile
+            return False
+        return True
 
     @staticmethod
     def _drain(fd: int) -> None:
@@ -282,9 +291,20 @@ class LinuxPlatform:
             nr, *args = self._tracer.syscall_info(tid)
             events.append(SyscallEvent(thread, nr, args))
         elif event == native.PTRACE_EVENT_STOP:
-            if thread.interrupt_requested:
+            if thread.state == NOTIFIED:
+                # the interrupt cancelled a notification the kernel already holds: the
+                # thread now waits at a ptrace stop for that same answer
                 thread.interrupt_requested = False
                 thread.stopped()
+            elif thread.interrupt_requested:
+                thread.interrupt_requested = False
+                thread.stopped()
+                regs = thread.regs
+                if regs.orig_rax != _NOT_IN_SYSCALL and -516 <= _signed(regs.rax) <= -512:
+                    # stopped inside a syscall the kernel had not seen yet (a notification
+                    # the interrupt cancelled): make it run again once the thread resumes
+                    regs.rip -= 2
+                    regs.rax = regs.orig_rax
                 events.append(InterruptEvent(thread))
             else:
                 self._tracer.cont(tid, 0)
@@ -325,8 +345,15 @@ class LinuxPlatform:
     def close(self) -> None:
         for process in list(self._processes.values()):
             process.kill()
+        # Reap by session, not thread by thread: the first stub is the pid namespace's
+        # init, whose exit waits until every other task in the namespace is reaped.
+        for session in list(self._sessions):
+            while True:
+                try:
+                    os.waitpid(-session, native.WALL)
+                except ChildProcessError:
+                    break
         for process in list(self._processes.values()):
-            self._reap_all(process)
             self._forget(process)
         for channel in self._channels:
             channel.close()
@@ -340,13 +367,6 @@ class LinuxPlatform:
         signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
         if self._old_affinity is not None:
             os.sched_setaffinity(0, self._old_affinity)
-
-    def _reap_all(self, process: StubProcess) -> None:
-        for tid in list(process.threads):
-            try:
-                os.waitpid(tid, native.WALL)
-            except ChildProcessError:
-                pass
 
     def _pin_to_current_cpu(self) -> None:
         try:

@@ -96,7 +96,7 @@ class StubThread:
     @property
     def regs(self) -> Regs:
         if self._regs is None:
-            if self.state == NOTIFIED:
+            if self.state != STOPPED:
                 self.take_ptrace_stop()
             self._regs = self.process.tracer.get_regs(self.tid)
         return self._regs
@@ -108,9 +108,10 @@ class StubThread:
         self.notification = notification
 
     def take_ptrace_stop(self) -> None:
-        """Turn a notification wait into a ptrace stop (for registers or injection): the
-        interrupt cancels the notification; the thread stops inside the syscall, which
-        resume() then completes without restarting it."""
+        """Bring a thread that is running, or waiting in a notification, to a ptrace stop
+        (for its registers, an injection, or its end). An interrupt cancels a pending
+        notification; the thread then stops inside that syscall, which resume()
+        completes without restarting it."""
         tracer = self.process.tracer
         tracer.interrupt(self.tid)
         while True:
@@ -118,7 +119,10 @@ class StubThread:
             if not os.WIFSTOPPED(status):
                 self.state = GONE
                 raise PlatformError(f"thread {self.tid} ended while being stopped")
-            if status >> 16 == native.PTRACE_EVENT_STOP:
+            event = status >> 16
+            if event in (native.PTRACE_EVENT_STOP, native.PTRACE_EVENT_SECCOMP):
+                # (a syscall-entry stop is a stop too; the caller overwrites orig_rax, so
+                # the syscall is never run by the host)
                 break
             tracer.cont(self.tid)  # a host signal: not ours to deliver
         self.state = STOPPED
@@ -144,9 +148,13 @@ class StubThread:
             self.resume()
             return
         if self.state == NOTIFIED:
-            self.state = RUNNING
-            self.process.platform.answer(self.process.listener, self.notification, result)
-            return
+            if self.process.platform.answer(self.process.listener, self.notification, result):
+                self.state = RUNNING
+                return
+            # The notification was cancelled under us (an interrupt landed as the thread
+            # entered the syscall): finish it at the ptrace stop instead, so it is not
+            # restarted and run twice.
+            self.take_ptrace_stop()
         tracer = self.process.tracer
         tracer.poke_user(self.tid, native.OFFSET_ORIG_RAX, _NO_SYSCALL)
         tracer.poke_user(self.tid, native.OFFSET_RAX, result)
@@ -180,14 +188,18 @@ class StubThread:
     # --- FP/SSE/AVX state --------------------------------------------------------------
 
     def fpu_state(self) -> bytes:
-        if self.state == NOTIFIED:
+        if self.state != STOPPED:
             self.take_ptrace_stop()
         return self.process.tracer.get_xstate(self.tid)
 
     def set_fpu_state(self, data: bytes) -> None:
-        if self.state == NOTIFIED:
+        if self.state != STOPPED:
             self.take_ptrace_stop()
         self.process.tracer.set_xstate(self.tid, data)
+
+    def reset_fpu_state(self) -> None:
+        """The FP/SSE/AVX state a fresh process starts with (signal handlers, exec)."""
+        self.set_fpu_state(self.process.platform.initial_fpu)
 
     # --- new guest tasks ----------------------------------------------------------------
 
@@ -202,7 +214,7 @@ class StubThread:
 
     def exit_thread(self) -> None:
         """End this host thread only (the other threads of the process go on)."""
-        if self.state == NOTIFIED:
+        if self.state in (NOTIFIED, RUNNING):
             self.take_ptrace_stop()
         self.process.exit_thread(self)
 
@@ -243,6 +255,8 @@ class StubProcess:
         self.main.stopped()
         regs = self.main.regs
         self.base = regs.rip - 1 - self.image.entry
+        if not self.platform.initial_fpu:
+            self.platform.initial_fpu = self.main.fpu_state()  # untouched since exec: the initial state
         self._open_memory()
         for start, end, _ in self._host_mappings():
             if start != self.base and (start, end) != _VSYSCALL_PAGE:

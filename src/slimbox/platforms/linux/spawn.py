@@ -149,6 +149,13 @@ def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = 
             native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != supervisor:
                 os._exit(1)
+            # Out of the caller's process group and deaf to job-control signals: Ctrl-C
+            # at the terminal is for the supervisor to pass on, not to end the keeper
+            # (whose death would take the guest with it).
+            os.setpgid(0, 0)
+            for signo in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP,
+                          signal.SIGTTIN, signal.SIGTTOU):
+                signal.signal(signo, signal.SIG_IGN)
             obtained = _unshare_what_we_can(report_w) if namespaces else []
             me = os.getpid()
             child = os.fork()

@@ -443,21 +443,36 @@ def setpriority(task: Task, which: int, who: int, prio: int) -> int:
     return 0  # priorities are the host scheduler's business
 
 
+def _thread(task: Task, pid: int) -> Task:
+    if pid == 0:
+        return task
+    target = task.kernel.tasks.get(pid)
+    if target is None:
+        raise LinuxError(Errno.ESRCH)
+    return target
+
+
 def sched_getaffinity(task: Task, pid: int, cpusetsize: int, mask: int) -> int:
+    target = _thread(task, pid)
     count = task.kernel.config.cpu_count
     needed = max(8, ((count + 63) // 64) * 8)
     if cpusetsize < needed or cpusetsize & 7:
         raise LinuxError(Errno.EINVAL)
-    bits = (1 << count) - 1
+    every = (1 << count) - 1
+    bits = target.affinity or every
     task.mm.write(mask, bits.to_bytes(needed, "little"))
     return needed
 
 
 def sched_setaffinity(task: Task, pid: int, cpusetsize: int, mask: int) -> int:
+    target = _thread(task, pid)
     raw = task.mm.read(mask, min(cpusetsize, 1024))
-    if not int.from_bytes(raw, "little") & ((1 << task.kernel.config.cpu_count) - 1):
+    every = (1 << task.kernel.config.cpu_count) - 1
+    chosen = int.from_bytes(raw, "little") & every
+    if not chosen:
         raise LinuxError(Errno.EINVAL)
-    return 0  # placement is decided by the platform
+    target.affinity = chosen  # kept and reported; where threads run is the platform's choice
+    return 0
 
 
 def sched_yield(task: Task) -> int:

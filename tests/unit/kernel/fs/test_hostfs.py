@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.file import O_APPEND, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from slimbox.kernel.file import O_APPEND, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
 from slimbox.kernel.fs.hostfs import HostFs
 from slimbox.platforms.linux.hostdir import PosixHostDirectory
 
@@ -109,10 +109,28 @@ def test_hard_links_compare_equal(sandbox, share):
     assert sandbox.node(b"/mnt/hello.txt").inode.key == sandbox.node(b"/mnt/sub/hello_again").inode.key
 
 
-def test_host_fifo_is_visible_but_cannot_be_opened(sandbox, share):
+def test_host_fifo_opens_as_a_pipe_kept_in_the_sandbox(sandbox, share):
     mount_host(sandbox, share, readonly=True)
     assert stat_mod.S_ISFIFO(sandbox.stat(b"/mnt/fifo").mode)
-    assert sandbox.errno(sandbox.open, b"/mnt/fifo") == Errno.EACCES
+    reader = sandbox.open(b"/mnt/fifo", O_RDONLY | O_NONBLOCK)
+    writer = sandbox.open(b"/mnt/fifo", O_WRONLY | O_NONBLOCK)
+    try:
+        assert writer.write(None, b"through the sandbox") == 19
+        assert reader.read(None, 100) == b"through the sandbox"
+    finally:
+        writer.release()
+        reader.release()
+
+
+def test_host_devices_cannot_be_opened_or_made(sandbox, share, tmp_path):
+    mount_host(sandbox, share)
+    sandbox.vfs.mknod(sandbox.ctx, sandbox.cred, sandbox.ctx.cwd, b"/mnt/newfifo", stat_mod.S_IFIFO | 0o600, 0)
+    assert stat_mod.S_ISFIFO(os.stat(share / "newfifo").st_mode)   # a real FIFO on the host
+    with pytest.raises(Exception) as refused:
+        sandbox.vfs.mknod(sandbox.ctx, sandbox.cred, sandbox.ctx.cwd, b"/mnt/null2", stat_mod.S_IFCHR | 0o666,
+                          0x0103)
+    assert getattr(refused.value, "errno", None) == Errno.EPERM
+    assert not (share / "null2").exists()
 
 
 def test_open_file_keeps_its_stat_after_unlink(sandbox, share):
