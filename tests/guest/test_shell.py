@@ -6,7 +6,6 @@ only under the current directory (a fresh temporary directory natively, the sand
 fresh /tmp inside it).
 """
 
-import subprocess
 
 import pytest
 

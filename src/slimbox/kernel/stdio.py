@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError, from_os_error
-from slimbox.kernel.file import O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from slimbox.kernel.file import O_RDONLY, O_WRONLY, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
 from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, Stat
 from slimbox.kernel.waitqueue import WaitQueue
 

@@ -7,7 +7,6 @@ import struct
 import sys
 from pathlib import Path
 
-import pytest
 
 _KERNEL_TESTS = str(Path(__file__).resolve().parents[2] / "kernel")  # where guest.py lives
 if _KERNEL_TESTS not in sys.path:
