@@ -179,39 +179,40 @@ class LinuxPlatform:
             self._poked = False
             self._drain(self._wake_r)
             return events
-        running = any(t.state == RUNNING for t in self._threads.values())
-        if running and not self._listeners and not self._watches and timeout_ns is None and \
-                len(self._sessions) == 1:
-            # the common case: only guest threads to wait for, so one blocking waitpid
+        if not self._listeners and not self._watches and timeout_ns is None and len(self._sessions) == 1 \
+                and any(t.state == RUNNING for t in self._threads.values()):
+            # only ptrace stops can come: one blocking waitpid is the cheapest wait
             try:
                 tid, status = os.waitpid(-self._sessions[0], native.WALL)
             except ChildProcessError:
                 return events
             self._translate(tid, status, events)
             return events
-        events = self._reap_nohang()
-        if events:
-            return events
-        timeout = -1.0 if timeout_ns is None else max(timeout_ns, 0) / 1e9
-        if running and (timeout < 0 or timeout > _SIGCHLD_MISSED_POLL):
-            timeout = _SIGCHLD_MISSED_POLL
+        # Otherwise epoll over the SIGCHLD signalfd (ptrace stops), the seccomp listeners,
+        # the wake-up pipe and watched host streams. Each SIGCHLD is followed by reaping
+        # everything pending; the timeout is bounded in case one went to another thread.
+        timeout = _SIGCHLD_MISSED_POLL if timeout_ns is None else min(max(timeout_ns, 0) / 1e9,
+                                                                      _SIGCHLD_MISSED_POLL)
         try:
             ready = self._epoll.poll(timeout)
         except InterruptedError:
             ready = []
+        reap = not ready
         for fd, _ in ready:
-            if fd == self._sigchld:
+            if fd in self._listeners:
+                self._receive_notification(fd, events)
+            elif fd == self._sigchld:
                 self._drain(self._sigchld)
+                reap = True
             elif fd == self._wake_r:
                 self._poked = False
                 self._drain(self._wake_r)
-            elif fd in self._listeners:
-                self._receive_notification(fd, events)
             else:
                 key = self._watches.pop(fd)
                 self._epoll.unregister(fd)
                 events.append(HostReadyEvent(key))
-        events.extend(self._reap_nohang())
+        if reap:
+            self._reap_nohang(events)
         return events
 
     def _receive_notification(self, listener: int, events: list[Event]) -> None:
@@ -251,8 +252,7 @@ class LinuxPlatform:
         except BlockingIOError:
             pass
 
-    def _reap_nohang(self) -> list[Event]:
-        events: list[Event] = []
+    def _reap_nohang(self, events: list[Event]) -> None:
         for session in list(self._sessions):
             while True:
                 try:
@@ -262,7 +262,6 @@ class LinuxPlatform:
                 if tid == 0:
                     break
                 self._translate(tid, status, events)
-        return events
 
     def _translate(self, tid: int, status: int, events: list[Event]) -> None:
         thread = self._threads.get(tid)
