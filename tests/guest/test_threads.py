@@ -73,6 +73,14 @@ def test_fork_bomb_hits_the_task_limit_and_everything_is_reaped(probes):
     assert again.stdout == b"still fine\n"
 
 
+def test_thread_bomb_hits_the_task_limit(probes):
+    result = slimbox.run([f"{GUEST_DIR}/thread_bomb"], env=ENV, capture_output=True, cwd="/tmp",
+                         mounts=(f"{probes}:{GUEST_DIR}:ro",), timeout=120)
+    assert result.stdout.decode().splitlines() == [
+        "pthread_create failed: EAGAIN", "made some threads first: yes", "threads work again: yes"]
+    assert result.returncode == 0, result.stderr
+
+
 def test_fork_bomb_leaves_no_descriptors_behind(probes):
     before = sorted(os.listdir("/proc/self/fd"))
     _run_fork_bomb(probes)
