@@ -21,6 +21,11 @@ def test_signals_match_native(compare, name):
     assert outcome.returncode == -15
 
 
+@pytest.mark.parametrize("name", ["sleep_signals", "sleep_signals.dyn"])
+def test_signals_end_sleeps_and_waits_like_native(compare, name):
+    compare(name)
+
+
 def test_sigterm_to_the_cli_reaches_the_guest():
     """The command line forwards SIGTERM to the guest's first process and exits as it does."""
     proc = subprocess.Popen([sys.executable, "-m", "slimbox", "run", "--", "/bin/busybox", "sh", "-c",

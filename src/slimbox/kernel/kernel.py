@@ -208,46 +208,56 @@ class Kernel:
     def run(self, deadline_ns: int | None = None) -> Process:
         """Run until the init process has ended (or the deadline passes); returns it."""
         assert self.init is not None and self.platform is not None
-        platform = self.platform
         timed_out = []
         if deadline_ns is not None:
             self.add_timer(deadline_ns, lambda: timed_out.append(True))
         while self.init.alive:
-            while self._runnable:
-                task = self._runnable.popleft()
-                if task.alive:
-                    self._dispatch(task)
-            if not self.init.alive:
-                break
-            deadline = self._next_deadline()
-            timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
-            for event in platform.wait(timeout):
-                kind = type(event)
-                if kind is SyscallEvent:
-                    task = event.context.owner
-                    task.running = False
-                    task.syscall_nr = event.nr
-                    task.syscall_args = event.args
-                    self._dispatch(task)
-                elif kind is HostReadyEvent:
-                    event.key.notify_all()
-                elif kind is InterruptEvent:
-                    task = event.context.owner
-                    task.running = False
-                    if task.alive:
-                        self.resume(task)
-                elif kind is FaultEvent:
-                    self._on_fault(event)
-                elif kind is ExitEvent:
-                    self._on_thread_gone(event)
-            self._fire_timers()
-            while self.host_signals:
-                sigdeliver.forward_host_signal(self, self.host_signals.pop(0))
+            self.step()
             if timed_out:
                 self.kill_everything("wall-clock timeout")
                 raise SandboxTimeout()
         self.kill_everything("init exited")
         return self.init
+
+    def step(self, max_wait_ns: int | None = None) -> None:
+        """One turn of the loop: run woken tasks, wait for platform events until the next
+        timer (or `max_wait_ns`), handle them, fire due timers, pass on host signals."""
+        self.run_woken()
+        if self.init is not None and not self.init.alive:
+            return
+        deadline = self._next_deadline()
+        timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
+        if max_wait_ns is not None:
+            timeout = max_wait_ns if timeout is None else min(timeout, max_wait_ns)
+        for event in self.platform.wait(timeout):
+            kind = type(event)
+            if kind is SyscallEvent:
+                task = event.context.owner
+                task.running = False
+                task.syscall_nr = event.nr
+                task.syscall_args = event.args
+                self._dispatch(task)
+            elif kind is HostReadyEvent:
+                event.key.notify_all()
+            elif kind is InterruptEvent:
+                task = event.context.owner
+                task.running = False
+                if task.alive:
+                    self.resume(task)
+            elif kind is FaultEvent:
+                self._on_fault(event)
+            elif kind is ExitEvent:
+                self._on_thread_gone(event)
+        self._fire_timers()
+        while self.host_signals:
+            sigdeliver.forward_host_signal(self, self.host_signals.pop(0))
+
+    def run_woken(self) -> None:
+        """Re-run the syscalls of the tasks that were woken."""
+        while self._runnable:
+            task = self._runnable.popleft()
+            if task.alive:
+                self._dispatch(task)
 
     def _dispatch(self, task: Task) -> None:
         self.syscall_count += 1

@@ -250,6 +250,9 @@ def interrupt(kernel: Kernel, task: Task) -> None:
         task.restart.clear()
         kernel.resume(task)
     else:
+        on_interrupt = task.restart.get("on_interrupt")
+        if on_interrupt is not None:
+            on_interrupt()  # e.g. nanosleep reports the time left
         kernel.complete(task, -Errno.EINTR)
 
 

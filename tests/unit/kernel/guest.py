@@ -38,7 +38,6 @@ from slimbox.kernel.kernel import Kernel, KernelConfig
 from slimbox.kernel.mm import MAP_ANONYMOUS, MAP_PRIVATE, PAGE, PROT_READ, PROT_WRITE
 from slimbox.kernel.stdio import HostStreamFile
 from slimbox.kernel.task import Task
-from slimbox.platforms.base import ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, SyscallEvent
 from slimbox.platforms.fake import FakeContext, FakeHost, FakePlatform, FakeStream
 from slimbox.shims.linux.personality import LinuxPersonality
 
@@ -328,41 +327,11 @@ class FakeGuest:
         self._run_runnable()
 
     def step(self, max_wait_ns: int | None = None) -> None:
-        """One turn of Kernel.run's loop: run woken tasks, wait for events until the
-        next timer (at most `max_wait_ns`), handle them, fire due timers."""
-        kernel = self.kernel
-        self._run_runnable()
-        deadline = kernel._next_deadline()
-        timeout = None if deadline is None else max(0, deadline - kernel.monotonic_ns())
-        if max_wait_ns is not None:
-            timeout = max_wait_ns if timeout is None else min(timeout, max_wait_ns)
-        for event in self.platform.wait(timeout):
-            kind = type(event)
-            if kind is SyscallEvent:
-                task = event.context.owner
-                task.running = False
-                task.syscall_nr = event.nr
-                task.syscall_args = event.args
-                kernel._dispatch(task)
-            elif kind is HostReadyEvent:
-                event.key.notify_all()
-            elif kind is InterruptEvent:
-                task = event.context.owner
-                task.running = False
-                if task.alive:
-                    kernel.resume(task)
-            elif kind is FaultEvent:
-                kernel._on_fault(event)
-            elif kind is ExitEvent:
-                kernel._on_thread_gone(event)
-        kernel._fire_timers()
+        """One turn of Kernel.run's loop (Kernel.step)."""
+        self.kernel.step(max_wait_ns)
 
     def _run_runnable(self) -> None:
-        kernel = self.kernel
-        while kernel._runnable:
-            task = kernel._runnable.popleft()
-            if task.alive:
-                kernel._dispatch(task)
+        self.kernel.run_woken()
 
     # --- the filesystem, set up as root (not through syscalls) -------------------------------
 

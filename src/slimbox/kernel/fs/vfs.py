@@ -291,26 +291,28 @@ class Vfs:
              follow: bool = True) -> Stat:
         return self.resolve(ctx, cred, start, path, follow=follow).inode.stat()
 
-    def mkdir(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, mode: int) -> None:
-        parent, name, _ = self.resolve_parent(ctx, cred, start, path)
-        if name is None:
-            raise LinuxError(Errno.EEXIST)
-        _check_name(name)
-        if self._lookup_child(parent, name) is not None:
-            raise LinuxError(Errno.EEXIST)
-        self._may_modify_dir(cred, parent)
-        parent.inode.mkdir(name, (mode & 0o7777) & ~ctx.umask, cred)
-
-    def mknod(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, mode: int,
-              rdev: int) -> None:
+    def _new_name(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, *,
+                  directory: bool = False) -> tuple[PathNode, bytes]:
+        """The directory and name for a new entry at `path`: EEXIST if something is there;
+        a trailing slash is only for directories (ENOENT otherwise, as Linux says)."""
         parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
         if name is None:
             raise LinuxError(Errno.EEXIST)
         _check_name(name)
         if self._lookup_child(parent, name) is not None:
             raise LinuxError(Errno.EEXIST)
-        if trailing:
+        if trailing and not directory:
             raise LinuxError(Errno.ENOENT)
+        return parent, name
+
+    def mkdir(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, mode: int) -> None:
+        parent, name = self._new_name(ctx, cred, start, path, directory=True)
+        self._may_modify_dir(cred, parent)
+        parent.inode.mkdir(name, (mode & 0o7777) & ~ctx.umask, cred)
+
+    def mknod(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, mode: int,
+              rdev: int) -> None:
+        parent, name = self._new_name(ctx, cred, start, path)
         self._may_modify_dir(cred, parent)
         if mode & S_IFMT == S_IFDIR:
             raise LinuxError(Errno.EPERM)
@@ -321,14 +323,7 @@ class Vfs:
             raise LinuxError(Errno.ENOENT)
         if len(target) >= PATH_MAX:
             raise LinuxError(Errno.ENAMETOOLONG)
-        parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
-        if name is None:
-            raise LinuxError(Errno.EEXIST)
-        _check_name(name)
-        if self._lookup_child(parent, name) is not None:
-            raise LinuxError(Errno.EEXIST)
-        if trailing:
-            raise LinuxError(Errno.ENOENT)
+        parent, name = self._new_name(ctx, cred, start, path)
         self._may_modify_dir(cred, parent)
         parent.inode.symlink(name, target, cred)
 
@@ -346,15 +341,7 @@ class Vfs:
         """A new name for the file at `source` (link, and linkat with AT_EMPTY_PATH)."""
         if source.inode.is_dir():
             raise LinuxError(Errno.EPERM)
-        parent, name, trailing = self.resolve_parent(ctx, cred, new_start, new_path)
-        if name is None:
-            raise LinuxError(Errno.EEXIST)
-        _check_name(name)
-        existing = self._lookup_child(parent, name)
-        if existing is not None:
-            raise LinuxError(Errno.EEXIST)
-        if trailing:
-            raise LinuxError(Errno.ENOENT)
+        parent, name = self._new_name(ctx, cred, new_start, new_path)
         self._writable_mount(parent)  # Linux asks for write access to the mount before comparing mounts
         if parent.mount is not source.mount:
             raise LinuxError(Errno.EXDEV)

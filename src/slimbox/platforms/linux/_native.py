@@ -10,6 +10,7 @@ import ctypes
 import os
 import struct
 
+from slimbox.abi.flags import CloneFlag
 from slimbox.abi.regs import REG_NAMES, Regs
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -70,13 +71,13 @@ PR_SET_NO_NEW_PRIVS = 38
 
 WALL = 0x40000000
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = int(CloneFlag.CLONE_NEWNS)
+CLONE_NEWCGROUP = int(CloneFlag.CLONE_NEWCGROUP)
+CLONE_NEWUTS = int(CloneFlag.CLONE_NEWUTS)
+CLONE_NEWIPC = int(CloneFlag.CLONE_NEWIPC)
+CLONE_NEWUSER = int(CloneFlag.CLONE_NEWUSER)
+CLONE_NEWPID = int(CloneFlag.CLONE_NEWPID)
+CLONE_NEWNET = int(CloneFlag.CLONE_NEWNET)
 
 MS_PRIVATE = 1 << 18
 MS_REC = 16384

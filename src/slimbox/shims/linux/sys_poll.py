@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
+from slimbox.kernel import sigdeliver
 from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.signals import UNBLOCKABLE
 from slimbox.kernel.file import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM
 from slimbox.kernel.poll import wait_for_any
 
@@ -60,9 +62,22 @@ def _timespec(task: Task, pointer: int) -> int | None:
     return sec * NS + nsec
 
 
-def ppoll(task: Task, fds: int, nfds: int, tmo_p: int, sigmask: int, sigsetsize: int) -> int:
-    if sigmask and sigsetsize != 8:
+def _apply_mask(task: Task, pointer: int, size: int) -> None:
+    """ppoll/pselect6's temporary signal mask: in force for the wait, and put back when
+    the call returns (after the handler, if a signal ends it)."""
+    if pointer == 0 or task.saved_sigmask is not None:
+        return
+    if size != 8:
         raise LinuxError(Errno.EINVAL)
+    (mask,) = structs.U64.unpack(task.mm.read(pointer, 8))
+    task.saved_sigmask = task.sigmask
+    task.sigmask = mask & ~UNBLOCKABLE
+
+
+def ppoll(task: Task, fds: int, nfds: int, tmo_p: int, sigmask: int, sigsetsize: int) -> int:
+    _apply_mask(task, sigmask, sigsetsize)
+    if sigdeliver.has_deliverable(task):
+        raise LinuxError(Errno.EINTR)
     return _do_poll(task, fds, nfds, _timespec(task, tmo_p))
 
 
@@ -113,4 +128,9 @@ def select(task: Task, nfds: int, readfds: int, writefds: int, exceptfds: int, t
 
 def pselect6(task: Task, nfds: int, readfds: int, writefds: int, exceptfds: int, timeout: int,
              sigmask: int) -> int:
+    if sigmask:
+        pointer, size = structs.IOVEC.unpack(task.mm.read(sigmask, 16))  # { sigset_t *ss; size_t ss_len; }
+        _apply_mask(task, pointer, size)
+        if sigdeliver.has_deliverable(task):
+            raise LinuxError(Errno.EINTR)
     return _do_select(task, nfds, readfds, writefds, exceptfds, _timespec(task, timeout))

@@ -108,7 +108,18 @@ def clock_nanosleep(task: Task, clockid: int, flags: int, request: int, remain: 
             task.restart["deadline"] = length
         else:
             task.restart["deadline"] = clock_now(task, clockid) + length
+            if remain:
+                task.restart["on_interrupt"] = lambda: _report_remaining(task, clockid, remain)
     return _sleep_until(task, clockid, task.restart["deadline"], remain)
+
+
+def _report_remaining(task: Task, clockid: int, remain: int) -> None:
+    """A relative sleep cut short by a signal tells how much was left."""
+    left = max(task.restart["deadline"] - clock_now(task, clockid), 0)
+    try:
+        task.mm.write(remain, _timespec(left))
+    except LinuxError:
+        pass
 
 
 def nanosleep(task: Task, req: int, rem: int) -> int:

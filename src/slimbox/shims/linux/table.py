@@ -225,8 +225,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("capset", T.capset, PARTIAL, "accepted for root; capabilities are not tracked"),
     ("personality", T.personality, PARTIAL, "only PER_LINUX"),
     # --- waiting on descriptors ---
-    ("poll", Q.poll, PARTIAL, "remaining time is not written back; no signals interrupt the wait yet"),
-    ("ppoll", Q.ppoll, PARTIAL, "as poll; the signal mask is not applied yet"),
+    ("poll", Q.poll, PARTIAL, "the remaining time is not written back"),
+    ("ppoll", Q.ppoll, PARTIAL, "as poll; the signal mask is applied for the wait"),
     ("select", Q.select, PARTIAL, "as poll"),
     ("pselect6", Q.pselect6, PARTIAL, "as ppoll"),
     # --- futexes ---
@@ -252,8 +252,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     # --- time ---
     ("clock_gettime", C.clock_gettime, FULL, ""),
     ("clock_getres", C.clock_getres, FULL, ""),
-    ("clock_nanosleep", C.clock_nanosleep, PARTIAL, "remaining time is not reported (no signals yet)"),
-    ("nanosleep", C.nanosleep, PARTIAL, "as clock_nanosleep"),
+    ("clock_nanosleep", C.clock_nanosleep, FULL, ""),
+    ("nanosleep", C.nanosleep, FULL, ""),
     ("gettimeofday", C.gettimeofday, FULL, ""),
     ("time", C.time, FULL, ""),
     ("settimeofday", C.settimeofday, FULL, "EPERM: the sandbox never sets the host clock"),
