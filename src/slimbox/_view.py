@@ -11,7 +11,6 @@ in place of the host's directories. `-v HOST:GUEST` mounts a host directory as i
 from __future__ import annotations
 
 import itertools
-import tarfile
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
@@ -23,7 +22,6 @@ from slimbox.kernel.fs.inode import S_IFDIR, S_IFLNK, S_IFMT
 from slimbox.kernel.fs.memfs import MemFs
 from slimbox.kernel.fs.overlay import OverlayFs
 from slimbox.kernel.fs.procfs import ProcFs
-from slimbox.kernel.fs.tarfs import TarFs, TarFsError
 from slimbox.kernel.fs.vfs import FsContext, Vfs
 from slimbox.kernel.policy import Policy, PolicyError
 
@@ -35,6 +33,8 @@ _ROOT = Credentials.of(0, 0)
 
 
 def _is_tar(host: Host, path: str) -> bool:
+    import tarfile  # only a --rootfs archive needs it: kept off the start-up path
+
     try:
         with host.open_archive(path) as archive:
             return tarfile.is_tarfile(archive)
@@ -70,6 +70,8 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
     b = _Builder(kernel, host)
     if policy.rootfs is not None:
         if _is_tar(host, policy.rootfs):
+            from slimbox.kernel.fs.tarfs import TarFs, TarFsError
+
             try:
                 lower = TarFs(b.dev(), b.clock, host.open_archive(policy.rootfs))
             except TarFsError as exc:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import struct
 from typing import Callable, NamedTuple
 
-from slimbox.abi.flags import SS_AUTODISARM, SS_DISABLE
 from slimbox.abi.regs import MASK64, Regs
 from slimbox.abi.structs import STACK_T
 
@@ -32,6 +31,7 @@ MASK32 = (1 << 32) - 1
 
 # --- siginfo_t --------------------------------------------------------------------------
 
+SS_DISABLE, SS_AUTODISARM = 2, 1 << 31  # stack_t flags (as in flags.py, which is costly to import)
 SIGINFO_SIZE = 128
 #: si_signo, si_errno, si_code, then 4 bytes of padding: the union starts 8-aligned at 16
 SIGINFO_HEAD = struct.Struct("<iii4x")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from slimbox.abi import flags as _flags
 from slimbox.abi.errno import Errno
-from slimbox.abi.flags import OpenFlag
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.inode import DirEntry, Inode, Stat, dirent_type
 from slimbox.kernel.waitqueue import WaitQueue
@@ -20,25 +18,27 @@ from slimbox.kernel.waitqueue import WaitQueue
 if TYPE_CHECKING:
     from slimbox.kernel.fs.vfs import PathNode
 
-# plain ints (bit tests on IntFlag members cost far more), taken from the ABI's definitions
-O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR = _flags.O_ACCMODE, _flags.O_RDONLY, _flags.O_WRONLY, _flags.O_RDWR
-O_CREAT = int(OpenFlag.O_CREAT)
-O_EXCL = int(OpenFlag.O_EXCL)
-O_NOCTTY = int(OpenFlag.O_NOCTTY)
-O_TRUNC = int(OpenFlag.O_TRUNC)
-O_APPEND = int(OpenFlag.O_APPEND)
-O_NONBLOCK = int(OpenFlag.O_NONBLOCK)
-O_DSYNC = int(OpenFlag.O_DSYNC)
-O_ASYNC = int(OpenFlag.O_ASYNC)
-O_DIRECT = int(OpenFlag.O_DIRECT)
-O_LARGEFILE = int(OpenFlag.O_LARGEFILE)
-O_DIRECTORY = int(OpenFlag.O_DIRECTORY)
-O_NOFOLLOW = int(OpenFlag.O_NOFOLLOW)
-O_NOATIME = int(OpenFlag.O_NOATIME)
-O_CLOEXEC = int(OpenFlag.O_CLOEXEC)
-O_SYNC = int(OpenFlag.O_SYNC)
-O_PATH = int(OpenFlag.O_PATH)
-O_TMPFILE = int(OpenFlag.O_TMPFILE)
+# Plain ints rather than the ABI's IntFlag members: bit tests on these are hot, and
+# importing the enum classes costs start-up time; a test checks they agree.
+O_ACCMODE = 0o3
+O_RDONLY, O_WRONLY, O_RDWR = 0, 1, 2
+O_CREAT = 0x40
+O_EXCL = 0x80
+O_NOCTTY = 0x100
+O_TRUNC = 0x200
+O_APPEND = 0x400
+O_NONBLOCK = 0x800
+O_DSYNC = 0x1000
+O_ASYNC = 0x2000
+O_DIRECT = 0x4000
+O_LARGEFILE = 0x8000
+O_DIRECTORY = 0x10000
+O_NOFOLLOW = 0x20000
+O_NOATIME = 0x40000
+O_CLOEXEC = 0x80000
+O_SYNC = 0x101000
+O_PATH = 0x200000
+O_TMPFILE = 0x410000
 
 #: flags F_SETFL may change
 SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME

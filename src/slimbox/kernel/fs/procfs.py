@@ -34,7 +34,7 @@ Key decisions:
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Union
 
 from slimbox.abi.errno import Errno
@@ -107,7 +107,7 @@ class ProcFs(FileSystem):
         """The inode number of the entry at `path` (relative to /proc, b"" for the root)."""
         if not path:
             return 1
-        value = int.from_bytes(hashlib.blake2b(path, digest_size=6).digest(), "little")
+        value = zlib.crc32(path) | (zlib.adler32(path) & 0xFFFF) << 32
         return value if value > 1 else value + 2
 
     def reader_root(self, fallback: PathNode) -> PathNode:

@@ -10,7 +10,6 @@ import ctypes
 import os
 import struct
 
-from slimbox.abi.flags import CloneFlag
 from slimbox.abi.regs import REG_NAMES, Regs
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -71,13 +70,13 @@ PR_SET_NO_NEW_PRIVS = 38
 
 WALL = 0x40000000
 
-CLONE_NEWNS = int(CloneFlag.CLONE_NEWNS)
-CLONE_NEWCGROUP = int(CloneFlag.CLONE_NEWCGROUP)
-CLONE_NEWUTS = int(CloneFlag.CLONE_NEWUTS)
-CLONE_NEWIPC = int(CloneFlag.CLONE_NEWIPC)
-CLONE_NEWUSER = int(CloneFlag.CLONE_NEWUSER)
-CLONE_NEWPID = int(CloneFlag.CLONE_NEWPID)
-CLONE_NEWNET = int(CloneFlag.CLONE_NEWNET)
+CLONE_NEWNS = 0x20000
+CLONE_NEWCGROUP = 0x2000000
+CLONE_NEWUTS = 0x4000000
+CLONE_NEWIPC = 0x8000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 
 MS_PRIVATE = 1 << 18
 MS_REC = 16384

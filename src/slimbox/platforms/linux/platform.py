@@ -35,6 +35,7 @@ _SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to anot
 _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
 # struct seccomp_notif: id, pid, flags, then struct seccomp_data (nr, arch, ip, args[6])
 _NOTIFICATION = struct.Struct("<QIIiIQ6Q")
+_ZERO_NOTIFICATION = bytes(_NOTIFICATION.size)
 _RESPONSE = struct.Struct("<QqiI")  # struct seccomp_notif_resp: id, val, error, flags
 _NOT_IN_SYSCALL = (1 << 64) - 1
 
@@ -198,8 +199,9 @@ class LinuxPlatform:
         except InterruptedError:
             ready = []
         reap = not ready
+        listeners = self._listeners
         for fd, _ in ready:
-            if fd in self._listeners:
+            if fd in listeners:
                 self._receive_notification(fd, events)
             elif fd == self._sigchld:
                 self._drain(self._sigchld)
@@ -217,18 +219,20 @@ class LinuxPlatform:
 
     def _receive_notification(self, listener: int, events: list[Event]) -> None:
         buffer = self._notification
-        buffer[:] = bytes(seccomp.NOTIF_SIZE)  # the kernel wants a zeroed struct every time
+        buffer[:] = _ZERO_NOTIFICATION  # the kernel wants a zeroed struct every time
         try:
             fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_RECV, buffer, True)
         except OSError:
             return  # the notifying thread died or was interrupted meanwhile
-        ident, tid, _flags, nr, _arch, _ip, *args = _NOTIFICATION.unpack(buffer)
-        thread = self._threads.get(tid)
+        fields = _NOTIFICATION.unpack(buffer)
+        thread = self._threads.get(fields[1])
         if thread is None:
-            self.answer(listener, ident, -errno.ENOSYS)
+            self.answer(listener, fields[0], -errno.ENOSYS)
             return
-        thread.notified(ident)
-        events.append(SyscallEvent(thread, nr, args))
+        thread._regs = None
+        thread.state = NOTIFIED
+        thread.notification = fields[0]
+        events.append(SyscallEvent(thread, fields[3], fields[6:]))
 
     @staticmethod
     def answer(listener: int, notification: int, result: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
-from slimbox.abi.flags import AT_FDCWD
 from slimbox.abi.structs import U64 as _U64
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import PATH_MAX, PathNode
@@ -15,6 +14,7 @@ if TYPE_CHECKING:
     from slimbox.kernel.file import File
     from slimbox.kernel.task import Task
 
+AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
 AT_SYMLINK_FOLLOW = 0x400

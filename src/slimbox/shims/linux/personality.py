@@ -50,10 +50,11 @@ class LinuxPersonality:
         if found is None:
             return self._unsupported(task, nr, args)
         handler, convert, entry = found
-        values = [c(a) for c, a in zip(convert, args)]
         if self._strace is None:
-            return handler(task, *values)
-        return self._traced(task, handler, entry, values)
+            if not convert:
+                return handler(task)
+            return handler(task, *[c(a) for c, a in zip(convert, args)])
+        return self._traced(task, handler, entry, [c(a) for c, a in zip(convert, args)])
 
     def _traced(self, task: Task, handler: Callable[..., int], entry: Entry, values: list[int]) -> int | object:
         strace = self._strace

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from slimbox.abi.errno import Errno
-from slimbox.abi.flags import describe_value
 from slimbox.abi.syscalls import SyscallSpec
 from slimbox.kernel.errors import LinuxError
 
@@ -80,6 +79,8 @@ def format_argument(task: Task, type_name: str, value: int, next_value: int | No
     if type_name == "mode":
         return f"{value:#o}"
     if type_name.startswith(("flags:", "enum:")):
+        from slimbox.abi.flags import describe_value  # the enum classes are costly to import
+
         try:
             return describe_value(type_name, value)
         except (ValueError, KeyError):

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
-from slimbox.abi.flags import AT_FDCWD
 from slimbox.kernel.cred import MAY_EXEC, MAY_READ, MAY_WRITE
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_CLOEXEC, O_CREAT, O_TMPFILE, O_WRONLY, O_TRUNC, O_PATH
 from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, S_IFBLK
 from slimbox.shims.linux.common import (
+    AT_FDCWD,
     AT_EACCESS, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
     dir_start, node_at, read_optional_path, read_path,
 )

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
-from slimbox.abi.flags import AT_FDCWD
 from slimbox.kernel import exec as kexec
 from slimbox.kernel import exit as kexit
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.kernel.loader import MAX_ARGS_TOTAL
 from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_NOFILE
-from slimbox.shims.linux.common import AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, dir_start, read_optional_path, read_strv
+from slimbox.shims.linux.common import AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, dir_start, read_optional_path, read_strv
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
