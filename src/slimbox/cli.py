@@ -48,10 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--hostname", default="slimbox", help="the sandbox's host name")
     run.add_argument("--strace", nargs="?", const="-", metavar="FILE",
                      help="log every syscall with decoded arguments and result (to stderr, or FILE)")
+    run.add_argument("--no-lockdown", dest="lockdown", action="store_false",
+                     help="do not restrict the supervisor to the host syscalls of `slimbox host-syscalls`")
     run.add_argument("-q", "--quiet", action="store_true", help="report only errors of the sandbox itself")
     run.add_argument("--debug", action="store_true", help="log what the sandbox does")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS]")
     sub.add_parser("syscalls", help="print the syscall support table (markdown)")
+    sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
     return parser
 
 
@@ -103,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.strace:
             strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
         sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log)
-        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace)
+        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown)
     except PolicyError as exc:
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
@@ -143,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         from slimbox.shims.linux.table import markdown
 
         sys.stdout.write(markdown())
+        return 0
+    if args.command == "host-syscalls":
+        from slimbox.platforms.linux.lockdown import host_syscalls
+
+        for entry in host_syscalls():
+            rule = ""
+            if entry.rule is not None:
+                rule = (f" [arg{entry.rule.index} never has bits {entry.rule.mask:#x}]" if entry.rule.mask else
+                        f" [arg{entry.rule.index} in {{{', '.join(hex(v) for v in entry.rule.values)}}}]")
+            print(f"{entry.nr:4} {entry.name:<16} {entry.reason}{rule}")
+        print(f"{len(host_syscalls())} host syscalls")
         return 0
     return 2
 

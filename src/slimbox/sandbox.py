@@ -128,10 +128,13 @@ class Sandbox:
 
     def run(self, argv: Sequence[str | bytes], *, input: bytes | None = None, capture_output: bool = False,
             stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, strace: TextIO | None = None, check: bool = False) -> SandboxResult:
+            cwd: str | None = None, strace: TextIO | None = None, check: bool = False,
+            lockdown: bool = False) -> SandboxResult:
         """Run `argv` to completion, like subprocess.run. Raises ExecError (a
         FileNotFoundError/PermissionError subclass by errno) if it cannot start, and
-        subprocess.TimeoutExpired after killing the sandbox's processes on timeout."""
+        subprocess.TimeoutExpired after killing the sandbox's processes on timeout.
+        `lockdown` restricts this whole process to the host syscalls a running sandbox
+        needs, for good: for a process that exists to run one sandbox (as the CLI does)."""
         if not argv:
             raise ValueError("argv must not be empty")
         args = [a if isinstance(a, bytes) else a.encode() for a in argv]
@@ -158,6 +161,8 @@ class Sandbox:
                 kernel.exit_process(task.process, 127)
                 raise ExecError(exc.errno, strerror(exc.errno), args[0].decode(errors="replace")) from None
             task.context.resume()
+            if lockdown:
+                platform.lock_down()
             deadline = None if timeout is None else kernel.monotonic_ns() + int(timeout * 1e9)
             try:
                 with _forwarding_host_signals(kernel, platform):

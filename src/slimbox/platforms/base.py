@@ -308,5 +308,9 @@ class Platform(Protocol):
     def poke(self) -> None:
         """Make a blocked wait() return soon; safe to call from a signal handler."""
 
+    def lock_down(self) -> None:
+        """Restrict the supervisor to the host syscalls a running sandbox needs
+        (irreversible; for a process dedicated to one sandbox)."""
+
     def close(self) -> None:
         """Kill every guest thread and release what the platform holds."""

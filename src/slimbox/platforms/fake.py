@@ -518,6 +518,9 @@ class FakePlatform:
         self.waits: list[int | None] = []
         self.closed = False
 
+    def lock_down(self) -> None:
+        self.locked = True
+
     def new_process(self) -> FakeContext:
         if self.closed:
             raise RuntimeError("platform is closed")

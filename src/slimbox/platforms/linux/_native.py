@@ -207,6 +207,21 @@ def chroot(path: bytes) -> None:
     _check(_libc.chroot(path))
 
 
+SYS_SECCOMP = 317
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_TSYNC = 1
+
+
+def install_seccomp_filter(program: bytes, *, tsync: bool) -> None:
+    """Filter the calling process (all threads with `tsync`) with a classic-BPF program."""
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = struct.pack("<H6xQ", len(program) // 8, ctypes.addressof(code))
+    fprog_buffer = ctypes.create_string_buffer(fprog, len(fprog))
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    syscall(SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC if tsync else 0,
+            ctypes.addressof(fprog_buffer))
+
+
 def take_descriptor(pid: int, fd: int) -> int:
     """A copy of descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd)."""
     pidfd = syscall(SYS_PIDFD_OPEN, pid, 0)

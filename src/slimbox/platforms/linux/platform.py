@@ -20,7 +20,7 @@ from slimbox.platforms.base import (
     Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
 )
 from slimbox.platforms.linux import _native as native
-from slimbox.platforms.linux import seccomp
+from slimbox.platforms.linux import lockdown, seccomp
 from slimbox.platforms.linux.host import PosixHost
 from slimbox.platforms.linux.process import GONE, NOTIFIED, RUNNING, PlatformError, StubProcess, StubThread
 from slimbox.platforms.linux.spawn import Isolation, spawn_stub
@@ -79,6 +79,7 @@ class LinuxPlatform:
         #: the XSAVE image of a thread that has not touched its FP state (captured once)
         self.initial_fpu = b""
         self.isolation = Isolation()
+        self._locked = False
         self._old_affinity = None
         if pin_cpu:
             self._pin_to_current_cpu()
@@ -342,6 +343,13 @@ class LinuxPlatform:
             del self._watches[fd]
             raise
 
+    def lock_down(self) -> None:
+        """Restrict this supervisor process to the host syscalls a running sandbox needs
+        (platforms/linux/lockdown.py). Irreversible: for a process that exists to
+        supervise one sandbox, such as `slimbox run`."""
+        lockdown.lock_down()
+        self._locked = True
+
     def stats(self) -> dict[str, int]:
         return {"injections": sum(p.injections for p in self._processes.values())}
 
@@ -368,7 +376,7 @@ class LinuxPlatform:
         os.close(self._wake_w)
         os.close(self._stub_fd)
         signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
-        if self._old_affinity is not None:
+        if self._old_affinity is not None and not self._locked:
             os.sched_setaffinity(0, self._old_affinity)
 
     def _pin_to_current_cpu(self) -> None:
@@ -392,9 +400,6 @@ def check_host_support() -> None:
             status = f.read()
         if "Seccomp:" not in status:
             missing.append("the kernel has no seccomp support (CONFIG_SECCOMP_FILTER)")
-        for line in status.splitlines():
-            if line.startswith("TracerPid:") and line.split()[1] != "0":
-                missing.append("the supervisor is itself being traced (ptrace cannot nest)")
     try:
         with open("/proc/sys/kernel/yama/ptrace_scope") as f:
             if f.read().strip() == "3":

@@ -1,0 +1,158 @@
+"""The supervisor's own seccomp filter: the host syscalls it may make once a sandbox runs.
+
+Once the first guest process is set up, everything the supervisor still needs from the
+host is in `ALLOWED` below, each with why. Anything else kills the supervisor (and, with
+it, the sandbox): a bug or a compromise of the supervisor cannot open sockets, spawn or
+exec programs, map new executable memory, signal foreign processes or ptrace new ones.
+Where a syscall's use is narrow, its arguments are pinned too (`ARGUMENT_RULES`).
+
+This is the whole host attack surface of a running sandbox without host networking;
+`slimbox host-syscalls` prints it and a test checks the supervisor stays inside it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from slimbox.abi.syscalls import BY_NAME
+from slimbox.platforms.linux import _native as native
+from slimbox.platforms.linux import seccomp
+
+# name -> why the running supervisor needs it
+ALLOWED: dict[str, str] = {
+    # waiting for and steering guest threads
+    "wait4": "collect ptrace stops and exits of guest threads (waitpid)",
+    "ptrace": "read/set guest registers and resume guest threads (requests pinned below)",
+    "epoll_wait": "the run loop's single wait",
+    "epoll_ctl": "watch a host stream the guest waits to read",
+    "ioctl": "seccomp notifications (receive/answer) and terminal queries (commands pinned below)",
+    "kill": "end a guest's host process (SIGKILL only)",
+    "sendmsg": "hand a host file to a stub over its mapping channel (no copy)",
+    # guest memory and host files the policy exposes
+    "pread64": "read guest memory (/proc/PID/mem) and host files",
+    "pwrite64": "write guest memory and host files",
+    "read": "standard input, the SIGCHLD signalfd, the wake-up pipe",
+    "write": "standard output and error, the wake-up pipe",
+    "lseek": "file positions of host files the supervisor reads",
+    "openat": "host files one component at a time under a mount's directory descriptor; "
+              "/proc/PID/mem of a new guest process",
+    "close": "release host descriptors",
+    "dup": "listing a host directory duplicates its descriptor",
+    "fcntl": "descriptor flags (close-on-exec) of host descriptors",
+    "newfstatat": "stat of host files and directories (by directory descriptor, never by path)",
+    "fstat": "stat of open host files",
+    "getdents64": "list host directories",
+    "readlinkat": "read a host symlink's text (resolved inside the sandbox, never followed)",
+    "mkdirat": "mkdir in a read-write host mount",
+    "unlinkat": "unlink/rmdir in a read-write host mount",
+    "renameat": "rename in a read-write host mount",
+    "renameat2": "rename in a read-write host mount",
+    "linkat": "hard links in a read-write host mount",
+    "symlinkat": "symlinks in a read-write host mount",
+    "mknodat": "FIFOs in a read-write host mount",
+    "fchmodat": "chmod in a read-write host mount",
+    "fchownat": "chown in a read-write host mount",
+    "utimensat": "file times in a read-write host mount",
+    "ftruncate": "truncate host files",
+    "fsync": "fsync of host files",
+    "fdatasync": "fdatasync of host files",
+    "select": "is a host stream readable (no data taken)",
+    "pselect6": "the same, where the C library uses it",
+    "poll": "the same, where the C library uses it",
+    # the Python interpreter itself
+    "mmap": "the interpreter's memory (never executable: pinned below)",
+    "munmap": "the interpreter's memory",
+    "mremap": "the interpreter's memory",
+    "mprotect": "the interpreter's memory (never executable: pinned below)",
+    "madvise": "the interpreter's memory",
+    "brk": "the interpreter's memory",
+    "futex": "the interpreter's locks",
+    "rt_sigaction": "host signals the supervisor passes on (Ctrl-C...)",
+    "rt_sigprocmask": "the same",
+    "rt_sigreturn": "return from a host signal handler",
+    "getrandom": "entropy for the guest (getrandom, /dev/urandom, AT_RANDOM)",
+    "clock_gettime": "time for the guest and for deadlines (when the vDSO is not used)",
+    "gettimeofday": "the same",
+    "getpid": "the interpreter asks",
+    "gettid": "the interpreter asks",
+    "getcwd": "the interpreter asks",
+    "sched_yield": "the interpreter's lock hand-offs",
+    "exit": "ending",
+    "exit_group": "ending",
+}
+
+
+class Rule(NamedTuple):
+    """Allow the syscall only when argument `index` (its low 32 bits) is one of `values`,
+    or, with `mask`, when those bits are clear."""
+
+    index: int
+    values: tuple[int, ...] = ()
+    mask: int = 0
+
+
+_PROT_EXEC = 4
+_SIGKILL = 9
+ARGUMENT_RULES: dict[str, Rule] = {
+    "ioctl": Rule(1, (
+        seccomp.IOCTL_NOTIF_RECV, seccomp.IOCTL_NOTIF_SEND, seccomp.IOCTL_NOTIF_ID_VALID,
+        seccomp.IOCTL_NOTIF_SET_FLAGS,
+        0x5401, 0x5402, 0x5403, 0x5404,  # TCGETS, TCSETS, TCSETSW, TCSETSF
+        0x5413, 0x541B,                  # TIOCGWINSZ, FIONREAD
+    )),
+    "kill": Rule(1, (_SIGKILL,)),
+    "ptrace": Rule(0, (
+        native.PTRACE_CONT, native.PTRACE_GETREGS, native.PTRACE_SETREGS, native.PTRACE_PEEKUSER,
+        native.PTRACE_POKEUSER, native.PTRACE_GETEVENTMSG, native.PTRACE_GETSIGINFO, native.PTRACE_INTERRUPT,
+        native.PTRACE_GET_SYSCALL_INFO, native.PTRACE_GETREGSET, native.PTRACE_SETREGSET,
+    )),
+    "mmap": Rule(2, mask=_PROT_EXEC),
+    "mprotect": Rule(2, mask=_PROT_EXEC),
+}
+
+
+class HostSyscall(NamedTuple):
+    name: str
+    nr: int
+    reason: str
+    rule: Rule | None
+
+
+def host_syscalls() -> list[HostSyscall]:
+    return sorted((HostSyscall(name, BY_NAME[name].nr, reason, ARGUMENT_RULES.get(name))
+                   for name, reason in ALLOWED.items()), key=lambda h: h.nr)
+
+
+def build_lockdown_filter() -> bytes:
+    """The filter program: the allowed syscalls (with their argument rules); anything
+    else, or another architecture, kills the process."""
+    asm = seccomp._Asm()
+    asm.load(seccomp._ARCH)
+    asm.jump(seccomp._JEQ, seccomp.AUDIT_ARCH_X86_64, 0, "kill")
+    for entry in host_syscalls():
+        label = f"check_{entry.name}"
+        asm.load(seccomp._NR)
+        asm.jump(seccomp._JEQ, entry.nr, label if entry.rule else "allow", 0)
+    asm.ret(seccomp.SECCOMP_RET_KILL_PROCESS)
+    for entry in host_syscalls():
+        rule = entry.rule
+        if rule is None:
+            continue
+        asm.label(f"check_{entry.name}")
+        asm.load(16 + 8 * rule.index)  # struct seccomp_data args[i], low 32 bits
+        if rule.mask:
+            asm.jump(seccomp._JSET, rule.mask, "kill", "allow")
+        else:
+            for value in rule.values:
+                asm.jump(seccomp._JEQ, value & 0xFFFFFFFF, "allow", 0)
+            asm.ret(seccomp.SECCOMP_RET_KILL_PROCESS)
+    asm.label("allow")
+    asm.ret(seccomp.SECCOMP_RET_ALLOW)
+    asm.label("kill")
+    asm.ret(seccomp.SECCOMP_RET_KILL_PROCESS)
+    return asm.assemble()
+
+
+def lock_down() -> None:
+    """Install the filter on every thread of the calling process (irreversible)."""
+    native.install_seccomp_filter(build_lockdown_filter(), tsync=True)
