@@ -239,6 +239,18 @@ PROGRAMS = {
             bad = ex.submit(lambda: 1 / 0)
             print("exception", type(bad.exception()).__name__)
     """,
+    "mmap_files": """
+        import mmap
+        for path in ["/usr/bin/python3", "/etc/passwd"]:
+            for flags in (mmap.MAP_SHARED, mmap.MAP_PRIVATE):
+                for prot in (mmap.PROT_READ, mmap.PROT_READ | mmap.PROT_WRITE):
+                    try:
+                        with open(path, "rb") as f:
+                            m = mmap.mmap(f.fileno(), 0, flags=flags, prot=prot)
+                            print(path, flags, prot, m[:4], len(m), m[-3:])
+                    except OSError as e:
+                        print(path, flags, prot, e)
+    """,
 }
 
 

@@ -264,13 +264,18 @@ class MemoryManager:
                 self.aspace.map_file(start, length, prot, host_file, offset):
             vma.host_backed = True
         else:
-            self.aspace.map(start, length, prot, shared=shared)
+            # The host refuses forced writes into shared mappings it may not write, so a
+            # read-only shared file mapping is filled while writable, then protected.
+            fill_first = shared and not anonymous and not prot & PROT_WRITE
+            self.aspace.map(start, length, prot | PROT_WRITE if fill_first else prot, shared=shared)
         if not anonymous:
             assert file is not None
             if not vma.host_backed:
                 data = file.pread(length, offset)
                 self.aspace.write(start, data)
                 vma.file_size = len(data)
+                if shared and not prot & PROT_WRITE:
+                    self.aspace.protect(start, length, prot)
             vma.inode = file.inode
             vma.offset = offset
             vma.name = file.path.full_path() if file.path is not None else b""

@@ -146,7 +146,16 @@ class PosixHostDirectory:
 
     def chmod(self, name: bytes, mode: int) -> None:
         self._need_write()
-        os.chmod(_component(name), mode & 0o7777, dir_fd=self.fd, follow_symlinks=False)
+        # Not fchmodat(AT_SYMLINK_NOFOLLOW): the C library emulates that with chmod() by
+        # path. Pin the inode with O_PATH|O_NOFOLLOW, then chmod it through its descriptor
+        # with fchmodat (the form on the supervisor's lock-down list).
+        fd = os.open(_component(name), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        try:
+            if stat_mod.S_ISLNK(os.fstat(fd).st_mode):
+                raise OSError(errno.EOPNOTSUPP, "symbolic links have no mode")
+            os.chmod(f"/proc/self/fd/{fd}", mode & 0o7777, dir_fd=self.fd)
+        finally:
+            os.close(fd)
 
     def chown(self, name: bytes, uid: int, gid: int) -> None:
         self._need_write()

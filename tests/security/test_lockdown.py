@@ -1,0 +1,143 @@
+"""The supervisor's lock-down: once a sandbox runs, the supervisor makes only the host
+syscalls listed in `slimbox host-syscalls`, and any other one kills it.
+
+The workloads run under strace (main thread only: the supervisor, not its guests) and
+every syscall after the lock-down filter is installed must be on the list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from slimbox.platforms.linux.lockdown import ALLOWED, ARGUMENT_RULES, build_lockdown_filter, host_syscalls
+
+BUSYBOX = "/bin/busybox"
+SLIMBOX = [sys.executable, "-m", "slimbox"]
+
+WORKLOADS = {
+    "shell_pipeline": [BUSYBOX, "sh", "-c",
+                       "echo hello | busybox tr a-z A-Z | busybox wc -c; busybox ls /etc > /dev/null"],
+    "files_on_a_host_volume": [BUSYBOX, "sh", "-c",
+                               "cd /data && echo x > f && busybox mkdir d && busybox mv f d/g && "
+                               "busybox ln -s d/g l && busybox cat l && busybox chmod 600 d/g && "
+                               "busybox touch d/g && busybox rm -r d l && busybox ls -la /data"],
+    "signals_and_sleep": [BUSYBOX, "sh", "-c",
+                          "busybox sleep 5 & kill $!; wait; trap 'echo got' USR1; kill -USR1 $$; "
+                          "busybox sleep 0.05; echo done"],
+    "python_threads_and_subprocess": [
+        "/usr/bin/python3", "-c", textwrap.dedent("""
+            import threading, subprocess, mmap, os
+            out = []
+            ts = [threading.Thread(target=out.append, args=(i,)) for i in range(4)]
+            [t.start() for t in ts]; [t.join() for t in ts]
+            m = mmap.mmap(-1, 1 << 20); m[:5] = b"hello"
+            print(sorted(out), m[:5], subprocess.run(["/bin/busybox", "echo", "child"],
+                  capture_output=True).stdout)
+            with open("/usr/bin/python3", "rb") as f:
+                big = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+                print(big[:4])
+        """)],
+}
+
+_CALL = re.compile(r"^(?:\d+ +)?([a-z_0-9]+)\(")
+
+
+def _strace_supervisor(tmp_path, argv: list[str]) -> tuple[subprocess.CompletedProcess, list[str]]:
+    if shutil.which("strace") is None:
+        pytest.fail("strace is missing: run `make deps`")
+    log = tmp_path / "strace.log"
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    command = ["strace", "-qq", "-o", str(log), *SLIMBOX, "run", "-q", "-v", f"{data}:/data", "--", *argv]
+    proc = subprocess.run(command, capture_output=True, timeout=120)
+    lines = log.read_text().splitlines()
+    installed = [i for i, line in enumerate(lines)
+                 if line.startswith("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC")]
+    assert installed, "the supervisor never installed its lock-down filter"
+    calls = [m.group(1) for line in lines[installed[-1] + 1:] if (m := _CALL.match(line))]
+    return proc, calls
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_supervisor_stays_inside_its_host_syscall_list(tmp_path, name):
+    proc, calls = _strace_supervisor(tmp_path, WORKLOADS[name])
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert calls, "nothing traced after the lock-down"
+    outside = sorted(set(calls) - set(ALLOWED))
+    assert not outside, f"host syscalls outside the list: {outside}"
+
+
+def test_the_list_is_short_and_every_entry_says_why():
+    entries = host_syscalls()
+    assert len(entries) <= 60
+    assert all(entry.reason.strip() for entry in entries)
+    assert set(ARGUMENT_RULES) <= set(ALLOWED)
+    # nothing that would let a compromised supervisor reach further
+    for forbidden in ("execve", "execveat", "socket", "connect", "bind", "fork", "vfork", "clone",
+                      "clone3", "open", "mount", "setns", "unshare", "ptrace_attach", "process_vm_writev",
+                      "pidfd_getfd", "seccomp", "prctl", "chroot", "init_module", "bpf", "memfd_create"):
+        assert forbidden not in ALLOWED, forbidden
+
+
+def test_cli_prints_the_list():
+    proc = subprocess.run([*SLIMBOX, "host-syscalls"], capture_output=True, text=True, check=True)
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == f"{len(ALLOWED)} host syscalls"
+    assert {line.split()[1] for line in lines[:-1]} == set(ALLOWED)
+
+
+def _locked_child(body: str) -> subprocess.CompletedProcess:
+    script = textwrap.dedent(f"""
+        import os, socket, mmap, ctypes
+        from slimbox.platforms.linux.lockdown import lock_down
+        lock_down()
+        print("locked", flush=True)
+        {body}
+        print("survived", flush=True)
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("body", [
+    "socket.socket()",
+    "os.execv('/bin/true', ['true'])",
+    "os.fork()",
+    "os.kill(os.getppid(), 0)",
+    "mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)",
+    "ctypes.CDLL(None).syscall(101, 16, 1, 0, 0)",  # ptrace(PTRACE_ATTACH, 1)
+    "ctypes.CDLL(None).syscall(16, 0, 0x5412, 0)",  # ioctl(0, TIOCSTI, ...)
+])
+def test_anything_else_kills_the_supervisor(body):
+    proc = _locked_child(body)
+    assert proc.stdout == "locked\n", proc.stdout + proc.stderr
+    assert proc.returncode == -signal.SIGSYS, (proc.returncode, proc.stderr)
+
+
+def test_allowed_calls_still_work_after_lock_down(tmp_path):
+    target = tmp_path / "f"
+    target.write_bytes(b"abc")
+    body = f"fd = os.open({str(target)!r}, os.O_RDWR); os.pwrite(fd, b'Z', 0); print(os.pread(fd, 3, 0))"
+    proc = _locked_child(body)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["locked", "b'Zbc'", "survived"]
+
+
+def test_filter_rejects_other_architectures():
+    program = build_lockdown_filter()
+    assert len(program) % 8 == 0 and len(program) // 8 < 4096
+    # the first two instructions load the architecture and compare it with x86-64
+    assert int.from_bytes(program[4:8], "little") == 4  # offsetof(struct seccomp_data, arch)
+
+
+def test_no_lockdown_flag_runs_unrestricted():
+    proc = subprocess.run([*SLIMBOX, "run", "-q", "--no-lockdown", "--", BUSYBOX, "echo", "ok"],
+                          capture_output=True, timeout=60, env={**os.environ})
+    assert proc.returncode == 0 and proc.stdout == b"ok\n"
