@@ -255,9 +255,10 @@ class Sandbox:
 def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_output: bool = False,
         stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
-        tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False) -> SandboxResult:
-    """Run one program in a fresh sandbox, like subprocess.run."""
+        tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
+        lockdown: bool = False) -> SandboxResult:
+    """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run)."""
     with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs) as sandbox:
         return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
-                           timeout=timeout, env=env, cwd=cwd, strace=strace, check=check)
+                           timeout=timeout, env=env, cwd=cwd, strace=strace, check=check, lockdown=lockdown)
 

@@ -7,12 +7,15 @@ Natively they run in a fresh temporary directory; in the sandbox in a fresh /tmp
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import pytest
@@ -70,9 +73,33 @@ def run_native(argv: list[str], *, env: dict | None = None, input: bytes | None 
 
 def run_sandboxed(argv: list[str], *, env: dict | None = None, input: bytes | None = None,
                   mounts: tuple[str, ...] = (), cwd: str = "/tmp", timeout: float = 60) -> Outcome:
+    if os.environ.get(TRACE_ENV):
+        return _run_traced(argv, env=ENV if env is None else env, input=input, mounts=mounts, cwd=cwd,
+                           timeout=timeout)
     result = slimbox.run(argv, env=ENV if env is None else env, input=input, capture_output=True,
                          mounts=mounts, cwd=cwd, timeout=timeout)
     return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+# The host-syscall audit (tests/security/test_lockdown.py) reruns this suite with this
+# variable naming a directory: each sandbox then runs locked down in its own process
+# under strace, which leaves one log of the supervisor's host syscalls there per run.
+TRACE_ENV = "SLIMBOX_TRACE_SUPERVISOR_INTO"
+
+
+def _run_traced(argv: list[str], *, env: dict, input: bytes | None, mounts: tuple[str, ...], cwd: str,
+                timeout: float) -> Outcome:
+    directory = pathlib.Path(os.environ[TRACE_ENV])
+    fd, request = tempfile.mkstemp(dir=directory, suffix=".json")
+    os.close(fd)
+    stem = request[:-len(".json")]
+    pathlib.Path(request).write_text(json.dumps({
+        "argv": argv, "env": env, "mounts": list(mounts), "cwd": cwd, "timeout": timeout,
+        "input": None if input is None else base64.b64encode(input).decode()}))
+    subprocess.run(["strace", "-qq", "-o", f"{stem}.strace", sys.executable, str(HERE / "locked_runner.py"),
+                    request, f"{stem}.result"], check=True, timeout=timeout + 60)
+    result = json.loads(pathlib.Path(f"{stem}.result").read_text())
+    return Outcome(result["returncode"], base64.b64decode(result["stdout"]), base64.b64decode(result["stderr"]))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ every syscall after the lock-down filter is installed must be on the list.
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -20,6 +21,7 @@ import pytest
 from slimbox.platforms.linux.lockdown import ALLOWED, ARGUMENT_RULES, build_lockdown_filter, host_syscalls
 
 BUSYBOX = "/bin/busybox"
+GUEST_TESTS = pathlib.Path(__file__).resolve().parent.parent / "guest"
 SLIMBOX = [sys.executable, "-m", "slimbox"]
 
 WORKLOADS = {
@@ -50,6 +52,14 @@ WORKLOADS = {
 _CALL = re.compile(r"^(?:\d+ +)?([a-z_0-9]+)\(")
 
 
+def _calls_after_lock_down(log: pathlib.Path) -> list[str]:
+    lines = log.read_text().splitlines()
+    installed = [i for i, line in enumerate(lines)
+                 if line.startswith("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC")]
+    assert installed, f"the supervisor never installed its lock-down filter ({log.name})"
+    return [m.group(1) for line in lines[installed[-1] + 1:] if (m := _CALL.match(line))]
+
+
 def _strace_supervisor(tmp_path, argv: list[str]) -> tuple[subprocess.CompletedProcess, list[str]]:
     if shutil.which("strace") is None:
         pytest.fail("strace is missing: run `make deps`")
@@ -58,12 +68,7 @@ def _strace_supervisor(tmp_path, argv: list[str]) -> tuple[subprocess.CompletedP
     data.mkdir(exist_ok=True)
     command = ["strace", "-qq", "-o", str(log), *SLIMBOX, "run", "-q", "-v", f"{data}:/data", "--", *argv]
     proc = subprocess.run(command, capture_output=True, timeout=120)
-    lines = log.read_text().splitlines()
-    installed = [i for i, line in enumerate(lines)
-                 if line.startswith("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC")]
-    assert installed, "the supervisor never installed its lock-down filter"
-    calls = [m.group(1) for line in lines[installed[-1] + 1:] if (m := _CALL.match(line))]
-    return proc, calls
+    return proc, _calls_after_lock_down(log)
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))
@@ -73,6 +78,25 @@ def test_supervisor_stays_inside_its_host_syscall_list(tmp_path, name):
     assert calls, "nothing traced after the lock-down"
     outside = sorted(set(calls) - set(ALLOWED))
     assert not outside, f"host syscalls outside the list: {outside}"
+
+
+def test_guest_suite_with_a_locked_down_supervisor_stays_inside_the_list(tmp_path):
+    """Every sandbox of the guest test suite, run locked down under strace: the suite
+    still passes and the supervisors' host syscalls, together, are on the list."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is missing: run `make deps`")
+    env = {**os.environ, "SLIMBOX_TRACE_SUPERVISOR_INTO": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(GUEST_TESTS)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    logs = sorted(tmp_path.glob("*.strace"))
+    assert len(logs) >= 50, "the guest suite ran too few sandboxes through the audit"
+    used: set[str] = set()
+    for log in logs:
+        used.update(_calls_after_lock_down(log))
+    assert not used - set(ALLOWED), f"host syscalls outside the list: {sorted(used - set(ALLOWED))}"
+    assert len(used) <= 60
+    print(f"{len(logs)} locked-down supervisors used {len(used)} distinct host syscalls: {sorted(used)}")
 
 
 def test_the_list_is_short_and_every_entry_says_why():
