@@ -18,6 +18,7 @@ _SHELL_MESSAGES = {
     26: "Virtual timer expired", 27: "Profiling timer expired", 29: "I/O possible", 30: "Power failure",
     31: "Bad system call",
 }
+EXIT_INTERNAL_ERROR = 70    # a bug in slimbox stopped the sandbox (EX_SOFTWARE)
 EXIT_SANDBOX_FAILED = 125   # the sandbox itself could not run (as docker and podman use it)
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
@@ -89,7 +90,7 @@ def _logger(args: argparse.Namespace) -> logging.Logger:
 def _run(args: argparse.Namespace) -> int:
     from slimbox.kernel.policy import PolicyError
     from slimbox.platforms.base import PlatformUnavailable
-    from slimbox.sandbox import ExecError, Sandbox
+    from slimbox.sandbox import ExecError, InternalError, Sandbox
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -125,6 +126,11 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_EXECUTE
     except KeyboardInterrupt:
         return 128 + 2
+    except Exception as exc:  # noqa: BLE001 - a bug in slimbox: one line, a distinct status
+        log.debug("internal error", exc_info=True)
+        print(f"slimbox: {exc if isinstance(exc, InternalError) else f'internal error: {type(exc).__name__}: {exc}'}"
+              "; the sandbox was stopped", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     finally:
         if strace is not None and strace is not sys.stderr:
             strace.close()

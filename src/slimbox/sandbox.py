@@ -20,6 +20,7 @@ from slimbox._view import build_view
 from slimbox.abi.errno import Errno, strerror
 from slimbox.kernel import exec as kexec
 from slimbox.kernel.cred import Credentials
+from slimbox.kernel.errors import InternalError as InternalError  # re-exported: Sandbox.run raises it
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import File
@@ -132,7 +133,8 @@ class Sandbox:
             lockdown: bool = False) -> SandboxResult:
         """Run `argv` to completion, like subprocess.run. Raises ExecError (a
         FileNotFoundError/PermissionError subclass by errno) if it cannot start, and
-        subprocess.TimeoutExpired after killing the sandbox's processes on timeout.
+        subprocess.TimeoutExpired after killing the sandbox's processes on timeout, and
+        InternalError (naming the syscall) when a kernel bug stopped the sandbox.
         `lockdown` restricts this whole process to the host syscalls a running sandbox
         needs, for good: for a process that exists to run one sandbox (as the CLI does)."""
         if not argv:

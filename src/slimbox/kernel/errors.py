@@ -47,3 +47,14 @@ class Block(Exception):
 def from_os_error(exc: OSError) -> LinuxError:
     """A host OSError (errno values are Linux's) as a LinuxError; EIO if it has none."""
     return LinuxError(exc.errno or Errno.EIO)
+
+
+class InternalError(Exception):
+    """A bug in the kernel met while serving a guest: the sandbox is stopped (never the
+    error swallowed) and this names the syscall that hit it."""
+
+    def __init__(self, syscall: str, pid: int, error: BaseException) -> None:
+        self.syscall = syscall
+        self.pid = pid
+        self.error = error
+        super().__init__(f"internal error in {syscall} (pid {pid}): {type(error).__name__}: {error}")

@@ -30,7 +30,7 @@ from slimbox.abi.regs import MASK64
 from slimbox.kernel import exit as kexit
 from slimbox.kernel import sigdeliver
 from slimbox.kernel.cred import Credentials
-from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.errors import Block, InternalError, LinuxError
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext, Vfs
@@ -107,6 +107,8 @@ class Kernel:
         self.reported_unsupported: set[str] = set()
         self.futexes = FutexTable()
         self.syscall_count = 0
+        #: the first internal error met; run() stops the sandbox and raises it
+        self.failure: InternalError | None = None
         #: signals the supervisor received from its host (Ctrl-C...), to pass on to the guest
         self.host_signals: list[int] = []
 
@@ -213,6 +215,9 @@ class Kernel:
             self.add_timer(deadline_ns, lambda: timed_out.append(True))
         while self.init.alive:
             self.step()
+            if self.failure is not None:
+                self.kill_everything(str(self.failure))
+                raise self.failure
             if timed_out:
                 self.kill_everything("wall-clock timeout")
                 raise SandboxTimeout()
@@ -308,9 +313,12 @@ class Kernel:
             pass  # the host thread is gone (killed from outside): its ExitEvent follows
 
     def _internal_error(self, task: Task, exc: Exception) -> None:
+        """A handler failed with a Python exception: a kernel bug. The whole sandbox
+        stops (its state can no longer be trusted) and run() raises InternalError."""
         name = getattr(task.process.personality, "syscall_name", lambda nr: str(nr))(task.syscall_nr)
-        self.log.error("internal error in %s (pid %d): %s: %s", name, task.pid, type(exc).__name__, exc)
         self.log.debug("%s", traceback.format_exc())
+        if self.failure is None:
+            self.failure = InternalError(name, task.pid, exc)
         self.exit_process(task.process, 0, SIGSYS, f"internal error in {name}")
 
     def _on_fault(self, event: FaultEvent) -> None:
