@@ -193,10 +193,18 @@ def kill(task: Task, pid: int, sig: int) -> int:
         _send_process(task, target, sig, info)
         return 0
     if pid == -1:
-        targets = [p for p in kernel.processes.values() if p.alive and p is not kernel.init]
-    else:
-        pgid = task.process.pgid if pid == 0 else -pid
-        targets = [p for p in kernel.processes.values() if p.alive and p.pgid == pgid]
+        # every process but init and the caller, as Linux; a target that may not be
+        # signalled is skipped without failing the call
+        targets = [p for p in kernel.processes.values()
+                   if p.alive and p is not kernel.init and p is not task.process]
+        if not targets:
+            raise LinuxError(Errno.ESRCH)
+        for target in targets:
+            if sig and _may_signal(task, target):
+                sigdeliver.send_to_process(kernel, target, sig, info)
+        return 0
+    pgid = task.process.pgid if pid == 0 else -pid
+    targets = [p for p in kernel.processes.values() if p.alive and p.pgid == pgid]
     if not targets:
         raise LinuxError(Errno.ESRCH)
     allowed = [p for p in targets if _may_signal(task, p)]

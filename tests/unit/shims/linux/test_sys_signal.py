@@ -157,6 +157,26 @@ def test_default_actions_end_the_target(g):
     assert g.process.alive
 
 
+def test_kill_minus_one_spares_init_and_the_caller(g):
+    killer, victim, other = g.spawn(), g.spawn(), g.spawn(uid=1000)
+    assert killer.syscall("kill", -1, SIGKILL) == 0
+    g.settle()
+    assert victim.process.exit_status == (0, SIGKILL)
+    assert other.process.exit_status == (0, SIGKILL)  # root may signal anyone
+    assert killer.process.alive and g.process.alive   # the caller and init are left out
+
+
+def test_kill_minus_one_without_permission_skips_the_target(g):
+    weak, strong = g.spawn(uid=1000), g.spawn(uid=2000)
+    assert weak.syscall("kill", -1, SIGTERM) == 0  # Linux counts the target, EPERM is not reported
+    g.settle()
+    assert strong.process.alive and g.process.alive and weak.process.alive
+
+
+def test_kill_minus_one_alone_is_esrch(g):
+    assert g.syscall("kill", -1, 0) == -Errno.ESRCH  # init itself is never a target
+
+
 def test_ignored_signals_do_nothing(g):
     other = g.spawn()
     assert other.syscall("rt_sigaction", SIGTERM, sigaction(other, SIG_IGN), 0, 8) == 0
