@@ -14,8 +14,8 @@ TIMEVAL = struct.Struct("<qq")
 ITIMERVAL = struct.Struct("<qqqq")
 ITIMERSPEC = struct.Struct("<qqqq")
 
-# struct stat (x86-64, 144 bytes)
-STAT = struct.Struct("<QQQIIIiQqqqQQQQQQ24x")
+# struct stat (x86-64, 144 bytes); the times are signed: a file may date from before 1970
+STAT = struct.Struct("<QQQIIIiQqqqqQqQqQ24x")
 
 # struct statx (256 bytes): mask, blksize, attributes, nlink, uid, gid, mode, ino, size,
 # blocks, attributes_mask, atime, btime, ctime, mtime, rdev, dev, mnt_id, dio alignments

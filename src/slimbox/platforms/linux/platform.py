@@ -71,6 +71,9 @@ class LinuxPlatform:
         self._threads: dict[int, StubThread] = {}
         self._sessions: list[int] = []
         self._watches: dict[int, object] = {}
+        #: keys of watched streams epoll cannot watch (regular files, /dev/null): always
+        #: ready, so reported by the next wait()
+        self._ready_now: list[object] = []
         self._channels: list[socket.socket] = []
         #: answer syscalls through seccomp user notifications where possible (the fast path)
         self._notify = notify
@@ -177,6 +180,10 @@ class LinuxPlatform:
 
     def wait(self, timeout_ns: int | None) -> list[Event]:
         events: list[Event] = []
+        if self._ready_now:
+            events.extend(HostReadyEvent(key) for key in self._ready_now)
+            self._ready_now.clear()
+            return events
         if self._poked:
             self._poked = False
             self._drain(self._wake_r)
@@ -339,9 +346,10 @@ class LinuxPlatform:
         self._watches[fd] = key
         try:
             self._epoll.register(fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLRDHUP)
-        except PermissionError:  # a regular file: always ready
+        except PermissionError:  # a regular file or /dev/null: epoll refuses it, and it is always ready
             del self._watches[fd]
-            raise
+            if key not in self._ready_now:
+                self._ready_now.append(key)
 
     def lock_down(self) -> None:
         """Restrict this supervisor process to the host syscalls a running sandbox needs

@@ -16,6 +16,14 @@ def _u32(value: int) -> int:
     return value & 0xFFFFFFFF
 
 
+def _id(value: int) -> int:
+    """A uid_t or gid_t: unsigned 32 bits, except that (uid_t)-1, "leave it as it is",
+    comes out as -1, which is what handlers compare with. Any other id is stored and
+    written back as the unsigned value the guest passed (0xFFFFFFFE is a valid uid)."""
+    value &= 0xFFFFFFFF
+    return -1 if value == 0xFFFFFFFF else value
+
+
 def _s64(value: int) -> int:
     return value - (1 << 64) if value & (1 << 63) else value
 
@@ -25,7 +33,7 @@ def _u64(value: int) -> int:
 
 
 _BY_TYPE: dict[str, Callable[[int], int]] = {
-    "fd": _s32, "dirfd": _s32, "int": _s32, "pid": _s32, "uid": _s32, "gid": _s32,
+    "fd": _s32, "dirfd": _s32, "int": _s32, "pid": _s32, "uid": _id, "gid": _id,
     "uint": _u32, "mode": _u32,
     "long": _s64, "ssize": _s64, "off": _s64,
     "ulong": _u64, "size": _u64, "dev": _u64, "path": _u64, "str": _u64, "strv": _u64,

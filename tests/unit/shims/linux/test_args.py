@@ -11,7 +11,7 @@ from slimbox.shims.linux.args import converter, converters
 U64_MAX = (1 << 64) - 1
 
 
-@pytest.mark.parametrize("type_name", ["fd", "dirfd", "int", "pid", "uid", "gid", "enum:whence", "enum:signal"])
+@pytest.mark.parametrize("type_name", ["fd", "dirfd", "int", "pid", "enum:whence", "enum:signal"])
 def test_c_ints_are_the_low_32_bits_sign_extended(type_name):
     convert = converter(type_name)
     assert convert(5) == 5
@@ -21,6 +21,16 @@ def test_c_ints_are_the_low_32_bits_sign_extended(type_name):
     assert convert(0x1_0000_0007) == 7  # garbage in the upper half is ignored, as by the kernel
     assert convert(0x8000_0000) == -(1 << 31)
     assert convert(0x7FFF_FFFF) == (1 << 31) - 1
+
+
+@pytest.mark.parametrize("type_name", ["uid", "gid"])
+def test_ids_are_unsigned_32_bits_with_minus_one_kept_for_no_change(type_name):
+    convert = converter(type_name)
+    assert convert(5) == 5
+    assert convert(0xFFFFFFFF) == convert(U64_MAX) == -1
+    assert convert(0xFFFFFFFE) == 0xFFFFFFFE  # a valid id, never a negative number
+    assert convert(0x8000_0000) == 1 << 31
+    assert convert(0x1_0000_0007) == 7
 
 
 @pytest.mark.parametrize("type_name", ["uint", "mode", "flags:open", "flags:prot"])

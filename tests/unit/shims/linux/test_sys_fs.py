@@ -248,6 +248,19 @@ def test_utimensat(g):
     assert g.syscall("utimensat", AT_FDCWD, b"/a/file", times, 0x2) == -Errno.EINVAL
 
 
+def test_times_before_1970_are_stored_and_reported_negative(g):
+    # found by the syscall fuzzer: stat of such a file raised struct.error
+    times = g.put(struct.pack("<qqqq", -1, 0, -86400, 500), 8)
+    assert g.syscall("utimensat", AT_FDCWD, b"/a/file", times, 0) == 0
+    assert stat_of(g, b"/a/file")[5:] == (-10**9, -86400 * 10**9 + 500)
+    assert g.syscall("newfstatat", AT_FDCWD, b"/a/file", 0, 0) == -Errno.EFAULT
+
+
+def test_chown_to_a_large_id_keeps_it_unsigned(g):
+    assert g.syscall("chown", b"/a/file", 0xFFFFFFFE, 0x80000000) == 0
+    assert stat_of(g, b"/a/file")[3:5] == (0xFFFFFFFE, 0x80000000)
+
+
 def test_truncate(g):
     assert g.syscall("truncate", b"/a/file", 3) == 0 and g.read_file(b"/a/file") == b"con"
     assert g.syscall("truncate", b"/a/file", -1) == -Errno.EINVAL

@@ -57,6 +57,16 @@ def test_an_unprivileged_process_may_only_shuffle_its_own_ids():
     assert resuid(g) == (3000, 1000, 2000)
 
 
+def test_ids_above_2_to_the_31_are_kept_and_read_back_unsigned():
+    # found by the syscall fuzzer: getresuid raised struct.error after setresuid(-2, ...)
+    g = FakeGuest()
+    assert g.syscall("setresgid", 0xFFFFFFFE, 0xFFFFFFFE, 0xFFFFFFFE) == 0
+    assert resuid(g, "getresgid") == (0xFFFFFFFE,) * 3
+    assert g.syscall("setresuid", 0xFFFFFFFE, 0x80000000, NONE) == 0
+    assert resuid(g) == (0xFFFFFFFE, 0x80000000, 0)
+    assert g.syscall("getuid") == 0xFFFFFFFE
+
+
 def test_setuid():
     g = FakeGuest()
     assert g.syscall("setuid", NONE) == -Errno.EINVAL
