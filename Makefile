@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace
 
-.PHONY: run test deps venv docs check-docs clean busybox-testsuite
+.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench
 
 run: deps venv
 	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
@@ -47,6 +47,17 @@ busybox-testsuite: deps venv
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BUSYBOX_TEST_PACKAGES)"
 	tests/conformance/busybox/fetch.sh
 	$(BIN)/python tests/conformance/busybox/run.py
+
+# The benchmark suite (bench/run.py): every workload natively, in slimbox and, when
+# installed, under gVisor runsc (ptrace) and proot, pinned to one CPU; prints a table of
+# medians and ratios (see docs/performance.md). BENCH_ARGS passes options, e.g.
+# BENCH_ARGS='--only hello,getpid --cpu 1'.
+BENCH_PACKAGES := hyperfine sqlite3 util-linux
+BENCH_ARGS ?=
+
+bench: deps venv
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_PACKAGES)"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 docs: venv
 	$(BIN)/slimbox syscalls > docs/syscalls.md

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""CPU placement: the getpid loop and the pipe ping-pong with everything on one CPU versus
+left to the scheduler.
+
+    python3 bench/placement.py [--cpu 1] [--repeat 5] [--getpid 50000] [--pipe 10000]
+
+slimbox pins its supervisor and the guest to the CPU it starts on, and its command line has
+no switch to turn that off, so slimbox is measured here through the Python API, with three
+placements:
+
+- `taskset`: this process restricted to one CPU first (what `taskset -c CPU slimbox run`
+  gives); the guest's stub processes inherit the mask;
+- `self-pinned`: no outside restriction, slimbox's default (`LinuxPlatform(pin_cpu=True)`:
+  the supervisor pins itself, and so the guests it spawns, to the CPU it is on);
+- `unpinned`: no restriction at all (`LinuxPlatform(pin_cpu=False)`), so the supervisor and
+  each guest thread may run on different CPUs.
+
+Native, runsc (ptrace) and proot, when installed, run as commands with and without
+`taskset -c CPU`. Every figure is (median time of N operations - median time of 0) / N,
+so process start-up cancels out. Results go to build/bench/results/<timestamp>-placement/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402  (bench/report.py: formatting)
+import run as suite  # noqa: E402  (bench/run.py: paths, the workload build, the peers' commands)
+
+try:
+    import slimbox.sandbox as sandbox_module
+except ImportError:
+    sys.path.insert(0, str(suite.REPO / "src"))
+    import slimbox.sandbox as sandbox_module
+from slimbox.platforms.linux.platform import LinuxPlatform  # noqa: E402
+
+
+@contextlib.contextmanager
+def affinity(cpus: set[int]):
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, old)
+
+
+@contextlib.contextmanager
+def slimbox_pinning(pin_cpu: bool):
+    """Make Sandbox.run build its LinuxPlatform with this pin_cpu (the API has no keyword for it)."""
+    original = sandbox_module._platform
+
+    def make(name: str, host):
+        if name != "linux":
+            return original(name, host)
+        return LinuxPlatform(host, pin_cpu=pin_cpu)
+
+    sandbox_module._platform = make
+    try:
+        yield
+    finally:
+        sandbox_module._platform = original
+
+
+def per_operation(timer, program: str, count: int, repeat: int) -> tuple[float, list[float], list[float]]:
+    """(seconds per operation, times with `count`, times with 0), runs interleaved."""
+    full, empty = [], []
+    for _ in range(repeat):
+        empty.append(timer([program, "0"]))
+        full.append(timer([program, str(count)]))
+    return (statistics.median(full) - statistics.median(empty)) / count, full, empty
+
+
+def slimbox_timer(box):
+    def timer(argv: list[str]) -> float:
+        start = time.perf_counter()
+        result = box.run(argv, capture_output=True, timeout=600)
+        elapsed = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{argv} in slimbox: exit {result.returncode}: {result.stderr!r}")
+        return elapsed
+    return timer
+
+
+def command_timer(prefix: list[str]):
+    def timer(argv: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(prefix + argv, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                       cwd=suite.SCRATCH, timeout=600)
+        return time.perf_counter() - start
+    return timer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cpu", type=int, default=1, help="the CPU for the pinned runs (default 1)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
+    parser.add_argument("--getpid", type=int, default=50_000, help="getpid calls per run (default 50000)")
+    parser.add_argument("--pipe", type=int, default=10_000, help="pipe round trips per run (default 10000)")
+    parser.add_argument("--systems", default="native,slimbox,runsc,proot")
+    args = parser.parse_args(argv)
+    systems = [s for s in args.systems.split(",") if s and suite.system_available(s)]
+    every_cpu = os.sched_getaffinity(0)
+    if args.cpu not in every_cpu:
+        parser.error(f"CPU {args.cpu} is not available (have {sorted(every_cpu)})")
+
+    suite.build_workloads()
+    suite.SCRATCH.mkdir(parents=True, exist_ok=True)
+    getpid, pipe = str(suite.BIN / "getpid"), str(suite.BIN / "pipe")
+    pin = ["taskset", "-c", str(args.cpu)]
+    placements: list[tuple[str, str, object]] = []  # (system, placement, timer factory)
+    for system in systems:
+        if system == "slimbox":
+            placements += [("slimbox", f"taskset -c {args.cpu}", ({args.cpu}, True)),
+                           ("slimbox", "self-pinned (default, no taskset)", (every_cpu, True)),
+                           ("slimbox", "unpinned (pin_cpu=False, no taskset)", (every_cpu, False))]
+        else:
+            prefix = suite.system_prefix(system, [])
+            placements += [(system, f"taskset -c {args.cpu}", pin + prefix), (system, "unpinned", prefix)]
+
+    rows = []
+    for system, placement, how in placements:
+        figures = {}
+        for name, program, count in (("getpid", getpid, args.getpid), ("pipe", pipe, args.pipe)):
+            if system == "slimbox":
+                cpus, pin_cpu = how
+                with affinity(cpus), slimbox_pinning(pin_cpu), \
+                        sandbox_module.Sandbox(mounts=[f"{suite.BIN}:{suite.BIN}:ro"]) as box:
+                    figures[name] = per_operation(slimbox_timer(box), program, count, args.repeat)
+            else:
+                figures[name] = per_operation(command_timer(how), program, count, args.repeat)
+        rows.append((system, placement, figures))
+        print(f"  {system:<8} {placement:<38} getpid {report.fmt_time(figures['getpid'][0]):>9}   "
+              f"pipe round trip {report.fmt_time(figures['pipe'][0]):>9}", flush=True)
+
+    pinned = {system: figures for system, placement, figures in rows if placement.startswith("taskset")}
+    lines = [f"| system | placement | per getpid ({args.getpid} calls) | vs taskset | "
+             f"per pipe round trip ({args.pipe}) | vs taskset |", "|---|---|---|---|---|---|"]
+    for system, placement, figures in rows:
+        cells = [report.SYSTEM_TITLES[system], placement]
+        for name in ("getpid", "pipe"):
+            cells += [report.fmt_time(figures[name][0]), report.fmt_ratio(figures[name][0], pinned[system][name][0])]
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    out_dir = suite.RESULTS / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-placement")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = "python3 bench/placement.py" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+    (out_dir / "placement.md").write_text(f"`{command}`\n\n{table}")
+    (out_dir / "placement.json").write_text(json.dumps(
+        [{"system": s, "placement": p, **{name: {"per_operation": f[0], "times": f[1], "times_zero": f[2]}
+                                          for name, f in figures.items()}} for s, p, figures in rows],
+        indent=2) + "\n")
+    print()
+    print(table)
+    print(f"placement: results in {out_dir.relative_to(suite.REPO)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
