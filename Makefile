@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace
 
-.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench
+.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench fuzz
 
 run: deps venv
 	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
@@ -58,6 +58,15 @@ BENCH_ARGS ?=
 bench: deps venv
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_PACKAGES)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Random syscalls, 1,000,000 in all: FUZZ_FAKE of them against the kernel on the fake
+# platform, FUZZ_REAL from a C guest in sandboxes on the Linux platform (docs/fuzzing.md).
+FUZZ_FAKE ?= 700000
+FUZZ_REAL ?= 300000
+FUZZ_SEED ?= 1
+
+fuzz: deps venv
+	$(BIN)/python -m tests.fuzz.run --fake $(FUZZ_FAKE) --real $(FUZZ_REAL) --seed $(FUZZ_SEED)
 
 docs: venv
 	$(BIN)/slimbox syscalls > docs/syscalls.md
