@@ -12,15 +12,20 @@ if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 
 MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
+MASK64 = (1 << 64) - 1
+MAX_FILE_OFFSET = (1 << 63) - 1
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 
 def mmap(task: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
+    offset &= MASK64  # the kernel's mmap takes an unsigned long: a "negative" offset is past any file
+    if offset & (PAGE - 1):
+        raise LinuxError(Errno.EINVAL)
     file = None
     if not flags & MAP_ANONYMOUS:
         file = task.fds.get(fd)
-    elif offset & (PAGE - 1):
-        raise LinuxError(Errno.EINVAL)
+        if length <= MAX_FILE_OFFSET and offset > MAX_FILE_OFFSET - page_up(length):
+            raise LinuxError(Errno.EOVERFLOW)  # ends past the largest file offset (MAX_LFS_FILESIZE)
     return task.mm.mmap(addr, length, prot, flags, file, offset)
 
 

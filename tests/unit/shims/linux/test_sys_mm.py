@@ -66,6 +66,16 @@ def test_an_unaligned_offset_is_einval(g):
     assert mmap(g, PAGE, PROT_READ, MAP_PRIVATE, fd=fd, offset=100) == -Errno.EINVAL
 
 
+def test_a_file_mapping_that_ends_past_the_largest_file_offset_is_eoverflow(g):
+    # found by the syscall fuzzer: a "negative" offset was taken as such, and writing a
+    # shared mapping back at exit then read gigabytes of guest memory into the supervisor
+    fd = g.syscall("open", b"/tmp/file", O_RDWR, 0)
+    for offset in (1 << 63, -PAGE & ((1 << 64) - 1), (1 << 63) - PAGE):
+        assert mmap(g, PAGE, RW, MAP_SHARED, fd=fd, offset=offset) == -Errno.EOVERFLOW
+    assert mmap(g, PAGE, RW, MAP_SHARED, fd=fd, offset=(1 << 63) - 2 * PAGE) > 0  # far past the end, as Linux allows
+    assert mmap(g, PAGE, offset=1 << 63) > 0  # an anonymous mapping ignores its offset
+
+
 def test_file_mappings(g):
     fd = g.syscall("open", b"/tmp/file", O_RDONLY, 0)
     addr = mmap(g, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd=fd)
