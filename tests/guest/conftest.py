@@ -43,25 +43,33 @@ def _need(tool: str) -> str:
     return path
 
 
-def _compile(compiler: str, source: pathlib.Path, out: pathlib.Path, extra: list[str]) -> None:
-    digest = hashlib.sha256(source.read_bytes() + compiler.encode() + " ".join(extra).encode()).hexdigest()[:16]
-    stamp = out.with_suffix(".stamp")
+def _compile(compiler: str, source: pathlib.Path, out: pathlib.Path, extra: list[str], headers: bytes = b"") -> None:
+    digest = hashlib.sha256(source.read_bytes() + headers + compiler.encode()
+                            + " ".join(extra).encode()).hexdigest()[:16]
+    stamp = out.parent / f"{out.name}.stamp"  # NAME and NAME.dyn each have their own
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
         return
     subprocess.run([compiler, "-O1", "-Wall", "-o", str(out), str(source), *extra], check=True)
     stamp.write_text(digest)
 
 
+def build_probes(sources: pathlib.Path, build: pathlib.Path) -> pathlib.Path:
+    """Build every sources/*.c twice into `build`: NAME (static musl) and NAME.dyn (gcc,
+    dynamic). A probe is rebuilt when it, or a header next to it, changes."""
+    musl = _need("musl-gcc")
+    gcc = _need("gcc")
+    build.mkdir(exist_ok=True)
+    headers = b"".join(header.read_bytes() for header in sorted(sources.glob("*.h")))
+    for source in sorted(sources.glob("*.c")):
+        _compile(musl, source, build / source.stem, ["-static"], headers)
+        _compile(gcc, source, build / f"{source.stem}.dyn", [], headers)
+    return build
+
+
 @pytest.fixture(scope="session")
 def probes() -> pathlib.Path:
     """Directory with each probe built twice: NAME (static musl) and NAME.dyn (gcc, dynamic)."""
-    musl = _need("musl-gcc")
-    gcc = _need("gcc")
-    BUILD.mkdir(exist_ok=True)
-    for source in sorted(PROBES.glob("*.c")):
-        _compile(musl, source, BUILD / source.stem, ["-static"])
-        _compile(gcc, source, BUILD / f"{source.stem}.dyn", [])
-    return BUILD
+    return build_probes(PROBES, BUILD)
 
 
 def run_native(argv: list[str], *, env: dict | None = None, input: bytes | None = None,

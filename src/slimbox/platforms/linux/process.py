@@ -56,6 +56,7 @@ _TAG = struct.Struct("<Q")
 # host clone flags for a guest thread: everything shared, as a pthread is
 _THREAD_FLAGS = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000
 _CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTRACE_EVENT_VFORK)
+_FAULTS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL))
 _ARG_INDEX = tuple(REG_NAMES.index(name) for name in SYSCALL_ARG_REGS)
 
 
@@ -330,6 +331,7 @@ class StubProcess:
         tracer.set_regs(thread.tid, regs)
         tracer.cont(thread.tid)
         created = 0
+        approved = False
         while True:
             status = self.platform.wait_tid(thread.tid)
             if not os.WIFSTOPPED(status):
@@ -340,8 +342,16 @@ class StubProcess:
             if event in _CLONE_EVENTS:
                 created = tracer.event_message(thread.tid)
                 tracer.cont(thread.tid)
+            elif event == native.PTRACE_EVENT_SECCOMP and not approved:
+                self._approve(thread, nr)
+                approved = True
+            elif event == native.PTRACE_EVENT_SECCOMP:
+                self.kill()
+                raise PlatformError(f"a second syscall stop while injecting syscall {nr}")
             elif event == 0 and os.WSTOPSIG(status) == signal.SIGTRAP:
                 break
+            elif event == 0 and os.WSTOPSIG(status) in _FAULTS and tracer.get_siginfo(thread.tid)[2] > 0:
+                self._trampoline_gone(thread, nr)  # a fault (si_code > 0), not a signal sent from the host
             else:  # a host signal or a stale interrupt: not the guest's, not ours
                 tracer.cont(thread.tid)
         self.injections += 1
@@ -351,6 +361,23 @@ class StubProcess:
         thread._regs = guest
         result = after.rax
         return (result - (1 << 64) if result >> 63 else result), created
+
+    def _approve(self, thread: StubThread, nr: int) -> None:
+        """Let the host run a syscall of the approval set that this thread stopped in
+        (seccomp.APPROVED_SYSCALLS): it must be the very call just injected, made at the
+        trampoline, or the guest has rewritten the stub's page and the process ends."""
+        ip, seen = self.tracer.syscall_site(thread.tid)
+        if (ip, seen) != (self.image.trampoline_syscall_end(self.base), nr):
+            self.kill()
+            raise PlatformError(f"injected syscall {nr} stopped as syscall {seen} at {ip:#x}")
+        self.tracer.cont(thread.tid)
+
+    def _trampoline_gone(self, thread: StubThread, nr: int) -> None:
+        """The injection faulted: the guest unmapped or changed the stub's page through
+        the trampoline itself. Nothing can be injected into it any more (and resuming
+        would fault again forever): the process ends."""
+        self.kill()
+        raise PlatformError(f"injected syscall {nr} faulted: the process's trampoline is gone")
 
     # --- new processes and threads ---------------------------------------------------------
 
@@ -399,12 +426,16 @@ class StubProcess:
         self.tracer.cont(thread.tid)
         thread.state = GONE
         self.threads.pop(thread.tid, None)
-        if thread.tid != self.pid:
-            while True:
-                status = self.platform.wait_tid(thread.tid)
-                if not os.WIFSTOPPED(status):
-                    break
-                self.tracer.cont(thread.tid)
+        while True:
+            status = self.platform.wait_tid(thread.tid)
+            if not os.WIFSTOPPED(status):
+                break
+            if status >> 16 == native.PTRACE_EVENT_SECCOMP:
+                self.tracer.cont(thread.tid)  # exit stops for approval (seccomp.APPROVED_SYSCALLS)
+                if thread.tid == self.pid:
+                    break  # the leader lingers as a zombie: its end is not waited for
+                continue
+            self.tracer.cont(thread.tid)
         self.platform.forget_thread(thread)
 
     # --- AddressSpace ---------------------------------------------------------------

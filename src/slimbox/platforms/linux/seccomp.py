@@ -2,17 +2,22 @@
 
 Decisions, in order:
 1. Not the x86-64 ABI (int 0x80 / i386), or an x32 syscall: kill the process.
-2. Made from the stub's trampoline and in the injection set (memory management the
+2. Made from the stub's trampoline and in the memory set (memory management the
    sandbox kernel asks for): let the host run it.
-3. A syscall whose answer changes registers or the address space (execve, clone,
+3. Made from the trampoline and in the approval set (clone, exit, recvmsg, close):
+   stop under ptrace. The supervisor lets the host run it only when it injected the
+   call itself; a guest that found the trampoline and jumped there gets the same
+   emulated syscall as from anywhere else. These calls could otherwise make tasks the
+   supervisor never sees (clone with CLONE_UNTRACED) or take host descriptors.
+4. A syscall whose answer changes registers or the address space (execve, clone,
    mmap, rt_sigreturn...): stop for the supervisor under ptrace (SECCOMP_RET_TRACE).
-4. Anything else: a seccomp user notification (SECCOMP_RET_USER_NOTIF), which the
+5. Anything else: a seccomp user notification (SECCOMP_RET_USER_NOTIF), which the
    supervisor answers without any ptrace stop: the fast path. Without notifications
    (an older host, or asked for), these are traced too.
 
-So nothing the guest issues reaches the host kernel: the only host-executed
-syscalls are those the supervisor injects at the trampoline, whose address the
-guest is never shown.
+So nothing the guest issues reaches the host kernel except the memory set, at the
+trampoline (whose address the guest is never shown), and that acts on the guest's own
+address space only.
 """
 
 from __future__ import annotations
@@ -47,13 +52,19 @@ _JEQ = 0x15
 _JSET = 0x45
 _RET = 0x06
 
-# Host syscalls the supervisor injects at the trampoline, each with why.
+# Host syscalls the supervisor injects at the trampoline and the host runs at once,
+# each with why: they change only the calling process's own address space.
 INJECTED_SYSCALLS: dict[int, str] = {
     9: "mmap: back guest mappings (always MAP_FIXED, anonymous)",
     10: "mprotect: guest page protections",
     11: "munmap: guest unmappings, and removing the host's vdso/vvar/stack",
     25: "mremap: guest mremap keeps page contents without a copy",
     28: "madvise: MADV_DONTNEED for guest madvise",
+}
+
+# Host syscalls the supervisor injects at the trampoline that stop under ptrace first,
+# and run only when the supervisor approves the stop as its own injection.
+APPROVED_SYSCALLS: dict[int, str] = {
     56: "clone: guest fork and threads, made by the kernel (new tasks are traced from birth)",
     60: "exit: one guest thread ending while its process goes on",
     47: "recvmsg: take a host file the kernel maps into the guest from the mapping channel",
@@ -120,7 +131,7 @@ class _Asm:
 
 
 def build_filter(trampoline_ip: int, *, notify: bool, injected: Iterable[int] = INJECTED_SYSCALLS,
-                 traced: Iterable[int] = TRACED_SYSCALLS) -> bytes:
+                 approved: Iterable[int] = APPROVED_SYSCALLS, traced: Iterable[int] = TRACED_SYSCALLS) -> bytes:
     """The filter program; `trampoline_ip` is the address right after the trampoline's
     `syscall` instruction, which is what seccomp reports as the instruction pointer."""
     a = _Asm()
@@ -136,6 +147,8 @@ def build_filter(trampoline_ip: int, *, notify: bool, injected: Iterable[int] = 
     a.load(_NR)
     for nr in injected:
         a.jump(_JEQ, nr, "allow", 0)
+    for nr in approved:
+        a.jump(_JEQ, nr, "trace", 0)
     a.label("route")
     if notify:
         a.load(_NR)
