@@ -9,9 +9,11 @@ from slimbox.abi.structs import U64 as _U64
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import PATH_MAX, PathNode
 from slimbox.kernel.loader import MAX_ARG_STRLEN, MAX_ARGS_TOTAL
+from slimbox.kernel.mm import PAGE, PAGE_MASK
 
 if TYPE_CHECKING:
     from slimbox.kernel.file import File
+    from slimbox.kernel.mm import MemoryManager
     from slimbox.kernel.task import Task
 
 AT_FDCWD = -100
@@ -68,6 +70,53 @@ def node_at(task: Task, dirfd: int, path: bytes, *, follow: bool) -> PathNode:
     return kernel.vfs.resolve(task.process.fs, task.cred, dir_start(task, dirfd, path), path, follow=follow)
 
 
+class _PageReader:
+    """Guest memory read a page at a time, the last page kept: walking argv/envp then
+    costs one read per page rather than one per pointer and one per string, so a
+    hostile array of a million empty strings is cheap to refuse."""
+
+    __slots__ = ("mm", "_base", "_data")
+
+    def __init__(self, mm: MemoryManager) -> None:
+        self.mm = mm
+        self._base = -1
+        self._data = b""
+
+    def _page(self, addr: int) -> tuple[bytes, int]:
+        base = addr & PAGE_MASK
+        if base != self._base:
+            self._data = self.mm.read(base, PAGE)  # readable at addr: the whole page is
+            self._base = base
+        return self._data, addr - base
+
+    def u64(self, addr: int) -> int:
+        if addr & (PAGE - 1) > PAGE - 8:
+            return _U64.unpack(self.mm.read(addr, 8))[0]  # straddles two pages
+        data, offset = self._page(addr)
+        return _U64.unpack_from(data, offset)[0]
+
+    def cstring(self, addr: int) -> bytes:
+        data, offset = self._page(addr)
+        nul = data.find(b"\0", offset)
+        if nul < 0:  # runs on into the next page
+            return self.mm.read_cstring(addr, MAX_ARG_STRLEN, Errno.E2BIG)
+        return data[offset:nul]
+
+
+def _count_pointers(mm: MemoryManager, addr: int, most: int) -> int:
+    """How many pointers come before the NULL at `addr`, counting no further than
+    `most` + 1; read a page at a time, as Linux counts them before copying any."""
+    count = 0
+    while count <= most:
+        room = PAGE - (addr & (PAGE - 1))
+        block = mm.read(addr, 8 if room < 8 else room - room % 8)  # 8: one pointer across two pages
+        for index, (pointer,) in enumerate(_U64.iter_unpack(block)):
+            if pointer == 0:
+                return count + index
+        count, addr = count + len(block) // 8, addr + len(block)
+    return count
+
+
 def read_strv(task: Task, addr: int, budget: list[int] | None = None) -> list[bytes]:
     """A NULL-terminated array of string pointers (argv/envp). `budget` holds the bytes
     still allowed (strings plus pointers) and is shared between argv and envp, so a
@@ -77,11 +126,14 @@ def read_strv(task: Task, addr: int, budget: list[int] | None = None) -> list[by
     out: list[bytes] = []
     if addr == 0:
         return out
+    if _count_pointers(task.mm, addr, budget[0] // 9) * 9 > budget[0]:
+        raise LinuxError(Errno.E2BIG)  # a pointer and a NUL each at least: no string need be read
+    pointers, strings = _PageReader(task.mm), _PageReader(task.mm)
     while True:
-        (pointer,) = _U64.unpack(task.mm.read(addr + 8 * len(out), 8))
+        pointer = pointers.u64(addr + 8 * len(out))
         if pointer == 0:
             return out
-        value = task.mm.read_cstring(pointer, MAX_ARG_STRLEN, Errno.E2BIG)
+        value = strings.cstring(pointer)
         budget[0] -= len(value) + 1 + 8
         if budget[0] < 0:
             raise LinuxError(Errno.E2BIG)
