@@ -121,3 +121,16 @@ def test_rewriting_the_code_after_the_trampoline_gains_nothing(hostile):
     assert b"a second syscall stop while injecting syscall 56" in result.stderr
     assert b"fork after the rewrite returned" not in result.stdout
     _nothing_left_running(stub)
+
+
+def test_rewriting_the_trampoline_itself_gains_nothing(hostile):
+    """The injected clone first runs into guest code, which puts the syscall back and
+    makes a clone of its own (CLONE_UNTRACED) at the trampoline: same place, same
+    number, other arguments. The supervisor approves only its own arguments."""
+    result, stub = run_with_the_address(hostile, "rewrite-entry")
+    assert b"trampoline entry rewritten" in result.stdout
+    assert result.returncode == 70, result.stderr.decode()
+    assert b"injected syscall 56 stopped as syscall 56" in result.stderr
+    assert b"with other arguments" in result.stderr
+    assert b"fork after the rewrite returned" not in result.stdout
+    _nothing_left_running(stub)

@@ -23,7 +23,7 @@
 #endif
 #define CLONE_UNTRACED 0x00800000
 
-static uintptr_t trampoline;
+uintptr_t trampoline;   /* global: the assembly below uses it */
 
 /* tramp(target, nr, a1..a6): the arguments moved to the syscall registers, then a call
  * into the trampoline; the SIGTRAP handler returns from it. */
@@ -199,10 +199,51 @@ static void rewritten_clone(void)
                      "1: jmp 1b" ::"i"(CLONE_UNTRACED | SIGCHLD) : "memory");
 }
 
-static void rewrite_the_trampoline(void)
+/* Where a trampoline rewritten at its entry leads: put the syscall instruction back,
+ * load a clone of our own choosing (CLONE_UNTRACED | SIGCHLD) and make it right there,
+ * so that the stop looks like the injected clone's but for the arguments. */
+void entry_hijack(void);
+__asm__(".globl entry_hijack\n"
+        "entry_hijack:\n"
+        "  mov trampoline(%rip), %r11\n"
+        "  movw $0x050f, (%r11)\n"
+        "  mov $56, %eax\n"
+        "  mov $0x800011, %edi\n"
+        "  xor %esi, %esi\n"
+        "  xor %edx, %edx\n"
+        "  xor %r10d, %r10d\n"
+        "  xor %r8d, %r8d\n"
+        "  jmp *%r11\n");
+
+static long make_stub_page_writable(void)
 {
     long ret = via(SYS_mprotect, (long)(trampoline & ~4095UL), 4096, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
     result("mprotect the stub page writable", ret);
+    return ret;
+}
+
+/* Replace the trampoline's syscall with a jump to entry_hijack, then fork: the clone
+ * the sandbox injects for it runs into our code first. */
+static void rewrite_the_entry(void)
+{
+    if (make_stub_page_writable() != 0)
+        return;
+    unsigned char far[14] = {0xff, 0x25, 0, 0, 0, 0};    /* jmp *0(%rip), then the address */
+    uintptr_t target = (uintptr_t)entry_hijack;
+    memcpy(far + 6, &target, sizeof target);
+    memcpy((void *)(trampoline + 8), far, sizeof far);
+    memcpy((void *)trampoline, "\xeb\x06", 2);           /* jmp +6, to the far jump */
+    printf("trampoline entry rewritten\n");
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    printf("fork after the rewrite returned: %s\n", pid < 0 ? errno_name(errno) : "a pid");
+}
+
+static void rewrite_the_trampoline(void)
+{
+    if (make_stub_page_writable() != 0)
+        return;
     unsigned char jump[14] = {0xff, 0x25, 0, 0, 0, 0};   /* jmp *0(%rip), then the address */
     uintptr_t target = (uintptr_t)rewritten_clone;
     memcpy(jump + 6, &target, sizeof target);
@@ -280,7 +321,8 @@ static void find_trampoline(uintptr_t page)
 }
 
 /* argv[1]: "calls" (each in turn), "unmap" (take the stub's page away, then make the
- * sandbox inject) or "rewrite" (change the code after the trampoline's syscall). */
+ * sandbox inject), "rewrite" (change the code after the trampoline's syscall) or
+ * "rewrite-entry" (change the trampoline's syscall itself). */
 int main(int argc, char **argv)
 {
     char line[64] = {0};
@@ -302,6 +344,8 @@ int main(int argc, char **argv)
         in_child("unmap the stub, then mmap", unmap_the_stub_then_mmap);
     else if (!strcmp(argv[1], "rewrite"))
         rewrite_the_trampoline();
+    else if (!strcmp(argv[1], "rewrite-entry"))
+        rewrite_the_entry();
     else
         return 2;
     printf("parent: still here\n");

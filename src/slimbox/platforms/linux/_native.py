@@ -144,11 +144,11 @@ class Ptrace:
         _check(_ptrace(SYS_PTRACE, PTRACE_GET_SYSCALL_INFO, tid, _SYSCALL_INFO.size, self._info_addr))
         return _SYSCALL_INFO.unpack_from(self._info)[4:]
 
-    def syscall_site(self, tid: int) -> tuple[int, int]:
-        """(instruction pointer, nr) of the syscall a seccomp stop reports."""
+    def syscall_site(self, tid: int) -> tuple[int, int, tuple[int, ...]]:
+        """(instruction pointer, nr, arguments) of the syscall a seccomp stop reports."""
         _check(_ptrace(SYS_PTRACE, PTRACE_GET_SYSCALL_INFO, tid, _SYSCALL_INFO.size, self._info_addr))
         fields = _SYSCALL_INFO.unpack_from(self._info)
-        return fields[2], fields[4]
+        return fields[2], fields[4], fields[5:11]
 
     def poke_user(self, tid: int, offset: int, value: int) -> None:
         _check(_ptrace(SYS_PTRACE, PTRACE_POKEUSER, tid, offset, value & _U64))

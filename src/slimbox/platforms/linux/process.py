@@ -343,7 +343,7 @@ class StubProcess:
                 created = tracer.event_message(thread.tid)
                 tracer.cont(thread.tid)
             elif event == native.PTRACE_EVENT_SECCOMP and not approved:
-                self._approve(thread, nr)
+                self._approve(thread, nr, args)
                 approved = True
             elif event == native.PTRACE_EVENT_SECCOMP:
                 self.kill()
@@ -362,14 +362,18 @@ class StubProcess:
         result = after.rax
         return (result - (1 << 64) if result >> 63 else result), created
 
-    def _approve(self, thread: StubThread, nr: int) -> None:
+    def _approve(self, thread: StubThread, nr: int, args: tuple[int, ...]) -> None:
         """Let the host run a syscall of the approval set that this thread stopped in
-        (seccomp.APPROVED_SYSCALLS): it must be the very call just injected, made at the
-        trampoline, or the guest has rewritten the stub's page and the process ends."""
-        ip, seen = self.tracer.syscall_site(thread.tid)
-        if (ip, seen) != (self.image.trampoline_syscall_end(self.base), nr):
+        (seccomp.APPROVED_SYSCALLS). It must be the very call just injected: made at the
+        trampoline, with the injected number and arguments. Anything else means the
+        guest rewrote the stub's page to run code of its own on the way (it could then
+        set up a clone of its choosing and jump to the trampoline), and the process ends."""
+        ip, seen, seen_args = self.tracer.syscall_site(thread.tid)
+        injected = tuple(value & MASK64 for value in args)
+        if (ip, seen, seen_args[:len(injected)]) != (self.image.trampoline_syscall_end(self.base), nr, injected):
             self.kill()
-            raise PlatformError(f"injected syscall {nr} stopped as syscall {seen} at {ip:#x}")
+            raise PlatformError(f"injected syscall {nr} stopped as syscall {seen} at {ip:#x} "
+                                f"with other arguments")
         self.tracer.cont(thread.tid)
 
     def _trampoline_gone(self, thread: StubThread, nr: int) -> None:
@@ -431,7 +435,7 @@ class StubProcess:
             if not os.WIFSTOPPED(status):
                 break
             if status >> 16 == native.PTRACE_EVENT_SECCOMP:
-                self.tracer.cont(thread.tid)  # exit stops for approval (seccomp.APPROVED_SYSCALLS)
+                self._approve(thread, _SYS_EXIT, (0,))  # exit stops for approval too
                 if thread.tid == self.pid:
                     break  # the leader lingers as a zombie: its end is not waited for
                 continue
