@@ -791,6 +791,7 @@ int main(int argc, char **argv)
         return 2;
     }
     make_files();
+    signal(SIGALRM, SIG_IGN);  /* workers may send the nudge signal anywhere; they set their own handler */
     struct tally tally = {0};
     struct rng seeds = {seed};
     int controller = getpid();
