@@ -9,7 +9,7 @@ host kernel serves none of their system calls.
         box.run(["/bin/sh", "-c", "wc -c < /tmp/in.txt"])
 """
 
-from slimbox.sandbox import ExecError, InternalError, Sandbox, SandboxResult, run
+from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox, SandboxResult, run
 
-__all__ = ["ExecError", "InternalError", "Sandbox", "SandboxResult", "run"]
+__all__ = ["ExecError", "InternalError", "Limits", "Sandbox", "SandboxResult", "run"]
 __version__ = "0.1.0"

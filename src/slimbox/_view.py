@@ -78,10 +78,10 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
                 raise PolicyError(f"bad root archive {policy.rootfs!r}: {exc}") from None
         else:
             lower = b.hostfs(policy.rootfs, False)
-        root_fs = OverlayFs(b.dev(), b.clock, lower.root)
+        root_fs = OverlayFs(b.dev(), b.clock, lower.root, kernel.storage)
         vfs = Vfs(root_fs, root_fs.root, source=policy.rootfs)
     else:
-        root_fs = MemFs(b.dev(), b.clock, root_mode=0o755)
+        root_fs = MemFs(b.dev(), b.clock, root_mode=0o755, budget=kernel.storage)
         vfs = Vfs(root_fs, root_fs.root, source="rootfs")
         _host_system_dirs(b, vfs, policy)
     ctx = FsContext(vfs.root, vfs.root, 0)
@@ -96,11 +96,11 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
     proc = ProcFs(b.dev(), kernel, lambda: kernel.current)
     vfs.mount(proc, proc.root, mountpoint("/proc"), source="proc", options="rw,nosuid,nodev,noexec")
     for path in ("/tmp", "/var/tmp"):
-        tmp = MemFs(b.dev(), b.clock, root_mode=0o1777)
+        tmp = MemFs(b.dev(), b.clock, root_mode=0o1777, budget=kernel.storage)
         vfs.mount(tmp, tmp.root, mountpoint(path), source="tmpfs", options="rw,nosuid,nodev")
     for path, mode in (("/root", 0o700), ("/home", 0o755), ("/run", 0o755)):
         if policy.rootfs is None:
-            fs = MemFs(b.dev(), b.clock, root_mode=mode)
+            fs = MemFs(b.dev(), b.clock, root_mode=mode, budget=kernel.storage)
             vfs.mount(fs, fs.root, mountpoint(path), source="tmpfs", options="rw,nosuid,nodev")
         else:
             mountpoint(path)
@@ -111,7 +111,7 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
     for path in policy.tmpfs:
         if not path.startswith("/"):
             raise PolicyError(f"bad --tmpfs {path!r}: the path must be absolute")
-        fs = MemFs(b.dev(), b.clock, root_mode=0o1777)
+        fs = MemFs(b.dev(), b.clock, root_mode=0o1777, budget=kernel.storage)
         vfs.mount(fs, fs.root, mountpoint(path), source="tmpfs", options="rw")
     _name_this_host(vfs, ctx, kernel.config.hostname)
     return vfs

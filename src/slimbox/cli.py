@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 
 from slimbox.abi.errno import Errno
+from slimbox.kernel.limits import DEFAULT_TASKS
 
 # what a POSIX shell prints when a foreground program dies of a signal
 _SHELL_MESSAGES = {
@@ -19,6 +21,7 @@ _SHELL_MESSAGES = {
     31: "Bad system call",
 }
 EXIT_INTERNAL_ERROR = 70    # a bug in slimbox stopped the sandbox (EX_SOFTWARE)
+EXIT_TIMED_OUT = 124        # --timeout passed (as timeout(1) reports it)
 EXIT_SANDBOX_FAILED = 125   # the sandbox itself could not run (as docker and podman use it)
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
@@ -49,6 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--hostname", default="slimbox", help="the sandbox's host name")
     run.add_argument("--strace", nargs="?", const="-", metavar="FILE",
                      help="log every syscall with decoded arguments and result (to stderr, or FILE)")
+    limits = run.add_argument_group("resource limits", "SIZE takes K, M, G suffixes (powers of 1024)")
+    limits.add_argument("--memory", type=_size, metavar="SIZE",
+                        help="guest memory of all processes together (mmap, brk, fork fail with ENOMEM)")
+    limits.add_argument("--pids", type=_count, default=DEFAULT_TASKS, metavar="N",
+                        help=f"threads alive at once (clone, fork fail with EAGAIN; default {DEFAULT_TASKS})")
+    limits.add_argument("--nofile", type=_count, metavar="N", help="open files per process (EMFILE)")
+    limits.add_argument("--tmpfs-size", type=_size, metavar="SIZE",
+                        help="what the in-memory filesystems hold together (ENOSPC; default half the memory)")
+    limits.add_argument("--cpu", type=_count, metavar="SECONDS",
+                        help="CPU time per process: SIGXCPU, then SIGKILL a second later")
+    limits.add_argument("--max-file-size", type=_size, metavar="SIZE",
+                        help="largest file a process may write (SIGXFSZ, EFBIG)")
+    limits.add_argument("--max-output", type=_size, metavar="SIZE",
+                        help="bytes written to standard output and error together (then SIGXFSZ, EFBIG)")
+    limits.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                        help=f"stop the whole sandbox after this long (exit status {EXIT_TIMED_OUT})")
     run.add_argument("--no-lockdown", dest="lockdown", action="store_false",
                      help="do not restrict the supervisor to the host syscalls of `slimbox host-syscalls`")
     run.add_argument("-q", "--quiet", action="store_true", help="report only errors of the sandbox itself")
@@ -57,6 +76,34 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("syscalls", help="print the syscall support table (markdown)")
     sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
     return parser
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    number, suffix = text, ""
+    if text and text[-1].upper() in _SIZE_SUFFIXES:
+        number, suffix = text[:-1], text[-1].upper()
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected a number of bytes, e.g. 4096, 64K, 512M, 2G")
+    return int(number) * _SIZE_SUFFIXES[suffix]
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: expected a positive integer")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"bad duration {text!r}: expected a positive number of seconds")
+    return value
 
 
 def _environment(pairs: list[str]) -> dict[str, str]:
@@ -90,7 +137,7 @@ def _logger(args: argparse.Namespace) -> logging.Logger:
 def _run(args: argparse.Namespace) -> int:
     from slimbox.kernel.policy import PolicyError
     from slimbox.platforms.base import PlatformUnavailable
-    from slimbox.sandbox import ExecError, InternalError, Sandbox
+    from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox
 
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
@@ -99,6 +146,8 @@ def _run(args: argparse.Namespace) -> int:
     log = _logger(args)
     try:
         env = _environment(args.env)
+        limits = Limits(memory=args.memory, tasks=args.pids, open_files=args.nofile, tmpfs=args.tmpfs_size,
+                        cpu_seconds=args.cpu, file_size=args.max_file_size, output=args.max_output)
     except ValueError as exc:
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
@@ -106,8 +155,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.strace:
             strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
-        sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log)
-        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown)
+        sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log,
+                          limits=limits)
+        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
+                             timeout=args.timeout)
     except PolicyError as exc:
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
@@ -126,6 +177,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_EXECUTE
     except KeyboardInterrupt:
         return 128 + 2
+    except subprocess.TimeoutExpired:
+        print(f"slimbox: timed out after {args.timeout:g} s; the sandbox was stopped", file=sys.stderr)
+        return EXIT_TIMED_OUT
     except Exception as exc:  # noqa: BLE001 - a bug in slimbox: one line, a distinct status
         log.debug("internal error", exc_info=True)
         print(f"slimbox: {exc if isinstance(exc, InternalError) else f'internal error: {type(exc).__name__}: {exc}'}"

@@ -26,6 +26,7 @@ from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext
 from slimbox.kernel.kernel import Kernel, KernelConfig, SandboxTimeout
+from slimbox.kernel.limits import Limits
 from slimbox.kernel.policy import MountSpec, Policy, PolicyError
 from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
 from slimbox.north import SandboxOS
@@ -111,16 +112,19 @@ def _make_host(name: str):
 class Sandbox:
     def __init__(self, *, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
                  tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "linux",
-                 uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None) -> None:
+                 uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None,
+                 limits: Limits | None = None) -> None:
         specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
         self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
         self.platform_name = platform
         self.host = _make_host(platform)
         self.uid = 0 if uid is None else uid
         self.gid = 0 if gid is None else gid
+        limits = Limits() if limits is None else limits
+        memory = self.host.memory_bytes()
         config = KernelConfig(hostname=hostname.encode(), cpu_count=self.host.cpu_count(),
-                              memory_bytes=self.host.memory_bytes(),
-                              hwcap=self.host.hardware_capabilities())
+                              memory_bytes=memory if limits.memory is None else min(memory, limits.memory),
+                              hwcap=self.host.hardware_capabilities(), limits=limits)
         self.kernel = Kernel(self.host, config, log)
         self.kernel.vfs = build_view(self.kernel, self.host, self.policy)
         self.os = SandboxOS(self.kernel)
@@ -258,9 +262,9 @@ def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_outp
         stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
         tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
-        lockdown: bool = False) -> SandboxResult:
+        lockdown: bool = False, limits: Limits | None = None) -> SandboxResult:
     """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run)."""
-    with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs) as sandbox:
+    with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits) as sandbox:
         return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
                            timeout=timeout, env=env, cwd=cwd, strace=strace, check=check, lockdown=lockdown)
 

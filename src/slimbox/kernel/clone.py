@@ -77,9 +77,11 @@ def clone(kernel: Kernel, task: Task, flags: int, stack: int, parent_tid: int, c
     if waiting is not None:
         return _vfork_wait(task, waiting)
     _validate(flags)
-    if len(kernel.tasks) >= kernel.config.max_tasks:
+    if len(kernel.tasks) >= kernel.config.limits.tasks:
         raise LinuxError(Errno.EAGAIN)
     parent = task.process
+    if not flags & CLONE_THREAD:
+        parent.mm.budget.check(parent.mm.charged())  # the child's copy of the memory
     parent_regs = task.context.regs
     if flags & CLONE_THREAD:
         context = task.context.spawn_thread()

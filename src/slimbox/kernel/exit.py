@@ -95,6 +95,7 @@ def exit_process(kernel: Kernel, process: Process, code: int, signal: int = 0, d
         kernel.forget_task(task)
     if contexts:
         contexts[0].kill()  # one kill ends every host thread of the process
+    process.mm.forget()
     if process.real_timer is not None:
         process.real_timer.cancel()
         process.real_timer = None

@@ -29,12 +29,14 @@ from slimbox.abi.errno import Errno
 from slimbox.abi.regs import MASK64
 from slimbox.kernel import exit as kexit
 from slimbox.kernel import sigdeliver
+from slimbox.kernel.cpulimit import CpuLimitWatch
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import Block, InternalError, LinuxError
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext, Vfs
 from slimbox.kernel.futex import FutexTable
+from slimbox.kernel.limits import Budget, Limits, apply_rlimits
 from slimbox.kernel.mm import MemoryManager
 from slimbox.kernel.signals import SIGKILL, SIGSYS, kernel_info
 from slimbox.kernel.task import Personality, Process, Task
@@ -59,8 +61,8 @@ class KernelConfig:
     aslr: bool = True
     cpu_count: int = 1
     memory_bytes: int = 4 << 30
-    #: most tasks (threads) the sandbox may hold at once; clone fails with EAGAIN beyond
-    max_tasks: int = 1024
+    #: the sandbox's resource limits (see limits.py)
+    limits: Limits = field(default_factory=Limits)
     hwcap: dict[int, int] = field(default_factory=dict)
 
 
@@ -111,6 +113,14 @@ class Kernel:
         self.failure: InternalError | None = None
         #: signals the supervisor received from its host (Ctrl-C...), to pass on to the guest
         self.host_signals: list[int] = []
+        #: sandbox-wide budgets: guest memory, bytes written to the sandbox's stdout/stderr
+        self.memory = Budget(self.config.limits.memory, Errno.ENOMEM)
+        self.output = Budget(self.config.limits.output, Errno.EFBIG)
+        #: what the in-memory filesystems hold (tmpfs's default size: half the memory)
+        tmpfs = self.config.limits.tmpfs
+        self.storage = Budget(self.config.memory_bytes // 2 if tmpfs is None else tmpfs, Errno.ENOSPC)
+        #: RLIMIT_CPU enforcement, sampling while some process has a finite limit
+        self.cpu_limits = CpuLimitWatch(self)
 
     # --- time and ids -------------------------------------------------------------
 
@@ -191,8 +201,11 @@ class Kernel:
         assert self.platform is not None
         context = self.platform.new_process()
         pid = self.next_id()
-        process = Process(self, pid, MemoryManager(context.address_space), fds, fs, cred, personality,
-                          parent=parent, pgid=pid, sid=pid, start_time_ns=self.monotonic_ns())
+        process = Process(self, pid, MemoryManager(context.address_space, budget=self.memory), fds, fs, cred,
+                          personality, parent=parent, pgid=pid, sid=pid, start_time_ns=self.monotonic_ns())
+        apply_rlimits(process, self.config.limits)
+        if self.config.limits.cpu_seconds is not None:
+            self.cpu_limits.start()
         task = Task(pid, process, context)
         context.owner = task
         self.register(task)

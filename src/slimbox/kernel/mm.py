@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.limits import Budget
 from slimbox.platforms.base import GuestMemoryError
 
 if TYPE_CHECKING:
@@ -115,6 +116,16 @@ class Vma:
             return None
         return (self.region, self.region_offset + addr - self.start)
 
+    def charge(self, prot: int | None = None) -> int:
+        """Bytes this mapping counts against the sandbox's memory limit (with `prot`
+        instead of its own, for a change about to be made)."""
+        prot = self.prot if prot is None else prot
+        if self.host_backed and not prot & PROT_WRITE:
+            return 0  # the host's page cache, shared with everyone
+        if prot == PROT_NONE and self.inode is None and not self.shared:
+            return 0  # an address-space reservation: nothing behind it yet
+        return self.end - self.start
+
 
 @dataclass
 class Layout:
@@ -126,9 +137,11 @@ class Layout:
 
 
 class MemoryManager:
-    def __init__(self, aspace: AddressSpace, layout: Layout | None = None) -> None:
+    def __init__(self, aspace: AddressSpace, layout: Layout | None = None, budget: Budget | None = None) -> None:
         self.aspace = aspace
         self.layout = layout or Layout()
+        #: the sandbox's memory budget, shared by every process (charged as VMAs come and go)
+        self.budget = budget if budget is not None else Budget(None, Errno.ENOMEM)
         self._vmas: list[Vma] = []
         self._starts: list[int] = []
         self.brk_start = 0
@@ -153,6 +166,7 @@ class MemoryManager:
         index = bisect.bisect_left(self._starts, vma.start)
         self._vmas.insert(index, vma)
         self._starts.insert(index, vma.start)
+        self.budget.used += vma.charge()
 
     def _split_at(self, addr: int) -> None:
         index = bisect.bisect_right(self._starts, addr) - 1
@@ -173,7 +187,24 @@ class MemoryManager:
         taken = self._vmas[lo:hi]
         del self._vmas[lo:hi]
         del self._starts[lo:hi]
+        self.budget.used -= sum(vma.charge() for vma in taken)
         return taken
+
+    def _charge_in(self, start: int, end: int, prot: int | None = None) -> int:
+        """What the mappings in [start, end) count against the memory budget (with
+        `prot` instead of their own)."""
+        total = 0
+        index = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        while index < len(self._vmas) and self._vmas[index].start < end:
+            vma = self._vmas[index]
+            lo, hi = max(vma.start, start), min(vma.end, end)
+            if lo < hi and vma.charge(prot):
+                total += hi - lo
+            index += 1
+        return total
+
+    def charged(self) -> int:
+        return sum(vma.charge() for vma in self._vmas)
 
     def _overlaps(self, start: int, end: int) -> bool:
         index = bisect.bisect_right(self._starts, start) - 1
@@ -256,12 +287,17 @@ class MemoryManager:
         else:
             start = self.find_free(length, addr)
         end = start + length
-        for old in self._take_range(start, end):
-            self._write_back(old, old.start, old.end)
         vma = Vma(start, end, prot, shared, region=object() if shared else None)
         host_file = None if anonymous or shared else getattr(file.storage, "host_file", None)
-        if host_file is not None and length >= HOST_MAP_MINIMUM and \
-                self.aspace.map_file(start, length, prot, host_file, offset):
+        host_map = host_file is not None and length >= HOST_MAP_MINIMUM
+        vma.host_backed = host_map  # for the charge; confirmed (or not) by the platform below
+        if not anonymous:
+            vma.inode = file.inode
+        self.budget.check(vma.charge() - self._charge_in(start, end))
+        vma.host_backed = False
+        for old in self._take_range(start, end):
+            self._write_back(old, old.start, old.end)
+        if host_map and self.aspace.map_file(start, length, prot, host_file, offset):
             vma.host_backed = True
         else:
             # The host refuses forced writes into shared mappings it may not write, so a
@@ -276,7 +312,6 @@ class MemoryManager:
                 vma.file_size = len(data)
                 if shared and not prot & PROT_WRITE:
                     self.aspace.protect(start, length, prot)
-            vma.inode = file.inode
             vma.offset = offset
             vma.name = file.path.full_path() if file.path is not None else b""
             vma.write_back = shared and file.writable
@@ -300,6 +335,7 @@ class MemoryManager:
     def map_fixed_anonymous(self, start: int, length: int, prot: int, name: bytes = b"") -> None:
         """Kernel-internal anonymous mapping (stack, bss, heap)."""
         length = page_up(length)
+        self.budget.check(length - self._charge_in(start, start + length))
         self._take_range(start, start + length)
         self.aspace.map(start, length, prot)
         self._insert(Vma(start, start + length, prot, False, name))
@@ -356,6 +392,7 @@ class MemoryManager:
         if not self._covered(addr, end):
             raise LinuxError(Errno.ENOMEM)
         prot &= PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM
+        self.budget.check(self._charge_in(addr, end, prot) - self._charge_in(addr, end))
         taken = self._take_range(addr, end)
         self.aspace.protect(addr, end - addr, prot)
         for vma in taken:
@@ -380,6 +417,8 @@ class MemoryManager:
                 raise LinuxError(Errno.EINVAL)
             if new_addr + new_size > TASK_SIZE or self._hits_reserved(new_addr, new_addr + new_size):
                 raise LinuxError(Errno.EINVAL)
+            if vma.charge():
+                self.budget.check(new_size - old_size - self._charge_in(new_addr, new_addr + new_size))
             self.munmap(new_addr, new_size)
             return self._move(old, old_size, new_addr, new_size)
         if new_size <= old_size:
@@ -387,6 +426,8 @@ class MemoryManager:
                 self.munmap(old + new_size, old_size - new_size)
             return old
         tail_start, tail_end = old + old_size, old + new_size
+        if vma.charge():
+            self.budget.check(new_size - old_size)
         if vma.end == tail_start and self._free(tail_start, tail_end):
             self.aspace.map(tail_start, tail_end - tail_start, vma.prot, shared=vma.shared)
             grown = replace(vma, end=tail_end)
@@ -461,7 +502,8 @@ class MemoryManager:
             return self.brk_current
         old_end, new_end = page_up(self.brk_current), page_up(requested)
         if new_end > old_end:
-            if not self._free(old_end, new_end):
+            if not self._free(old_end, new_end) or (
+                    self.budget.limit is not None and self.budget.used + new_end - old_end > self.budget.limit):
                 return self.brk_current
             self.aspace.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE)
             heap = self.find(old_end - 1) if old_end > self.brk_start else None
@@ -528,8 +570,11 @@ class MemoryManager:
 
     def copy_from(self, other: MemoryManager) -> None:
         """Take over `other`'s bookkeeping for an address space the platform copied (fork)."""
+        self.budget.used -= self.charged()
         self._vmas = [vma.copy() for vma in other._vmas]
         self._starts = list(other._starts)
+        self.budget = other.budget
+        self.budget.used += self.charged()
         self.layout = replace(other.layout)
         self.brk_start, self.brk_current = other.brk_start, other.brk_current
         self.stack_start, self.stack_end = other.stack_start, other.stack_end
@@ -544,6 +589,12 @@ class MemoryManager:
             self._write_back(vma, vma.start, vma.end)
             self.aspace.unmap(vma.start, vma.end - vma.start)
         self.brk_start = self.brk_current = 0
+
+    def forget(self) -> None:
+        """The process is gone (its host memory with it): give its charge back to the
+        sandbox. The VMA list stays, detached from the sandbox's budget."""
+        self.budget.used -= self.charged()
+        self.budget = Budget(None, Errno.ENOMEM)
 
     def total_mapped(self) -> int:
         return sum(v.end - v.start for v in self._vmas)

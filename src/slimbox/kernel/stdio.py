@@ -10,6 +10,7 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError, from_os_error
 from slimbox.kernel.file import O_RDONLY, O_WRONLY, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
 from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, Stat
+from slimbox.kernel.signals import SIGXFSZ
 from slimbox.kernel.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class HostStreamFile(File):
         raise Block((self.read_queue,))
 
     def write(self, task, data: bytes) -> int:
+        data = data[:_output_room(task, len(data))]
         done = 0
         try:
             while done < len(data):
@@ -78,8 +80,10 @@ class HostStreamFile(File):
             raise LinuxError(Errno.EPIPE) from None
         except OSError as exc:
             if done:
+                _count_output(task, done)
                 return done
             raise from_os_error(exc) from None
+        _count_output(task, done)
         return done
 
     def ioctl(self, task, request: int, arg: int) -> int:
@@ -174,11 +178,10 @@ class InputFile(File):
 class CaptureFile(File):
     """Standard output or error collected for the API."""
 
-    def __init__(self, sink: bytearray, index: int, limit: int | None = None) -> None:
+    def __init__(self, sink: bytearray, index: int) -> None:
         super().__init__(O_WRONLY)
         self.sink = sink
         self.index = index
-        self.limit = limit
 
     def describe(self) -> bytes:
         return b"pipe:[capture]"
@@ -190,13 +193,32 @@ class CaptureFile(File):
         raise LinuxError(Errno.EBADF)
 
     def write(self, task, data: bytes) -> int:
-        if self.limit is not None and len(self.sink) + len(data) > self.limit:
-            raise LinuxError(Errno.EFBIG)
+        data = data[:_output_room(task, len(data))]
         self.sink += data
+        _count_output(task, len(data))
         return len(data)
 
     def poll(self) -> int:
         return POLLOUT | POLLWRNORM
+
+
+def _output_room(task, count: int) -> int:
+    """How much of a write to the sandbox's standard output or error still fits in its
+    output limit; none at all is SIGXFSZ and EFBIG, as for a file past RLIMIT_FSIZE."""
+    if task is None:
+        return count
+    room = task.kernel.output.room()
+    if room is None:
+        return count
+    if room == 0:
+        task.kernel.send_signal_to_task(task, SIGXFSZ)
+        raise LinuxError(Errno.EFBIG)
+    return min(count, room)
+
+
+def _count_output(task, count: int) -> None:
+    if task is not None:
+        task.kernel.output.used += count
 
 
 def _pipe_stat(ino: int) -> Stat:

@@ -102,6 +102,8 @@ class Process:
     real_timer: object = None
     real_interval_ns: int = 0
     child_subreaper: bool = False
+    #: the CPU second at which SIGXCPU was last sent (RLIMIT_CPU)
+    cpu_limit_signalled: int = -1
 
     def leader(self) -> Task | None:
         return self.threads.get(self.pid)

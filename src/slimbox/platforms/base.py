@@ -91,7 +91,11 @@ class Context(Protocol):
     def interrupt(self) -> None:
         """Ask a running thread to stop; an InterruptEvent follows."""
 
-    def cpu_time_ns(self) -> int: ...
+    def cpu_time_ns(self) -> int:
+        """CPU time this thread has used."""
+
+    def process_cpu_time_ns(self) -> int:
+        """CPU time all threads of this thread's process have used together."""
 
     def fpu_state(self) -> bytes:
         """The thread's FP/SSE/AVX state as an XSAVE (or 512-byte FXSAVE) image."""

@@ -304,6 +304,10 @@ class FakeContext:
     def cpu_time_ns(self) -> int:
         return self.cpu_ns
 
+    def process_cpu_time_ns(self) -> int:
+        siblings = [self] if self.platform is None else self.platform.threads_of(self.address_space)
+        return sum(context.cpu_ns for context in siblings)
+
     def fpu_state(self) -> bytes:
         return self.fpu
 

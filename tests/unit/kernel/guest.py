@@ -316,9 +316,12 @@ class FakeGuest:
         """Let `ns` nanoseconds of guest time pass, serving whatever happens meanwhile."""
         target = self.kernel.monotonic_ns() + ns
         while True:
-            self.step(max_wait_ns=max(target - self.kernel.monotonic_ns(), 0))
+            before = self.kernel.monotonic_ns()
+            self.step(max_wait_ns=max(target - before, 0))
             if self.kernel.monotonic_ns() >= target:
                 break
+            if self.kernel.monotonic_ns() == before and not self.kernel._runnable:
+                raise AssertionError("time stands still: the loop has nothing left to wait for")
         self.settle()
 
     def settle(self) -> None:

@@ -10,6 +10,7 @@ from slimbox.kernel.file import File, RegularFile
 from slimbox.kernel.fs.inode import (
     S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
+from slimbox.kernel.limits import Budget
 from slimbox.kernel.pipe import Pipe
 
 if TYPE_CHECKING:
@@ -19,24 +20,34 @@ TMPFS_MAGIC = 0x01021994
 _BLOCK = 4096
 #: largest file memfs will hold (per file); the size limit of the whole fs is separate
 MAX_FILE_SIZE = 1 << 40
+#: what an inode counts against the storage budget besides its data (roughly what it
+#: costs the supervisor), so that millions of empty files run out of space too
+INODE_COST = 256
 
 
 class MemFs(FileSystem):
     fstype = "tmpfs"
 
     def __init__(self, dev: int, clock: Callable[[], int], readonly: bool = False,
-                 root_mode: int = 0o1777, uid: int = 0, gid: int = 0) -> None:
+                 root_mode: int = 0o1777, uid: int = 0, gid: int = 0, budget: Budget | None = None) -> None:
         super().__init__(dev, clock, readonly)
+        #: bytes this filesystem may hold: shared by all of a sandbox's in-memory filesystems
+        self.budget = budget if budget is not None else Budget(None, Errno.ENOSPC)
         self.root = MemDir(self, root_mode, uid, gid)
 
     def statfs(self) -> tuple[int, int, int, int]:
-        return (TMPFS_MAGIC, 1 << 20, 1 << 20, 1 << 20)
+        limit = self.budget.limit
+        if limit is None:
+            return (TMPFS_MAGIC, 1 << 20, 1 << 20, 1 << 20)
+        free = max(limit - self.budget.used, 0)
+        return (TMPFS_MAGIC, limit // _BLOCK, free // _BLOCK, limit // INODE_COST)
 
 
 class MemInode(Inode):
     __slots__ = ("_mode", "uid", "gid", "nlink", "atime_ns", "mtime_ns", "ctime_ns", "rdev")
 
     def __init__(self, fs: MemFs, mode: int, uid: int, gid: int, rdev: int = 0) -> None:
+        fs.budget.charge(INODE_COST)
         super().__init__(fs, fs.next_ino())
         self._mode = mode
         self.uid = uid
@@ -52,6 +63,10 @@ class MemInode(Inode):
 
     def size(self) -> int:
         return 0
+
+    def unlinked(self) -> None:
+        """Its last name is gone: give back what it holds once nothing uses it."""
+        self.fs.budget.release(INODE_COST)
 
     def stat(self) -> Stat:
         size = self.size()
@@ -83,17 +98,33 @@ class MemInode(Inode):
 class MemFile(MemInode):
     """A regular file; it is its own Storage."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "opens", "freed")
 
     def __init__(self, fs: MemFs, mode: int, uid: int, gid: int, data: bytes = b"") -> None:
+        fs.budget.check(INODE_COST + len(data))
         super().__init__(fs, S_IFREG | (mode & 0o7777), uid, gid)
+        fs.budget.charge(len(data))
         self.data = bytearray(data)
+        self.opens = 0  # open file descriptions: an unlinked file's data lives until the last closes
+        self.freed = False
 
     def size(self) -> int:
         return len(self.data)
 
     def open(self, flags: int) -> File:
-        return RegularFile(flags, None, self, self)
+        file = RegularFile(flags, None, self, self)
+        self.opens += 1
+        return file
+
+    def unlinked(self) -> None:
+        if self.opens == 0:
+            self._free()
+
+    def _free(self) -> None:
+        if not self.freed:  # (reopened through /proc/PID/fd and closed again)
+            self.freed = True
+            self.fs.budget.release(INODE_COST + len(self.data))
+            self.data = bytearray()
 
     # Storage
     def read_at(self, offset: int, length: int) -> bytes:
@@ -104,6 +135,15 @@ class MemFile(MemInode):
         end = offset + len(data)
         if end > MAX_FILE_SIZE:
             raise LinuxError(Errno.EFBIG)
+        if end > len(self.data):
+            room = self.fs.budget.room()
+            if room is not None and end - len(self.data) > room:
+                # as tmpfs does: write what fits, fail only when nothing does
+                if offset >= len(self.data) + room:
+                    raise LinuxError(Errno.ENOSPC)
+                end = len(self.data) + room
+                data = data[:end - offset]
+            self.fs.budget.charge(end - len(self.data))
         if offset > len(self.data):
             self.data.extend(bytes(offset - len(self.data)))
         self.data[offset:end] = data
@@ -116,6 +156,7 @@ class MemFile(MemInode):
             raise LinuxError(Errno.EINVAL)
         if size > MAX_FILE_SIZE:
             raise LinuxError(Errno.EFBIG)
+        self.fs.budget.charge(size - len(self.data))
         if size < len(self.data):
             del self.data[size:]
         else:
@@ -126,7 +167,9 @@ class MemFile(MemInode):
         return None
 
     def close(self) -> None:
-        return None
+        self.opens -= 1
+        if self.opens == 0 and self.nlink == 0:
+            self._free()
 
 
 class MemSymlink(MemInode):
@@ -227,6 +270,8 @@ class MemDir(MemInode):
         del self.children[name]
         child.nlink -= 1
         child.touch(modify=False)
+        if child.nlink == 0:
+            child.unlinked()
         self.touch()
 
     def rmdir(self, name: bytes) -> None:
@@ -238,6 +283,7 @@ class MemDir(MemInode):
             raise LinuxError(Errno.ENOTEMPTY)
         del self.children[name]
         child.nlink = 0
+        child.unlinked()
         self.nlink -= 1
         self.touch()
 
@@ -261,6 +307,8 @@ class MemDir(MemInode):
             elif isinstance(existing, MemDir):
                 raise LinuxError(Errno.EISDIR)
             existing.nlink -= 1 if not isinstance(existing, MemDir) else existing.nlink
+            if existing.nlink == 0:
+                existing.unlinked()
         del self.children[name]
         new_dir.children[new_name] = child
         if isinstance(child, MemDir) and new_dir is not self:

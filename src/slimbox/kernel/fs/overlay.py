@@ -46,6 +46,7 @@ from slimbox.kernel.fs.inode import (
     S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
 from slimbox.kernel.fs.memfs import MemDir, MemFs, MemInode
+from slimbox.kernel.limits import Budget
 
 OVERLAYFS_SUPER_MAGIC = 0x794C7630
 UPPER_INO_OFFSET = 1 << 62
@@ -65,12 +66,12 @@ def _lookup_or_none(directory: Inode, name: bytes) -> Inode | None:
 class OverlayFs(FileSystem):
     fstype = "overlay"
 
-    def __init__(self, dev: int, clock: Callable[[], int], lower_root: Inode) -> None:
+    def __init__(self, dev: int, clock: Callable[[], int], lower_root: Inode, budget: Budget | None = None) -> None:
         super().__init__(dev, clock)
         if not lower_root.is_dir():
             raise LinuxError(Errno.ENOTDIR)
         st = lower_root.stat()
-        self.upper = MemFs(dev, clock, root_mode=st.mode & 0o7777, uid=st.uid, gid=st.gid)
+        self.upper = MemFs(dev, clock, root_mode=st.mode & 0o7777, uid=st.uid, gid=st.gid, budget=budget)
         upper_root = self.upper.root
         upper_root.atime_ns, upper_root.mtime_ns = st.atime_ns, st.mtime_ns
         #: where copies of files whose name is gone are made (never part of the tree)
@@ -196,7 +197,8 @@ class OverlayFs(FileSystem):
         try:
             offset = 0
             while chunk := source.pread(_COPY_CHUNK, offset):
-                upper.write_at(offset, chunk)
+                if upper.write_at(offset, chunk) < len(chunk):
+                    raise LinuxError(Errno.ENOSPC)  # a partial copy would pass for the file
                 offset += len(chunk)
         finally:
             source.release()

@@ -11,6 +11,8 @@ from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FD_CLOEXEC
 from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, PathFile, SETFL_MASK
 from slimbox.kernel.mm import TASK_SIZE
+from slimbox.kernel.signals import SIGXFSZ
+from slimbox.kernel.task import RLIM_INFINITY, RLIMIT_FSIZE
 from slimbox.shims.linux.stat import pack_stat, pack_statfs
 
 if TYPE_CHECKING:
@@ -43,6 +45,20 @@ def _writable(task: Task, fd: int):
     return file
 
 
+def _file_size_room(task: Task, file, offset: int | None, count: int) -> int:
+    """How many of `count` bytes a write at `offset` (None: where a write() lands) may
+    put in a regular file under RLIMIT_FSIZE; none at all is SIGXFSZ and EFBIG."""
+    limit = task.process.rlimits[RLIMIT_FSIZE][0]
+    if limit == RLIM_INFINITY or file.inode is None or not file.inode.is_regular():
+        return count
+    if offset is None:
+        offset = file.stat().size if file.flags & O_APPEND else file.offset
+    if offset >= limit:
+        task.kernel.send_signal_to_task(task, SIGXFSZ)
+        raise LinuxError(Errno.EFBIG)
+    return min(count, limit - offset)
+
+
 def _check_buffer(addr: int, count: int) -> int:
     """What Linux's access_ok does: the range must lie in user space (EFAULT); whether
     it is mapped is found out byte by byte as data is copied. Returns the count this
@@ -68,6 +84,7 @@ def write(task: Task, fd: int, buf: int, count: int) -> int:
     count = _check_buffer(buf, count)
     if count == 0:
         return 0
+    count = _file_size_room(task, file, None, count)
     return file.write(task, task.mm.read(buf, count))
 
 
@@ -92,6 +109,7 @@ def pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
     count = _check_buffer(buf, count)
     if count == 0:
         return 0
+    count = _file_size_room(task, file, offset, count)
     return file.pwrite(task.mm.read(buf, count), offset)
 
 
@@ -160,7 +178,7 @@ def writev(task: Task, fd: int, iov: int, iovcnt: int) -> int:
     data = _gather(task, _iovecs(task, iov, iovcnt))
     if not data:
         return 0
-    return file.write(task, data)
+    return file.write(task, data[:_file_size_room(task, file, None, len(data))])
 
 
 def _split_offset(pos_l: int, pos_h: int) -> int:
@@ -187,7 +205,7 @@ def pwritev(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int) 
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
     data = _gather(task, _iovecs(task, iov, iovcnt))
-    return file.pwrite(data, offset) if data else 0
+    return file.pwrite(data[:_file_size_room(task, file, offset, len(data))], offset) if data else 0
 
 
 def preadv2(task: Task, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int, flags: int) -> int:
@@ -359,6 +377,8 @@ def ftruncate(task: Task, fd: int, length: int) -> int:
         raise LinuxError(Errno.EISDIR)
     if file.path is not None and file.path.mount.readonly:
         raise LinuxError(Errno.EROFS)
+    if length > 0:
+        _file_size_room(task, file, length - 1, 1)
     file.truncate(length)
     return 0
 
@@ -381,6 +401,7 @@ def fallocate(task: Task, fd: int, mode: int, offset: int, length: int) -> int:
     if mode == 0:
         size = file.stat().size
         if offset + length > size:
+            _file_size_room(task, file, offset + length - 1, 1)
             file.truncate(offset + length)
         return 0
     raise LinuxError(Errno.EOPNOTSUPP)
@@ -408,6 +429,7 @@ def copy_file_range(task: Task, fd_in: int, off_in: int, fd_out: int, off_out: i
     length = min(length, MAX_RW)
     read_at = _load_offset(task, off_in)
     write_at = _load_offset(task, off_out)
+    length = _file_size_room(task, target, target.offset if write_at is None else write_at, length)
     data = source.pread(length, source.offset if read_at is None else read_at)
     if not data:
         return 0
@@ -441,6 +463,7 @@ def sendfile(task: Task, out_fd: int, in_fd: int, offset: int, count: int) -> in
         raise LinuxError(Errno.EINVAL)
     count = min(count, MAX_RW)
     start = _load_offset(task, offset)
+    count = _file_size_room(task, target, None, count)
     data = source.pread(count, source.offset if start is None else start)
     if not data:
         return 0

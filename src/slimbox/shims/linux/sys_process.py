@@ -11,8 +11,9 @@ from slimbox.kernel import exec as kexec
 from slimbox.kernel import exit as kexit
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
+from slimbox.kernel.limits import rlimit_ceilings
 from slimbox.kernel.loader import MAX_ARGS_TOTAL
-from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_NOFILE
+from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_CPU, RLIMIT_NOFILE
 from slimbox.shims.linux.common import AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, dir_start, read_optional_path, read_strv
 
 if TYPE_CHECKING:
@@ -391,6 +392,9 @@ def prlimit64(task: Task, pid: int, resource: int, new_limit: int, old_limit: in
             raise LinuxError(Errno.EINVAL)
         if new[1] > target.rlimits[resource][1] and not task.cred.is_root:
             raise LinuxError(Errno.EPERM)
+        ceiling = rlimit_ceilings(task.kernel.config.limits).get(resource)
+        if ceiling is not None and new[1] > ceiling[1]:
+            raise LinuxError(Errno.EPERM)  # the sandbox's own limit: not even root goes past it
         if resource == RLIMIT_NOFILE and new[1] > 1 << 20 and new[1] != RLIM_INFINITY:
             raise LinuxError(Errno.EPERM)
     if old_limit:
@@ -399,6 +403,8 @@ def prlimit64(task: Task, pid: int, resource: int, new_limit: int, old_limit: in
         target.rlimits[resource] = new
         if resource == RLIMIT_NOFILE:
             target.fds.limit = min(new[0], 1 << 20)
+        elif resource == RLIMIT_CPU and new != (RLIM_INFINITY, RLIM_INFINITY):
+            task.kernel.cpu_limits.start()
     return 0
 
 
@@ -413,7 +419,7 @@ def setrlimit(task: Task, resource: int, rlim: int) -> int:
 def getrusage(task: Task, who: int, usage: int) -> int:
     if who not in (0, -1, 1):  # RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD
         raise LinuxError(Errno.EINVAL)
-    cpu = 0 if who == -1 else task.context.cpu_time_ns()
+    cpu = {0: task.context.process_cpu_time_ns, 1: task.context.cpu_time_ns}.get(who, lambda: 0)()
     sec, usec = cpu // 1_000_000_000, (cpu % 1_000_000_000) // 1000
     values = [0] * 14
     values[0] = task.mm.total_mapped() // 1024  # ru_maxrss in KiB: an upper bound
@@ -422,7 +428,7 @@ def getrusage(task: Task, who: int, usage: int) -> int:
 
 
 def times(task: Task, buf: int) -> int:
-    ticks = task.context.cpu_time_ns() // 10_000_000
+    ticks = task.context.process_cpu_time_ns() // 10_000_000
     if buf:
         task.mm.write(buf, structs.TMS.pack(ticks, 0, 0, 0))
     return (task.kernel.monotonic_ns() - task.kernel.boot_ns) // 10_000_000 + 1

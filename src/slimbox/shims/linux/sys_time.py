@@ -29,13 +29,13 @@ def clock_now(task: Task, clock: int) -> int:
     if clock in _MONOTONIC_CLOCKS:
         return kernel.monotonic_ns()
     if clock == CLOCK_PROCESS_CPUTIME_ID:
-        return sum(t.context.cpu_time_ns() for t in task.process.threads.values())
+        return task.context.process_cpu_time_ns()
     if clock == CLOCK_THREAD_CPUTIME_ID:
         return task.context.cpu_time_ns()
     if clock < 0 and (clock & 7) in (2, 6):  # per-process/thread CPU clocks made by clock_getcpuclockid
         tid = ~(clock >> 3)
         if tid in (0, task.tid, task.process.pid):
-            return task.context.cpu_time_ns()
+            return task.context.cpu_time_ns() if clock & 4 else task.context.process_cpu_time_ns()
     raise LinuxError(Errno.EINVAL)
 
 

@@ -58,7 +58,8 @@ def test_cpu_clocks(g):
     other.context.cpu_ns = 4 * MS
     assert clock(g, CLOCK_THREAD_CPUTIME_ID) == 3 * MS
     assert clock(g, CLOCK_PROCESS_CPUTIME_ID) == 7 * MS  # every thread of the process
-    assert clock(g, -6) == 3 * MS  # the calling thread's clock, as clock_getcpuclockid(0) makes it
+    assert clock(g, -6) == 7 * MS  # the process's clock, as clock_getcpuclockid(0) makes it
+    assert clock(g, -2) == 3 * MS  # the calling thread's, as pthread_getcpuclockid makes it
 
 
 @pytest.mark.parametrize("clockid", [12, 100, -1, 10])
