@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--debug", action="store_true", help="log what the sandbox does")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS]")
     sub.add_parser("syscalls", help="print the syscall support table (markdown)")
-    sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
+    host = sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
+    host.add_argument("--markdown", action="store_true", help="as the page docs/host-syscalls.md")
     return parser
 
 
@@ -217,13 +218,13 @@ def _command(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown())
         return 0
     if args.command == "host-syscalls":
-        from slimbox.platforms.linux.lockdown import host_syscalls
+        from slimbox.platforms.linux.lockdown import host_syscalls, markdown
 
+        if args.markdown:
+            print(markdown(), end="")
+            return 0
         for entry in host_syscalls():
-            rule = ""
-            if entry.rule is not None:
-                rule = (f" [arg{entry.rule.index} never has bits {entry.rule.mask:#x}]" if entry.rule.mask else
-                        f" [arg{entry.rule.index} in {{{', '.join(hex(v) for v in entry.rule.values)}}}]")
+            rule = f" [{entry.constraint()}]" if entry.rule is not None else ""
             print(f"{entry.nr:4} {entry.name:<16} {entry.reason}{rule}")
         print(f"{len(host_syscalls())} host syscalls")
         return 0

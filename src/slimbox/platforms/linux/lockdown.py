@@ -35,7 +35,7 @@ ALLOWED: dict[str, str] = {
     "write": "standard output and error, the wake-up pipe",
     "lseek": "file positions of host files the supervisor reads",
     "openat": "host files one component at a time under a mount's directory descriptor; "
-              "/proc/PID/mem of a new guest process",
+              "/proc/PID/mem of a new guest process; a guest thread's CPU time (/proc schedstat)",
     "close": "release host descriptors",
     "dup": "listing a host directory duplicates its descriptor",
     "fcntl": "descriptor flags (close-on-exec) of host descriptors",
@@ -117,10 +117,38 @@ class HostSyscall(NamedTuple):
     reason: str
     rule: Rule | None
 
+    def constraint(self) -> str:
+        """The argument rule in words ('' when the syscall is allowed with any arguments)."""
+        if self.rule is None:
+            return ""
+        if self.rule.mask:
+            return f"arg{self.rule.index} never has bits {self.rule.mask:#x}"
+        return f"arg{self.rule.index} in {{{', '.join(hex(v) for v in self.rule.values)}}}"
+
 
 def host_syscalls() -> list[HostSyscall]:
     return sorted((HostSyscall(name, BY_NAME[name].nr, reason, ARGUMENT_RULES.get(name))
                    for name, reason in ALLOWED.items()), key=lambda h: h.nr)
+
+
+def markdown() -> str:
+    """The list as the page docs/host-syscalls.md."""
+    entries = host_syscalls()
+    lines = [
+        "# The supervisor's host syscalls",
+        "",
+        "Generated from `src/slimbox/platforms/linux/lockdown.py` by `slimbox host-syscalls --markdown`",
+        "(`make docs`); a test fails when this page is out of date.",
+        "",
+        f"Once a sandbox runs, its supervisor may make these {len(entries)} host syscalls and no others:",
+        "any other kills it (and so the sandbox). See [security.md](security.md).",
+        "",
+        "| nr | name | why | arguments allowed |",
+        "|---:|---|---|---|",
+    ]
+    for entry in entries:
+        lines.append(f"| {entry.nr} | {entry.name} | {entry.reason} | {entry.constraint() or 'any'} |")
+    return "\n".join(lines) + "\n"
 
 
 def build_lockdown_filter() -> bytes:
