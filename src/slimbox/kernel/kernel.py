@@ -251,6 +251,8 @@ class Kernel:
             kind = type(event)
             if kind is SyscallEvent:
                 task = event.context.owner
+                if not task.alive:
+                    continue  # killed by an earlier event of this turn: its syscall never runs
                 task.running = False
                 task.syscall_nr = event.nr
                 task.syscall_args = event.args
@@ -289,6 +291,8 @@ class Kernel:
             result = -exc.errno
         except GuestMemoryError:
             result = -Errno.EFAULT
+        except ProcessLookupError:
+            return  # the host thread is gone (killed from outside): its ExitEvent follows
         except Exception as exc:  # a bug in a handler must not take the supervisor down
             self._internal_error(task, exc)
             return

@@ -243,3 +243,35 @@ def test_fake_context_kill_ends_every_thread_of_its_process():
     assert sorted(type(e).__name__ for e in events) == ["ExitEvent", "ExitEvent"]
     with pytest.raises(RuntimeError):
         main.finish_syscall(0)  # a dead thread is never answered
+
+
+def test_a_syscall_of_a_process_killed_earlier_in_the_same_turn_is_not_run():
+    # found by the syscall fuzzer: the handler ran for the dead thread, and on the Linux
+    # platform its first register access failed with ProcessLookupError (an internal error)
+    g = FakeGuest()
+    victim = g.spawn()
+    g.platform.syscall(g.context, nr("kill"), victim.process.pid, SIGKILL)
+    g.platform.syscall(victim.context, nr("umask"), 0o777)
+    g.step()
+    assert not victim.process.alive
+    assert victim.process.fs.umask == 0o022  # the umask call never ran
+    assert g.kernel.failure is None
+
+
+class _Vanished:
+    """The registers of a host thread that has ended: ptrace fails."""
+
+    def __getattr__(self, name):
+        raise ProcessLookupError(3, "No such process")
+
+
+def test_a_thread_that_vanishes_during_its_syscall_is_left_to_its_exit_event():
+    g = FakeGuest()
+    victim = g.spawn()
+    g.platform.syscall(victim.context, nr("arch_prctl"), 0x1003, g.alloc(8))  # ARCH_GET_FS reads registers
+    victim.context.regs = _Vanished()  # gone on the host, its ExitEvent not yet seen
+    g.step()
+    assert g.kernel.failure is None
+    g.platform.push(ExitEvent(victim.context, SIGKILL, "killed on the host"))
+    g.step()
+    assert not victim.process.alive
