@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from slimbox.abi.errno import Errno
 from slimbox.abi.regs import Regs
 from slimbox.kernel.errors import Block, LinuxError
-from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.mm import TASK_SIZE, MemoryManager
 from slimbox.kernel.task import Process, Task
 
 if TYPE_CHECKING:
@@ -59,6 +59,13 @@ def _validate(flags: int) -> None:
         raise LinuxError(Errno.EPERM)  # namespaces inside the sandbox are not offered
 
 
+def _validate_tls(flags: int, tls: int) -> None:
+    """A new thread pointer must be a user address, as for arch_prctl(ARCH_SET_FS) (the
+    host refuses to set a non-canonical one, and the clone would fail half made)."""
+    if flags & CLONE_SETTLS and tls >= TASK_SIZE:
+        raise LinuxError(Errno.EPERM)
+
+
 def _child_registers(parent_regs: Regs, stack: int, tls: int, flags: int) -> Regs:
     regs = parent_regs.copy()
     regs.rax = 0
@@ -77,6 +84,9 @@ def clone(kernel: Kernel, task: Task, flags: int, stack: int, parent_tid: int, c
     if waiting is not None:
         return _vfork_wait(task, waiting)
     _validate(flags)
+    _validate_tls(flags, tls)
+    if flags & CLONE_PARENT and task.process is kernel.init:
+        raise LinuxError(Errno.EINVAL)  # init has no parent here to share (Linux refuses a namespace init too)
     if len(kernel.tasks) >= kernel.config.limits.tasks:
         raise LinuxError(Errno.EAGAIN)
     parent = task.process
@@ -138,7 +148,10 @@ def _new_process(kernel: Kernel, task: Task, flags: int, pid: int, context, exit
         parent.cred.copy(), parent.personality,
         parent=real_parent, pgid=parent.pgid, sid=parent.sid,
         rlimits=list(parent.rlimits), exe=parent.exe, comm=parent.comm,
-        start_time_ns=kernel.monotonic_ns(), exit_signal=exit_signal,
+        # A sibling made with CLONE_PARENT tells the shared parent of its end the way the
+        # caller would (Linux): else it could end init with any signal it liked.
+        start_time_ns=kernel.monotonic_ns(),
+        exit_signal=parent.exit_signal if flags & CLONE_PARENT else exit_signal,
         sigactions=sigactions, no_new_privs=parent.no_new_privs,
     )
     real_parent.children.append(child)

@@ -114,6 +114,7 @@ def _reparent_children(kernel: Kernel, process: Process) -> None:
     new_parent = kernel.init if kernel.init is not process else None
     for child in list(process.children):
         child.parent = new_parent
+        child.exit_signal = SIGCHLD  # as Linux does: whatever clone asked for, it must not slay init
         if new_parent is not None:
             new_parent.children.append(child)
             if child.zombie:
