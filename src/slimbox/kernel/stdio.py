@@ -143,7 +143,9 @@ class HostStreamFile(File):
         return events
 
     def wait_queues(self, task) -> tuple[WaitQueue, ...]:
-        if self.readable:
+        # A stream that is readable already (data, end of input, /dev/null) cannot become
+        # more so: watching it would wake the waiter at once, again and again.
+        if self.readable and not self.poll() & POLLIN:
             task.kernel.platform.watch_readable(self.stream, self.read_queue)
             return (self.read_queue,)
         return ()

@@ -95,6 +95,18 @@ def test_poll_timeout_expires_exactly(g):
     assert revents(g, fds, 1) == [0]
 
 
+def test_a_poll_for_nothing_on_a_ready_stream_sleeps_until_its_timeout(g):
+    # found by the syscall fuzzer: a standard input that is always ready (here at end of
+    # input) had its host watch armed again on every wake-up, so the loop spun for ever
+    g.stdin.close_input()
+    fds = pollfds(g, (0, 0))  # asks for no event at all
+    start = g.kernel.monotonic_ns()
+    assert g.syscall("poll", fds, 1, 50) is BLOCKED
+    assert not g.platform.watching(g.stdin)
+    assert g.complete(max_steps=20) == 0
+    assert g.kernel.monotonic_ns() == start + 50 * MS
+
+
 def test_poll_with_zero_timeout_and_ready_files_does_not_wait(g):
     fd = g.syscall("open", b"/tmp/file", 2, 0)
     fds = pollfds(g, (0, POLLIN), (1, POLLOUT), (fd, POLLIN | POLLOUT), (99, POLLIN), (-5, POLLIN))
