@@ -417,6 +417,8 @@ class MemoryManager:
                 raise LinuxError(Errno.EINVAL)
             if new_addr + new_size > TASK_SIZE or self._hits_reserved(new_addr, new_addr + new_size):
                 raise LinuxError(Errno.EINVAL)
+            if new_addr < MMAP_MIN_ADDR:
+                raise LinuxError(Errno.EPERM)  # as for mmap: the host would refuse the move half done
             if vma.charge():
                 self.budget.check(new_size - old_size - self._charge_in(new_addr, new_addr + new_size))
             self.munmap(new_addr, new_size)

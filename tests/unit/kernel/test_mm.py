@@ -240,6 +240,9 @@ def test_mremap_fixed_moves_to_exactly_there_replacing_it(mm):
     (0x5000_0000, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0x6000_0001, Errno.EINVAL),  # misaligned target
     (0x6000_0000, PAGE, 2 * PAGE, MREMAP_MAYMOVE, 0, Errno.EFAULT),      # nothing mapped there
     (0x5000_0000, 4 * PAGE, 8 * PAGE, MREMAP_MAYMOVE, 0, Errno.EFAULT),  # runs past the mapping
+    # below mmap_min_addr, as mmap: found by the syscall fuzzer (the host refused the move)
+    (0x5000_0000, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, 0, Errno.EPERM),
+    (0x5000_0000, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, MMAP_MIN_ADDR - PAGE, Errno.EPERM),
 ])
 def test_bad_mremap(mm, old, old_size, new_size, flags, new, expected):
     mm.mmap(0x5000_0000, 2 * PAGE, RW, ANON | MAP_FIXED)
