@@ -1,7 +1,7 @@
-"""Very long names, paths, symlink targets, directory chains deeper than PATH_MAX,
-and argument lists and environments past the kernel's limits: the same answers as
-Linux gives natively (in an empty directory), in the sandbox's memory /tmp and on a
-host volume, and nothing on the host outside that volume changes."""
+"""Very long names, paths, symlink targets and symlink chains, directory chains deeper
+than PATH_MAX, and argument lists and environments past the kernel's limits: the same
+answers as Linux gives natively (in an empty directory), in the sandbox's memory /tmp
+and on a host volume, and nothing on the host outside that volume changes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-/* long_paths: very long paths, names, symlink targets, directory chains deeper than
- * PATH_MAX, and argument lists and environments past the kernel's limits. Works
- * relative to the current directory, so it runs natively in an empty directory too.
- * Prints `label: RESULT`. */
+/* long_paths: very long paths, names, symlink targets and symlink chains, directory
+ * chains deeper than PATH_MAX, and argument lists and environments past the kernel's
+ * limits. Works relative to the current directory, so it runs natively in an empty
+ * directory too. Prints `label: RESULT`. */
 #include "probe.h"
 
 #include <fcntl.h>
@@ -77,6 +77,27 @@ static void deep_directories(void)
     report(faccessat(dir, "f", F_OK, 0), "the file at the bottom");
 }
 
+/* chain-N -> chain-(N-1) -> ... -> chain-0 -> target: N + 1 links to follow */
+static void symlink_chains(void)
+{
+    char name[32], next[32];
+    int fd = open("target", O_WRONLY | O_CREAT, 0644);
+    close(fd);
+    for (int i = 0; i <= 41; i++) {
+        snprintf(name, sizeof name, "chain-%d", i);
+        if (i == 0)
+            snprintf(next, sizeof next, "target");
+        else
+            snprintf(next, sizeof next, "chain-%d", i - 1);
+        symlink(next, name);
+    }
+    report(open("chain-39", O_RDONLY), "open through 40 symlinks");
+    report(open("chain-40", O_RDONLY), "open through 41 symlinks");
+    report(symlink("self-loop", "self-loop"), "symlink to itself");
+    report(open("self-loop", O_RDONLY), "open a symlink to itself");
+    report(mkdir("self-loop/x", 0755), "mkdir under a symlink loop");
+}
+
 static void exec_with(const char *label, char **argv, char **envp)
 {
     pid_t pid = fork();
@@ -123,6 +144,7 @@ static void argument_lists(void)
 int main(void)
 {
     names();
+    symlink_chains();
     deep_directories();
     argument_lists();
     return 0;
