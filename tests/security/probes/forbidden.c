@@ -104,6 +104,12 @@ int main(void)
     report(syscall(SYS_pidfd_getfd, 0, 0, 0), "pidfd_getfd");
     report(syscall(SYS_adjtimex, NULL), "adjtimex");
 
+    /* the host kernel's knobs under /proc and /sys */
+    const char *knobs[] = {"/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys/vm/drop_caches",
+                           "/proc/sys/kernel/modprobe", "/sys/kernel/uevent_helper", "/sys/power/state"};
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++)
+        report(open(knobs[i], O_WRONLY), "open %s for writing", knobs[i]);
+
     /* the clock and the names: the sandbox's own, never the host's */
     struct timeval tv = {946684800, 0};
     report(settimeofday(&tv, NULL), "settimeofday");
