@@ -258,6 +258,7 @@ class MemoryManager:
              offset: int = 0) -> int:
         if length == 0 or offset & (PAGE - 1) or prot & ~_PROT_VALID:
             raise LinuxError(Errno.EINVAL)
+        prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)  # mmap ignores them (the host's mprotect would not)
         kind = flags & MAP_TYPE
         if kind not in (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE):
             raise LinuxError(Errno.EINVAL)

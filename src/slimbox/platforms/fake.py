@@ -40,6 +40,8 @@ REALTIME_START_NS = 1_700_000_000_000_000_000
 _FRESH_FPU = (0x037F).to_bytes(2, "little") + bytes(22) + (0x1F80).to_bytes(4, "little") + bytes(484)
 TERMIOS_SIZE = 36
 WINSIZE_SIZE = 8
+#: protection bits the host's mprotect takes on any mapping: read, write, exec, PROT_SEM
+_HOST_PROT = 0x1 | 0x2 | 0x4 | 0x8
 _S_IFCHR, _S_IFIFO = 0o020000, 0o010000
 #: /dev/pts/0, as a terminal stream reports it
 _PTS0_RDEV = (136 << 8) | 0
@@ -102,6 +104,9 @@ class FakeAddressSpace:
 
     def protect(self, addr: int, length: int, prot: int) -> None:
         length = _check_aligned(addr, length)
+        if prot & ~_HOST_PROT:
+            # as the host: PROT_GROWSDOWN/UP need a grows-down mapping, and there is none
+            raise OSError(errno.EINVAL, "fake address space: protection the host would refuse")
         end = addr + length
         self._require_mapped(addr, end, errno.ENOMEM)
         pieces = self._carve(addr, end)

@@ -14,8 +14,8 @@ from slimbox.kernel.file import O_RDONLY, O_RDWR, O_WRONLY
 from slimbox.kernel.fs.memfs import MemFs
 from slimbox.kernel.mm import (
     MADV_DONTNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED,
-    MAP_SHARED_VALIDATE, MMAP_MIN_ADDR, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE, PROT_EXEC, PROT_NONE, PROT_READ,
-    PROT_WRITE, TASK_SIZE, Layout, MemoryManager,
+    MAP_SHARED_VALIDATE, MMAP_MIN_ADDR, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE, PROT_EXEC, PROT_GROWSDOWN,
+    PROT_GROWSUP, PROT_NONE, PROT_READ, PROT_WRITE, TASK_SIZE, Layout, MemoryManager,
 )
 from slimbox.platforms.fake import FakeAddressSpace
 
@@ -249,6 +249,16 @@ def test_bad_mremap(mm, old, old_size, new_size, flags, new, expected):
     mm.write(0x5000_0000, b"still here")
     assert errno_of(mm.mremap, old, old_size, new_size, flags, new) == expected
     assert mm.read(0x5000_0000, 10) == b"still here"
+
+
+def test_mmap_ignores_the_grows_bits_of_its_protection(mm):
+    # found by the real-platform syscall fuzzer: a read-only shared file mapping passed
+    # PROT_GROWSDOWN on to the host's mprotect, which refused it (an internal error)
+    inode = memfile(b"M" * PAGE)
+    shared = mm.mmap(0, PAGE, PROT_READ | PROT_GROWSDOWN, MAP_SHARED, inode.open(O_RDWR))
+    anonymous = mm.mmap(0, PAGE, RW | PROT_GROWSUP, ANON)
+    assert mm.find(shared).prot == PROT_READ and mm.read(shared, 1) == b"M"
+    assert mm.find(anonymous).prot == RW
 
 
 def test_mremap_of_a_file_mapping_fills_the_new_part_from_the_file(mm):
