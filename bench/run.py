@@ -641,10 +641,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup, slimbox_python, out_dir = prepare(args)
     chosen = chosen_workloads(args.only)
+    env_info = environment(setup.systems, slimbox_python)  # before the run: the tree may change during it
     started = time.monotonic()
     cells = [cell for workload in chosen for cell in run_workload(workload, setup)]
     command_line = shlex.join(["python3", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
-    env_info = environment(setup.systems, slimbox_python)
     document = render_document(cells, setup, chosen, env_info, command_line, time.monotonic() - started)
     write_results(out_dir, document, cells, setup, env_info, command_line)
     print()
