@@ -4,6 +4,8 @@ left to the scheduler.
 
     python3 bench/placement.py [--cpu 1] [--repeat 5] [--getpid 50000] [--pipe 10000]
 
+The getpid loop is a single-threaded guest, the pipe ping-pong a two-thread one.
+
 slimbox pins its supervisor and the guest to the CPU it starts on, and its command line has
 no switch to turn that off, so slimbox is measured here through the Python API, with three
 placements:
@@ -26,10 +28,12 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -101,65 +105,104 @@ def command_timer(prefix: list[str]):
     return timer
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class Placement:
+    system: str
+    label: str
+    #: the command prefix, for systems run as commands
+    prefix: tuple[str, ...] = ()
+    #: for slimbox, run through the API: the CPUs this process may use, and pin_cpu
+    cpus: frozenset[int] = frozenset()
+    pin_cpu: bool = True
+    #: the line the others of its system are compared with
+    reference: bool = False
+
+
+def placements(systems: list[str], cpu: int, every_cpu: set[int]) -> list[Placement]:
+    pin = ("taskset", "-c", str(cpu))
+    found = []
+    for system in systems:
+        if system == "slimbox":
+            found += [Placement("slimbox", f"taskset -c {cpu}", cpus=frozenset({cpu}), reference=True),
+                      Placement("slimbox", "self-pinned (default, no taskset)", cpus=frozenset(every_cpu)),
+                      Placement("slimbox", "unpinned (pin_cpu=False, no taskset)", cpus=frozenset(every_cpu),
+                                pin_cpu=False)]
+        else:
+            prefix = tuple(suite.system_prefix(system, []))
+            found += [Placement(system, f"taskset -c {cpu}", pin + prefix, reference=True),
+                      Placement(system, "unpinned", prefix)]
+    return found
+
+
+@contextlib.contextmanager
+def timer_for(placement: Placement):
+    """A function timing one run of a command under `placement`."""
+    if placement.system != "slimbox":
+        yield command_timer(list(placement.prefix))
+        return
+    with affinity(set(placement.cpus)), slimbox_pinning(placement.pin_cpu), \
+            sandbox_module.Sandbox(mounts=[f"{suite.BIN}:{suite.BIN}:ro"]) as box:
+        yield slimbox_timer(box)
+
+
+def measure(placement: Placement, args: argparse.Namespace) -> dict[str, tuple[float, list[float], list[float]]]:
+    workloads = (("getpid", str(suite.BIN / "getpid"), args.getpid), ("pipe", str(suite.BIN / "pipe"), args.pipe))
+    with timer_for(placement) as timer:
+        return {name: per_operation(timer, program, count, args.repeat) for name, program, count in workloads}
+
+
+def render(rows: list[tuple[Placement, dict]], args: argparse.Namespace) -> str:
+    reference = {p.system: figures for p, figures in rows if p.reference}
+    lines = [f"| system | placement | per getpid ({args.getpid} calls) | vs taskset | "
+             f"per pipe round trip ({args.pipe}) | vs taskset |", "|---|---|---|---|---|---|"]
+    for placement, figures in rows:
+        cells = [report.SYSTEM_TITLES[placement.system], placement.label]
+        for name in ("getpid", "pipe"):
+            cells += [report.fmt_time(figures[name][0]),
+                      report.fmt_ratio(figures[name][0], reference[placement.system][name][0])]
+        lines.append(report.markdown_row(cells))
+    return "\n".join(lines) + "\n"
+
+
+def save(rows: list[tuple[Placement, dict]], table: str, argv: list[str]) -> Path:
+    out_dir = suite.RESULTS / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-placement")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["python3", "bench/placement.py", *argv])
+    (out_dir / "placement.md").write_text(f"`{command}`\n\n{table}")
+    (out_dir / "placement.json").write_text(json.dumps(
+        [{"system": p.system, "placement": p.label,
+          **{name: {"per_operation": f[0], "times": f[1], "times_zero": f[2]} for name, f in figures.items()}}
+         for p, figures in rows], indent=2) + "\n")
+    return out_dir
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cpu", type=int, default=1, help="the CPU for the pinned runs (default 1)")
+    parser.add_argument("--cpu", type=int, default=suite.default_cpu(),
+                        help="the CPU for the pinned runs (default: the highest-numbered one available)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement (default 5)")
     parser.add_argument("--getpid", type=int, default=50_000, help="getpid calls per run (default 50000)")
     parser.add_argument("--pipe", type=int, default=10_000, help="pipe round trips per run (default 10000)")
     parser.add_argument("--systems", default="native,slimbox,runsc,proot")
     args = parser.parse_args(argv)
-    systems = [s for s in args.systems.split(",") if s and suite.system_available(s)]
-    every_cpu = os.sched_getaffinity(0)
-    if args.cpu not in every_cpu:
-        parser.error(f"CPU {args.cpu} is not available (have {sorted(every_cpu)})")
+    if args.cpu not in os.sched_getaffinity(0):
+        parser.error(f"CPU {args.cpu} is not available (have {sorted(os.sched_getaffinity(0))})")
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    systems = [s for s in args.systems.split(",") if s and suite.system_available(s)]
     suite.build_workloads()
     suite.SCRATCH.mkdir(parents=True, exist_ok=True)
-    getpid, pipe = str(suite.BIN / "getpid"), str(suite.BIN / "pipe")
-    pin = ["taskset", "-c", str(args.cpu)]
-    placements: list[tuple[str, str, object]] = []  # (system, placement, timer factory)
-    for system in systems:
-        if system == "slimbox":
-            placements += [("slimbox", f"taskset -c {args.cpu}", ({args.cpu}, True)),
-                           ("slimbox", "self-pinned (default, no taskset)", (every_cpu, True)),
-                           ("slimbox", "unpinned (pin_cpu=False, no taskset)", (every_cpu, False))]
-        else:
-            prefix = suite.system_prefix(system, [])
-            placements += [(system, f"taskset -c {args.cpu}", pin + prefix), (system, "unpinned", prefix)]
-
     rows = []
-    for system, placement, how in placements:
-        figures = {}
-        for name, program, count in (("getpid", getpid, args.getpid), ("pipe", pipe, args.pipe)):
-            if system == "slimbox":
-                cpus, pin_cpu = how
-                with affinity(cpus), slimbox_pinning(pin_cpu), \
-                        sandbox_module.Sandbox(mounts=[f"{suite.BIN}:{suite.BIN}:ro"]) as box:
-                    figures[name] = per_operation(slimbox_timer(box), program, count, args.repeat)
-            else:
-                figures[name] = per_operation(command_timer(how), program, count, args.repeat)
-        rows.append((system, placement, figures))
-        print(f"  {system:<8} {placement:<38} getpid {report.fmt_time(figures['getpid'][0]):>9}   "
+    for placement in placements(systems, args.cpu, os.sched_getaffinity(0)):
+        figures = measure(placement, args)
+        rows.append((placement, figures))
+        print(f"  {placement.system:<8} {placement.label:<38} getpid {report.fmt_time(figures['getpid'][0]):>9}   "
               f"pipe round trip {report.fmt_time(figures['pipe'][0]):>9}", flush=True)
-
-    pinned = {system: figures for system, placement, figures in rows if placement.startswith("taskset")}
-    lines = [f"| system | placement | per getpid ({args.getpid} calls) | vs taskset | "
-             f"per pipe round trip ({args.pipe}) | vs taskset |", "|---|---|---|---|---|---|"]
-    for system, placement, figures in rows:
-        cells = [report.SYSTEM_TITLES[system], placement]
-        for name in ("getpid", "pipe"):
-            cells += [report.fmt_time(figures[name][0]), report.fmt_ratio(figures[name][0], pinned[system][name][0])]
-        lines.append("| " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
-    out_dir = suite.RESULTS / (datetime.now().strftime("%Y%m%d-%H%M%S") + "-placement")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    command = "python3 bench/placement.py" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
-    (out_dir / "placement.md").write_text(f"`{command}`\n\n{table}")
-    (out_dir / "placement.json").write_text(json.dumps(
-        [{"system": s, "placement": p, **{name: {"per_operation": f[0], "times": f[1], "times_zero": f[2]}
-                                          for name, f in figures.items()}} for s, p, figures in rows],
-        indent=2) + "\n")
+    table = render(rows, args)
+    out_dir = save(rows, table, sys.argv[1:] if argv is None else argv)
     print()
     print(table)
     print(f"placement: results in {out_dir.relative_to(suite.REPO)}/")
