@@ -46,6 +46,7 @@ SOURCE = _HERE / "real" / "fuzz.c"
 BUILD = _HERE.parent.parent / "build" / "fuzz"
 GUEST_DIR = "/fuzz"
 EXIT_INTERNAL_ERROR = 70
+_SIGNALS_SHOWN = 6  # in the summary, the signals that ended the most fuzzing processes
 _SUMMARY = re.compile(rb"FUZZ-SUMMARY syscalls=(\d+) workers=(\d+) signalled=(\d+) watchdog=(\d+) skipped=(\d+) "
                       rb"signals=([\d:,]*)")
 
@@ -216,13 +217,14 @@ def _signal_names(deaths: Counter) -> str:
     if not deaths:
         return ""
     parts = []
-    for signo, count in deaths.most_common():
+    for signo, count in deaths.most_common(_SIGNALS_SHOWN):
         try:
             name = signal.Signals(signo).name
         except ValueError:
             name = f"signal {signo}"
         parts.append(f"{name} {count}")
-    return ": " + ", ".join(parts)
+    others = sum(deaths.values()) - sum(count for _, count in deaths.most_common(_SIGNALS_SHOWN))
+    return ": " + ", ".join(parts) + (f", {others} by other signals" if others else "")
 
 
 def main(argv: list[str] | None = None) -> int:
