@@ -255,7 +255,7 @@ class FakeContext:
 
     def __init__(self, address_space: FakeAddressSpace, cpu_ns: int = 0,
                  platform: FakePlatform | None = None) -> None:
-        self.regs = Regs.zeros()
+        self._regs = Regs.zeros()
         self.owner: object = None
         self.address_space = address_space
         self.cpu_ns = cpu_ns
@@ -278,6 +278,18 @@ class FakeContext:
     @property
     def gone(self) -> bool:
         return self.killed or self.exited
+
+    @property
+    def regs(self) -> Regs:
+        """The register file; like a host thread's, it cannot be read once the thread
+        has ended (the Linux platform's ptrace then fails with ProcessLookupError)."""
+        if self.gone:
+            raise ProcessLookupError(errno.ESRCH, "the thread has ended")
+        return self._regs
+
+    @regs.setter
+    def regs(self, value: Regs) -> None:
+        self._regs = value
 
     def resume(self) -> None:
         self._check_alive("resume")
