@@ -56,7 +56,7 @@ PAGE = S.PAGE
 
 ARENA = 0x3000_0000
 STRINGS = ARENA                    # page 0: the path strings
-STRUCTS = ARENA + 1 * PAGE         # page 1: sixteen 256-byte structs of plausible shapes
+STRUCTS = ARENA + 1 * PAGE         # page 1: 32 slots of 128 bytes, structs of plausible shapes
 RANDOM = ARENA + 2 * PAGE          # pages 2-3: random bytes, refreshed as the fuzz goes
 DATA = ARENA + 4 * PAGE            # pages 4-7: buffers syscalls write into
 GUARD = ARENA + 8 * PAGE           # page 8: PROT_NONE
@@ -64,6 +64,8 @@ READONLY = ARENA + 9 * PAGE        # page 9: read-only
 HOLE = ARENA + 10 * PAGE           # page 10: nothing mapped
 LONE = ARENA + 11 * PAGE           # page 11: read-write, with nothing mapped after it
 ARENA_END = ARENA + 12 * PAGE
+SLOT = 128
+SLOTS_USED = 24                    # of the 32 slots of page 1
 STACK = 0x3100_0000
 STACK_PAGES = 16
 UNMAPPED = 0x1000_0000
@@ -104,12 +106,13 @@ PATH_POINTERS = tuple(PATH_AT.values())
 
 
 def _structs() -> bytes:
-    """Page 1: struct-shaped contents for pointer arguments (slot i at STRUCTS + 256*i)."""
+    """Page 1: struct-shaped contents for pointer arguments (slot i at STRUCTS + SLOT*i)."""
     q = lambda *values: struct.pack(f"<{len(values)}Q", *(v & MASK64 for v in values))  # noqa: E731
     paths = PATH_POINTERS
+    slot = lambda index: STRUCTS + SLOT * index  # noqa: E731
     slots = [
         b"",                                                          # 0: zeros
-        q(*range(32)),                                                # 1: small integers
+        q(*range(16)),                                                # 1: small integers
         q(0, 1000, 0, 0, 1, 0, 0, 999_999_999),                      # 2: timespecs and timevals
         q(-1, -1, 0, 1_000_000_000, (1 << 63) - 1, 999_999_999, -1, 0),  # 3: invalid times
         q(DATA, 16, DATA + 4096, 100, READONLY, 8, GUARD - 8, 16, 0, 0, DATA, 1 << 63, LONE + 4000, 200),  # 4: iovecs
@@ -124,16 +127,25 @@ def _structs() -> bytes:
         q(0, 1000, 0, 1000, 1, 0, 0, 1),                              # 13: itimervals
         q(0, 0, DATA, DATA + 8, 17, STACK, PAGE, 0, 0, 0, 0),         # 14: clone_args
         struct.pack("<8I", 0, 1, 2, 0x8000_0000, 0xFFFF_FFFF, 0, 0, 0),  # 15: futex words
+        struct.pack("<H", 1) + b"/tmp/sock\0",                       # 16: sockaddr_un
+        struct.pack("<HH4s", 2, 0x5000, bytes((127, 0, 0, 1))),      # 17: sockaddr_in, port 80
+        q(slot(16), 110, slot(4), 2, slot(19), 24, 0),                # 18: msghdr
+        struct.pack("<QiiII", 24, 1, 1, 3, 4),                        # 19: cmsghdr: SCM_RIGHTS of fds 3 and 4
+        struct.pack("<IQIQ", 0x1 | 0x4, 7, 0x8000_0000 | 0x1, 8),    # 20: epoll_events (packed)
+        struct.pack("<Qii", 5, 10, 0),                                # 21: sigevent: SIGUSR1, SIGEV_SIGNAL
+        q(0, 1_000_000, 0, 1_000_000),                                # 22: itimerspec: 1 ms, repeating
+        struct.pack("<H", 1) + b"\0abstract",                        # 23: sockaddr_un, abstract name
     ]
+    assert len(slots) == SLOTS_USED
     page = bytearray(PAGE)
-    for index, slot in enumerate(slots):
-        assert len(slot) <= 256
-        page[256 * index:256 * index + len(slot)] = slot
+    for index, data in enumerate(slots):
+        assert len(data) <= SLOT
+        page[SLOT * index:SLOT * index + len(data)] = data
     return bytes(page)
 
 
 STRUCT_PAGE = _structs()
-STRUCT_POINTERS = tuple(STRUCTS + 256 * i for i in range(16))
+STRUCT_POINTERS = tuple(STRUCTS + SLOT * i for i in range(SLOTS_USED))
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -546,7 +558,7 @@ class FakeFuzzer:
                 return pick(PATH_POINTERS)
         elif kind == S.K_STRV:
             if roll < 0.6:
-                return pick((STRUCTS + 5 * 256, STRUCTS + 6 * 256, STRUCTS, 0))
+                return pick((STRUCTS + 5 * SLOT, STRUCTS + 6 * SLOT, STRUCTS, 0))
         elif kind == S.K_OUTBUF:
             if roll < 0.55:
                 return DATA + pick((0, 0, 8, 100, 4096, 3 * 4096 + 4000, rng.randrange(4 * PAGE)))

@@ -50,6 +50,9 @@
 #define HOLE (ARENA + 10 * PAGE)
 #define LONE (ARENA + 11 * PAGE)
 #define ARENA_END (ARENA + 12 * PAGE)
+#define SLOT 128UL
+#define SLOTS_USED 24  /* of the 32 slots of page 1 */
+#define SLOT_AT(i) (STRUCTS + SLOT * (i))
 #define TASK_SIZE 0x7ffffffff000UL
 #define UNMAPPED 0x10000000UL
 #define AT_FDCWD_VALUE ((uint64_t)-100)
@@ -182,12 +185,12 @@ static void put64(uint64_t addr, const uint64_t *values, int count)
     memcpy((void *)addr, values, 8 * (size_t)count);
 }
 
-/* Page 1: struct-shaped contents (slot i at STRUCTS + 256 * i), as in the fake fuzzer. */
+/* Page 1: struct-shaped contents (slot i at STRUCTS + SLOT * i), as in the fake fuzzer. */
 static void fill_structs(void)
 {
     uint64_t zero = 0;
-    uint64_t s1[32];
-    for (int i = 0; i < 32; i++)
+    uint64_t s1[16];
+    for (int i = 0; i < 16; i++)
         s1[i] = (uint64_t)i;
     uint64_t s2[] = {0, 1000, 0, 0, 1, 0, 0, 999999999};
     uint64_t s3[] = {(uint64_t)-1, (uint64_t)-1, 0, 1000000000, 0x7fffffffffffffffULL, 999999999, (uint64_t)-1, 0};
@@ -206,22 +209,38 @@ static void fill_structs(void)
     uint64_t s13[] = {0, 1000, 0, 1000, 1, 0, 0, 1};
     uint64_t s14[] = {0, 0, DATA, DATA + 8, 17, 0, 0, 0, 0, 0, 0};
     uint32_t s15[] = {0, 1, 2, 0x80000000u, 0xffffffffu, 0, 0, 0};
+    static const char s16[] = "\x01\x00/tmp/sock";                                   /* sockaddr_un */
+    static const unsigned char s17[] = {2, 0, 0, 0x50, 127, 0, 0, 1};                     /* sockaddr_in :80 */
+    uint64_t s18[] = {SLOT_AT(16), 110, SLOT_AT(4), 2, SLOT_AT(19), 24, 0};             /* msghdr */
+    int32_t s19[] = {24, 0, 1, 1, 3, 4};                           /* cmsghdr: SCM_RIGHTS of fds 3, 4 */
+    uint32_t s20[] = {0x1 | 0x4, 7, 0, 0x80000000u | 0x1, 8, 0};           /* epoll_events (packed) */
+    uint64_t s21[] = {5, 10};                                      /* sigevent: SIGUSR1, SIGEV_SIGNAL */
+    uint64_t s22[] = {0, 1000000, 0, 1000000};                        /* itimerspec: 1 ms, repeating */
+    static const char s23[] = "\x01\x00\x00" "abstract";                     /* sockaddr_un, abstract */
     put64(STRUCTS, &zero, 1);
-    put64(STRUCTS + 256 * 1, s1, 32);
-    put64(STRUCTS + 256 * 2, s2, 8);
-    put64(STRUCTS + 256 * 3, s3, 8);
-    put64(STRUCTS + 256 * 4, s4, 14);
-    put64(STRUCTS + 256 * 5, s5, 4);
-    put64(STRUCTS + 256 * 6, s6, 3);
-    put64(STRUCTS + 256 * 7, s7, 4);
-    put64(STRUCTS + 256 * 8, s8, 4);
-    put64(STRUCTS + 256 * 9, s9, 4);
-    memcpy((void *)(STRUCTS + 256 * 10), s10, sizeof s10);
-    memcpy((void *)(STRUCTS + 256 * 11), s11, sizeof s11);
-    put64(STRUCTS + 256 * 12, s12, 8);
-    put64(STRUCTS + 256 * 13, s13, 8);
-    put64(STRUCTS + 256 * 14, s14, 11);
-    memcpy((void *)(STRUCTS + 256 * 15), s15, sizeof s15);
+    put64(SLOT_AT(1), s1, 16);
+    put64(SLOT_AT(2), s2, 8);
+    put64(SLOT_AT(3), s3, 8);
+    put64(SLOT_AT(4), s4, 14);
+    put64(SLOT_AT(5), s5, 4);
+    put64(SLOT_AT(6), s6, 3);
+    put64(SLOT_AT(7), s7, 4);
+    put64(SLOT_AT(8), s8, 4);
+    put64(SLOT_AT(9), s9, 4);
+    memcpy((void *)SLOT_AT(10), s10, sizeof s10);
+    memcpy((void *)SLOT_AT(11), s11, sizeof s11);
+    put64(SLOT_AT(12), s12, 8);
+    put64(SLOT_AT(13), s13, 8);
+    put64(SLOT_AT(14), s14, 11);
+    memcpy((void *)SLOT_AT(15), s15, sizeof s15);
+    memcpy((void *)SLOT_AT(16), s16, sizeof s16);
+    memcpy((void *)SLOT_AT(17), s17, sizeof s17);
+    put64(SLOT_AT(18), s18, 7);
+    memcpy((void *)SLOT_AT(19), s19, sizeof s19);
+    memcpy((void *)SLOT_AT(20), s20, sizeof s20);
+    put64(SLOT_AT(21), s21, 2);
+    put64(SLOT_AT(22), s22, 4);
+    memcpy((void *)SLOT_AT(23), s23, sizeof s23);
 }
 
 static void fill_random(struct rng *r, uint64_t addr, uint64_t length)
@@ -335,7 +354,7 @@ static uint64_t pointer(struct rng *r, int kind)
     if (kind == K_PATH && roll < 75)
         return path_at[below(r, PATH_COUNT)];
     if (kind == K_STRV && roll < 60) {
-        static const uint64_t strvs[] = {STRUCTS + 5 * 256, STRUCTS + 6 * 256, STRUCTS, 0};
+        static const uint64_t strvs[] = {SLOT_AT(5), SLOT_AT(6), STRUCTS, 0};
         return PICK(r, strvs);
     }
     if (kind == K_OUTBUF && roll < 55) {
@@ -344,12 +363,12 @@ static uint64_t pointer(struct rng *r, int kind)
     }
     if (kind == K_INBUF && roll < 55) {
         uint64_t choices[] = {DATA, RANDOM + below(r, 2 * PAGE), path_at[below(r, PATH_COUNT)],
-                              STRUCTS + 256 * below(r, 16)};
+                              SLOT_AT(below(r, SLOTS_USED))};
         return PICK(r, choices);
     }
     if (kind != K_PATH && kind != K_STRV && kind != K_OUTBUF && kind != K_INBUF && roll < 55) {
         static const uint64_t shifts[] = {0, 0, 0, 8, 16};
-        return STRUCTS + 256 * below(r, 16) + PICK(r, shifts);
+        return SLOT_AT(below(r, SLOTS_USED)) + PICK(r, shifts);
     }
     roll = (int)below(r, 100);
     if (roll < 65)
