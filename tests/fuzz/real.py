@@ -46,7 +46,8 @@ SOURCE = _HERE / "real" / "fuzz.c"
 BUILD = _HERE.parent.parent / "build" / "fuzz"
 GUEST_DIR = "/fuzz"
 EXIT_INTERNAL_ERROR = 70
-_SIGNALS_SHOWN = 6  # in the summary, the signals that ended the most fuzzing processes
+_SIGNALS_SHOWN = 6
+_LINE_SHOWN = 300  # characters of a line of the supervisor's standard error in a report  # in the summary, the signals that ended the most fuzzing processes
 _SUMMARY = re.compile(rb"FUZZ-SUMMARY syscalls=(\d+) workers=(\d+) signalled=(\d+) watchdog=(\d+) skipped=(\d+) "
                       rb"signals=([\d:,]*)")
 
@@ -59,7 +60,8 @@ class Failure:
 
     def report(self) -> str:
         lines = [f"FAILURE (sandbox seed {self.seed}): {self.what}"]
-        lines += ["  " + line for line in self.stderr.rstrip().splitlines()[-30:]]
+        # the guest's workers may have written anything to standard error too: cut it short
+        lines += ["  " + line[:_LINE_SHOWN] for line in self.stderr.rstrip().splitlines()[-30:]]
         return "\n".join(lines)
 
 
@@ -169,19 +171,24 @@ def _tail(file, binary: bool = False, size: int = 1 << 16):
 def _judge(returncode: int, stderr: str, summarised: bool) -> str | None:
     """What went wrong with the supervisor, or None."""
     if returncode == EXIT_INTERNAL_ERROR:
-        return "internal error (exit status 70): " + _last_line(stderr)
+        return "internal error (exit status 70): " + _supervisor_line(stderr)
     if "Traceback (most recent call last)" in stderr:
         return f"a Python traceback on standard error (exit status {returncode})"
     if returncode < 0:
         return f"the supervisor was killed by signal {-returncode}"
     if returncode != 0 or not summarised:
-        return f"the fuzz guest did not finish (exit status {returncode}): {_last_line(stderr)}"
+        return f"the fuzz guest did not finish (exit status {returncode}): {_supervisor_line(stderr)}"
     return None
 
 
-def _last_line(text: str) -> str:
+def _supervisor_line(text: str) -> str:
+    """The supervisor's last message: from the last "slimbox: " on, since a fuzzing
+    worker's output may precede it on the same line; else the last line."""
+    start = text.rfind("slimbox: ")
+    if start >= 0:
+        return text[start:].splitlines()[0]
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "(nothing on standard error)"
+    return lines[-1][-_LINE_SHOWN:] if lines else "(nothing on standard error)"
 
 
 # --- a run -------------------------------------------------------------------------------------------
