@@ -225,3 +225,16 @@ def test_write_to_a_stream(g):
     assert g.syscall("write", 1, b"x", 1) == -Errno.EPIPE
     assert POLLOUT | POLLWRNORM == poll_once(g.task, [(1, POLLOUT | POLLWRNORM)])[0]
     assert POLLERR & poll_once(g.task, [(0, POLLIN | POLLRDNORM)])[0] == 0
+
+
+def test_poll_on_dev_tty_waits_on_the_terminal():
+    # /dev/tty forwards waiting to the terminal's file; it took no task and failed
+    g = FakeGuest(terminal=True)
+    g.kernel.terminal = g.task.fds.get(0)  # standard input is the controlling terminal
+    fd = g.syscall("open", b"/dev/tty", 2, 0)
+    assert fd >= 0
+    fds = pollfds(g, (fd, POLLIN))
+    assert g.syscall("poll", fds, 1, -1) is BLOCKED
+    g.stdin.feed(b"k")
+    assert g.complete() == 1
+    assert revents(g, fds, 1) == [POLLIN]

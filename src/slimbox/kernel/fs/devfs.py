@@ -152,8 +152,8 @@ class TerminalFile(File):
     def poll(self) -> int:
         return self.terminal.poll()
 
-    def wait_queues(self) -> tuple[WaitQueue, ...]:
-        return self.terminal.wait_queues()
+    def wait_queues(self, task) -> tuple[WaitQueue, ...]:
+        return self.terminal.wait_queues(task)
 
     def release(self) -> None:
         self.terminal.refs -= 1

@@ -17,6 +17,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
 from slimbox.shims.linux import sys_clone as K
+from slimbox.shims.linux import sys_eventfd as V
 from slimbox.shims.linux import sys_file as F
 from slimbox.shims.linux import sys_fs as P
 from slimbox.shims.linux import sys_futex as U
@@ -229,6 +230,17 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("ppoll", Q.ppoll, PARTIAL, "as poll; the signal mask is applied for the wait"),
     ("select", Q.select, PARTIAL, "as poll"),
     ("pselect6", Q.pselect6, PARTIAL, "as ppoll"),
+    # --- event descriptors ---
+    ("eventfd", V.eventfd, FULL, "read(2) of 0 bytes returns 0 rather than EINVAL"),
+    ("eventfd2", V.eventfd2, FULL, "read(2) of 0 bytes returns 0 rather than EINVAL"),
+    ("timerfd_create", V.timerfd_create, PARTIAL, "alarm clocks behave as their plain clock; "
+                                                  "TFD_IOC_SET_TICKS not offered"),
+    ("timerfd_settime", V.timerfd_settime, PARTIAL, "realtime expiries are fixed on the monotonic clock when "
+                                                    "armed; TFD_TIMER_CANCEL_ON_SET never cancels (the sandbox "
+                                                    "never sets the clock)"),
+    ("timerfd_gettime", V.timerfd_gettime, FULL, ""),
+    ("signalfd", V.signalfd, FULL, ""),
+    ("signalfd4", V.signalfd4, FULL, ""),
     # --- futexes ---
     ("futex", U.futex, PARTIAL, "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP, shared and private; "
                                 "no PI futexes"),
