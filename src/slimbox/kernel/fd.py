@@ -107,3 +107,6 @@ def _drop(file: File) -> None:
     file.refs -= 1
     if file.refs == 0:
         file.release()
+        if file.watchers:
+            for forget in list(file.watchers):
+                forget(file)

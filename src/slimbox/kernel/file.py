@@ -57,12 +57,19 @@ MAX_RW = 16 << 20
 class File:
     """An open file description."""
 
+    #: whether the file has a poll operation of its own. epoll refuses the others (EPERM)
+    #: as Linux does for regular files, directories and the simplest devices, which poll
+    #: and select report as always ready.
+    pollable = True
+
     def __init__(self, flags: int, path: PathNode | None = None, inode: Inode | None = None) -> None:
         self.flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)
         self.path = path
         self.inode = inode if inode is not None else (path.inode if path is not None else None)
         self.offset = 0
         self.refs = 0
+        #: called with this file when its last reference goes (epolls watching it)
+        self.watchers: list | None = None
 
     # access ----------------------------------------------------------------------
 
@@ -150,6 +157,8 @@ class Storage(Protocol):
 class RegularFile(File):
     """A seekable file over some Storage."""
 
+    pollable = False
+
     def __init__(self, flags: int, path: PathNode | None, inode: Inode | None, storage: Storage) -> None:
         super().__init__(flags, path, inode)
         self.storage = storage
@@ -211,6 +220,8 @@ class RegularFile(File):
 class DirectoryFile(File):
     """An open directory; getdents positions are indexes into a listing taken when
     the directory is first read (or rewound)."""
+
+    pollable = False
 
     def __init__(self, flags: int, path: PathNode) -> None:
         super().__init__(flags, path)

@@ -87,6 +87,8 @@ class CharDeviceFile(File):
 class NullFile(CharDeviceFile):
     """/dev/null: end of file on read, every write accepted and dropped."""
 
+    pollable = False
+
     def read(self, task, length: int) -> bytes:
         return b""
 
@@ -96,6 +98,8 @@ class NullFile(CharDeviceFile):
 
 class ZeroFile(CharDeviceFile):
     """/dev/zero: zeros on read, writes dropped, mmap gives anonymous memory."""
+
+    pollable = False
 
     maps_as_anonymous = True
 
@@ -108,6 +112,8 @@ class ZeroFile(CharDeviceFile):
 
 class FullFile(CharDeviceFile):
     """/dev/full: zeros on read, every write fails with ENOSPC."""
+
+    pollable = False
 
     def read(self, task, length: int) -> bytes:
         return bytes(length)

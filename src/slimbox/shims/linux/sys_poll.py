@@ -24,7 +24,7 @@ _SELECT_WRITE = POLLOUT | POLLWRNORM | POLLERR
 _SELECT_EXCEPT = POLLPRI
 
 
-def _deadline(task: Task, timeout_ns: int | None) -> int | None:
+def wait_deadline(task: Task, timeout_ns: int | None) -> int | None:
     """Deadlines are fixed on the first run of a syscall and kept across re-runs."""
     if "deadline" not in task.restart:
         if timeout_ns is None:
@@ -41,7 +41,7 @@ def _do_poll(task: Task, fds: int, nfds: int, timeout_ns: int | None) -> int:
         raise LinuxError(Errno.EINVAL)
     raw = task.mm.read(fds, nfds * _POLLFD.size) if nfds else b""
     wanted = [(fd, events & 0xFFFF) for fd, events, _ in _POLLFD.iter_unpack(raw)]
-    revents = wait_for_any(task, wanted, _deadline(task, timeout_ns))
+    revents = wait_for_any(task, wanted, wait_deadline(task, timeout_ns))
     out = bytearray(raw)
     for index, value in enumerate(revents):
         struct.pack_into("<h", out, index * _POLLFD.size + 6, value - 0x10000 if value & 0x8000 else value)
@@ -53,7 +53,7 @@ def poll(task: Task, fds: int, nfds: int, timeout: int) -> int:
     return _do_poll(task, fds, nfds, None if timeout < 0 else timeout * 1_000_000)
 
 
-def _timespec(task: Task, pointer: int) -> int | None:
+def read_timeout(task: Task, pointer: int) -> int | None:
     if pointer == 0:
         return None
     sec, nsec = structs.TIMESPEC.unpack(task.mm.read(pointer, 16))
@@ -62,7 +62,7 @@ def _timespec(task: Task, pointer: int) -> int | None:
     return sec * NS + nsec
 
 
-def _apply_mask(task: Task, pointer: int, size: int) -> None:
+def apply_wait_mask(task: Task, pointer: int, size: int) -> None:
     """ppoll/pselect6's temporary signal mask: in force for the wait, and put back when
     the call returns (after the handler, if a signal ends it)."""
     if pointer == 0 or task.saved_sigmask is not None:
@@ -75,10 +75,10 @@ def _apply_mask(task: Task, pointer: int, size: int) -> None:
 
 
 def ppoll(task: Task, fds: int, nfds: int, tmo_p: int, sigmask: int, sigsetsize: int) -> int:
-    _apply_mask(task, sigmask, sigsetsize)
+    apply_wait_mask(task, sigmask, sigsetsize)
     if sigdeliver.has_deliverable(task):
         raise LinuxError(Errno.EINTR)
-    return _do_poll(task, fds, nfds, _timespec(task, tmo_p))
+    return _do_poll(task, fds, nfds, read_timeout(task, tmo_p))
 
 
 def _read_set(task: Task, pointer: int, nfds: int) -> int:
@@ -99,7 +99,7 @@ def _do_select(task: Task, nfds: int, readfds: int, writefds: int, exceptfds: in
                   | (_SELECT_EXCEPT if sets[2] >> fd & 1 else 0))
         if events:
             wanted.append((fd, events))
-    revents = wait_for_any(task, wanted, _deadline(task, timeout_ns))
+    revents = wait_for_any(task, wanted, wait_deadline(task, timeout_ns))
     results = [0, 0, 0]
     count = 0
     for (fd, events), got in zip(wanted, revents):
@@ -130,7 +130,7 @@ def pselect6(task: Task, nfds: int, readfds: int, writefds: int, exceptfds: int,
              sigmask: int) -> int:
     if sigmask:
         pointer, size = structs.IOVEC.unpack(task.mm.read(sigmask, 16))  # { sigset_t *ss; size_t ss_len; }
-        _apply_mask(task, pointer, size)
+        apply_wait_mask(task, pointer, size)
         if sigdeliver.has_deliverable(task):
             raise LinuxError(Errno.EINTR)
-    return _do_select(task, nfds, readfds, writefds, exceptfds, _timespec(task, timeout))
+    return _do_select(task, nfds, readfds, writefds, exceptfds, read_timeout(task, timeout))

@@ -17,6 +17,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
 from slimbox.shims.linux import sys_clone as K
+from slimbox.shims.linux import sys_epoll as E
 from slimbox.shims.linux import sys_eventfd as V
 from slimbox.shims.linux import sys_file as F
 from slimbox.shims.linux import sys_fs as P
@@ -230,6 +231,15 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("ppoll", Q.ppoll, PARTIAL, "as poll; the signal mask is applied for the wait"),
     ("select", Q.select, PARTIAL, "as poll"),
     ("pselect6", Q.pselect6, PARTIAL, "as ppoll"),
+    ("epoll_create", E.epoll_create, FULL, ""),
+    ("epoll_create1", E.epoll_create1, FULL, ""),
+    ("epoll_ctl", E.epoll_ctl, PARTIAL, "level/edge-triggered, ONESHOT, nesting with ELOOP checks; EPOLLEXCLUSIVE "
+                                        "accepted (every waiter wakes); EPOLLWAKEUP has no effect; no limit on "
+                                        "wake-up paths (max_user_watches)"),
+    ("epoll_wait", E.epoll_wait, PARTIAL, "a wake-up of a file's queue may report an edge-triggered event "
+                                          "the file's Linux counterpart would not signal (eventfd read vs EPOLLIN)"),
+    ("epoll_pwait", E.epoll_pwait, PARTIAL, "as epoll_wait; the signal mask is applied for the wait"),
+    ("epoll_pwait2", E.epoll_pwait2, PARTIAL, "as epoll_pwait"),
     # --- event descriptors ---
     ("eventfd", V.eventfd, FULL, "read(2) of 0 bytes returns 0 rather than EINVAL"),
     ("eventfd2", V.eventfd2, FULL, "read(2) of 0 bytes returns 0 rather than EINVAL"),
