@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
-from slimbox.kernel.file import O_RDWR, POLLIN, POLLRDNORM, File
+from slimbox.kernel.file import AnonFile, O_RDWR, POLLIN, POLLRDNORM, File
 from slimbox.kernel.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Interest:
             self.epoll.mark_ready(self)
 
 
-class EpollFile(File):
+class EpollFile(AnonFile):
     """An open epoll instance."""
 
     def __init__(self, kernel: Kernel) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
-from slimbox.kernel.file import O_NONBLOCK, O_RDWR, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from slimbox.kernel.file import AnonFile, O_NONBLOCK, O_RDWR, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from slimbox.kernel.waitqueue import WaitQueue
 
 EFD_SEMAPHORE = 0x1
@@ -22,7 +22,7 @@ COUNTER_MAX = COUNTER_OVERFLOW - 1
 VALUE_SIZE = 8
 
 
-class EventFdFile(File):
+class EventFdFile(AnonFile):
     """An open eventfd; every descriptor dup'ed or inherited from it shares the counter."""
 
     def __init__(self, initial: int, flags: int) -> None:

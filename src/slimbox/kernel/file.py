@@ -138,6 +138,18 @@ class File:
         """The last descriptor referring to this description was closed."""
 
 
+#: Linux gives every anonymous file (eventfd, timerfd, signalfd, epoll) one shared inode
+#: of its anon_inode filesystem: mode 0600 with no file type, owned by root
+ANON_INODE_DEV, ANON_INODE_INO = 0x10, 1
+
+
+class AnonFile(File):
+    """A file that is not in any filesystem: fstat shows the shared anonymous inode."""
+
+    def stat(self) -> Stat:
+        return Stat(ANON_INODE_DEV, ANON_INODE_INO, 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+
 class Storage(Protocol):
     """The bytes behind a regular file."""
 

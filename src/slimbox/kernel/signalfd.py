@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from slimbox.abi import sigframe
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
-from slimbox.kernel.file import O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File
+from slimbox.kernel.file import AnonFile, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM
 from slimbox.kernel.signals import UNBLOCKABLE, PendingSignal
 from slimbox.kernel.waitqueue import WaitQueue
 
@@ -63,7 +63,7 @@ def signalfd_siginfo(item: PendingSignal) -> bytes:
         fields["syscall"], fields["call_addr"], fields["arch"])
 
 
-class SignalFdFile(File):
+class SignalFdFile(AnonFile):
     """An open signalfd and the set of signals it reads."""
 
     def __init__(self, kernel: Kernel, mask: int, flags: int) -> None:

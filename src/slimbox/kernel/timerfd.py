@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
-from slimbox.kernel.file import O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File
+from slimbox.kernel.file import AnonFile, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM
 from slimbox.kernel.waitqueue import WaitQueue
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ MIN_WAKE_GAP_NS = 1_000_000
 COUNT_SIZE = 8
 
 
-class TimerFdFile(File):
+class TimerFdFile(AnonFile):
     """An open timerfd."""
 
     def __init__(self, kernel: Kernel, clock: int, flags: int) -> None:

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -265,6 +266,15 @@ static void on_usr1(int s) { (void)s; handled++; }
 
 static void epoll_checks(void) {
     int fds[2], fds2[2];
+    struct stat anon, other;
+    int probe_efd = eventfd(0, 0), probe_ep = epoll_create1(0);
+    fstat(probe_efd, &anon);
+    fstat(probe_ep, &other);
+    printf("anon fstat: mode %o size %ld nlink %ld uid %u same inode %d\n", (unsigned)anon.st_mode,
+           (long)anon.st_size, (long)anon.st_nlink, (unsigned)anon.st_uid,
+           anon.st_ino == other.st_ino && anon.st_dev == other.st_dev);
+    close(probe_efd);
+    close(probe_ep);
     show("epoll_create 0", syscall(SYS_epoll_create, 0));  /* raw: some libc wrappers never pass the size on */
     show("epoll_create1 bad", epoll_create1(1));
     int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -92,3 +92,11 @@ def test_readiness(g):
     g.syscall("write", fd, u64(g, COUNTER_MAX), 8)
     assert file.poll() & (POLLIN | POLLOUT) == POLLIN
     assert file.wait_queues(g.task) == (file.queue,)
+
+
+def test_fstat_shows_the_shared_anonymous_inode(g):
+    efd, epfd = g.syscall("eventfd", 0), g.syscall("epoll_create1", 0)
+    first, second = g.task.fds.get(efd).stat(), g.task.fds.get(epfd).stat()
+    assert (first.mode, first.nlink, first.uid, first.size) == (0o600, 1, 0, 0)
+    assert (first.dev, first.ino) == (second.dev, second.ino)
+    assert g.syscall("fstat", efd, g.alloc(144)) == 0
