@@ -99,6 +99,9 @@ class Interest:
 class EpollFile(AnonFile):
     """An open epoll instance."""
 
+    #: an epoll cannot be read or written, not even 0 bytes
+    min_transfer = 1
+
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(O_RDWR)
         self.kernel = kernel

@@ -25,6 +25,8 @@ VALUE_SIZE = 8
 class EventFdFile(AnonFile):
     """An open eventfd; every descriptor dup'ed or inherited from it shares the counter."""
 
+    min_transfer = VALUE_SIZE
+
     def __init__(self, initial: int, flags: int) -> None:
         super().__init__(O_RDWR | (flags & O_NONBLOCK))
         self.count = initial

@@ -61,6 +61,9 @@ class File:
     #: as Linux does for regular files, directories and the simplest devices, which poll
     #: and select report as always ready.
     pollable = True
+    #: reads and writes of fewer bytes, even of none, are EINVAL: files that move only
+    #: whole records (eventfd's 8-byte counter...) or cannot be read or written at all
+    min_transfer = 0
 
     def __init__(self, flags: int, path: PathNode | None = None, inode: Inode | None = None) -> None:
         self.flags = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)

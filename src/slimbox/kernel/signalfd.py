@@ -66,6 +66,8 @@ def signalfd_siginfo(item: PendingSignal) -> bytes:
 class SignalFdFile(AnonFile):
     """An open signalfd and the set of signals it reads."""
 
+    min_transfer = SIGNALFD_SIGINFO_SIZE
+
     def __init__(self, kernel: Kernel, mask: int, flags: int) -> None:
         super().__init__(O_RDWR | (flags & O_NONBLOCK))
         self.kernel = kernel

@@ -43,6 +43,8 @@ COUNT_SIZE = 8
 class TimerFdFile(AnonFile):
     """An open timerfd."""
 
+    min_transfer = COUNT_SIZE
+
     def __init__(self, kernel: Kernel, clock: int, flags: int) -> None:
         super().__init__(O_RDWR | (flags & O_NONBLOCK))
         self.kernel = kernel

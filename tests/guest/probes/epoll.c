@@ -88,6 +88,8 @@ static void eventfd_checks(void) {
            fcntl(fd, F_GETFD));
     show("eventfd short read", read(fd, &v, 4));
     show("eventfd short write", write(fd, &v, 7));
+    show("eventfd read 0", read(fd, &v, 0));
+    show("eventfd write 0", write(fd, &v, 0));
     v = UINT64_MAX;
     show("eventfd write max", write(fd, &v, 8));
     v = UINT64_MAX - 1;
@@ -198,6 +200,7 @@ static void timerfd_checks(void) {
     uint64_t v = 0;
     show("timerfd short read", read(fd, &v, 4));
     show("timerfd write", write(fd, &v, 8));
+    show("timerfd read 0", read(fd, &v, 0));
     close(efd);
     close(fd);
     close(boot);
@@ -309,6 +312,8 @@ static void epoll_checks(void) {
     /* errors of epoll_wait */
     struct epoll_event evs[4];
     show("wait maxevents 0", epoll_wait(ep, evs, 0, 0));
+    show("epoll read 0", read(ep, evs, 0));
+    show("epoll write", write(ep, "x", 1));
     show("wait not epoll", epoll_wait(fds[0], evs, 1, 0));
     show("wait bad fd", epoll_wait(999, evs, 1, 0));
     ctl(ep, EPOLL_CTL_ADD, fds[1], EPOLLOUT, 5);

@@ -52,6 +52,10 @@ def test_short_buffers_and_the_overflow_value_are_einval(g):
     assert g.syscall("write", fd, u64(g, 1), 4) == -Errno.EINVAL
     assert g.syscall("write", fd, u64(g, (1 << 64) - 1), 8) == -Errno.EINVAL
     assert g.syscall("read", fd, g.alloc(16), 16) == 8  # a longer buffer gets 8 bytes
+    assert g.syscall("read", fd, g.alloc(8), 0) == -Errno.EINVAL  # even nothing is too short
+    assert g.syscall("write", fd, u64(g, 1), 0) == -Errno.EINVAL
+    iov = g.put(struct.pack("<QQ", g.alloc(8), 4), 8)
+    assert g.syscall("readv", fd, iov, 1) == -Errno.EINVAL
 
 
 def test_flags(g):

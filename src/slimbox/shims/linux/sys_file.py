@@ -71,6 +71,8 @@ def _check_buffer(addr: int, count: int) -> int:
 def read(task: Task, fd: int, buf: int, count: int) -> int:
     file = _readable(task, fd)
     count = _check_buffer(buf, count)
+    if count < file.min_transfer:
+        raise LinuxError(Errno.EINVAL)
     if count == 0:
         return 0
     task.mm.check(buf, 1, 2)  # a buffer that is not there at all fails before data is taken
@@ -82,6 +84,8 @@ def read(task: Task, fd: int, buf: int, count: int) -> int:
 def write(task: Task, fd: int, buf: int, count: int) -> int:
     file = _writable(task, fd)
     count = _check_buffer(buf, count)
+    if count < file.min_transfer:
+        raise LinuxError(Errno.EINVAL)
     if count == 0:
         return 0
     count = _file_size_room(task, file, None, count)
@@ -166,6 +170,8 @@ def readv(task: Task, fd: int, iov: int, iovcnt: int) -> int:
     file = _readable(task, fd)
     vectors = _iovecs(task, iov, iovcnt)
     total = _check_out_vectors(task, vectors)
+    if total < file.min_transfer:
+        raise LinuxError(Errno.EINVAL)
     if total == 0:
         return 0
     data = file.read(task, total)
@@ -176,6 +182,8 @@ def readv(task: Task, fd: int, iov: int, iovcnt: int) -> int:
 def writev(task: Task, fd: int, iov: int, iovcnt: int) -> int:
     file = _writable(task, fd)
     data = _gather(task, _iovecs(task, iov, iovcnt))
+    if len(data) < file.min_transfer:
+        raise LinuxError(Errno.EINVAL)
     if not data:
         return 0
     return file.write(task, data[:_file_size_room(task, file, None, len(data))])
