@@ -50,7 +50,7 @@ EP_MAX_NESTS = 4
 class Interest:
     """One (file, fd) in an epoll's interest list."""
 
-    __slots__ = ("epoll", "file", "fd", "events", "data", "queues", "wake")
+    __slots__ = ("epoll", "file", "fd", "events", "data", "listening")
 
     def __init__(self, epoll: EpollFile, file: File, fd: int, events: int, data: int) -> None:
         self.epoll = epoll
@@ -59,9 +59,8 @@ class Interest:
         #: what to report, with EPOLLERR | EPOLLHUP added, and the EP_PRIVATE_BITS
         self.events = events
         self.data = data
-        #: the queues subscribed to; None when not subscribed
-        self.queues: tuple[WaitQueue, ...] | None = None
-        self.wake: Callable[[], None] = self._notified
+        #: (queue, callback) pairs listened to; None when not subscribed
+        self.listening: list[tuple[WaitQueue, Callable[[], None]]] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -74,26 +73,38 @@ class Interest:
     def subscribe(self, task) -> None:
         """Listen to the file's queues. A file that gives none now (a host stream that is
         readable already) is asked again the next time someone waits."""
-        if self.queues is not None:
+        if self.listening is not None:
             return
-        queues = self.file.wait_queues(task)
-        if not queues:
+        pairs = self.file.keyed_wait_queues(task)
+        if not pairs:
             return
-        for queue in queues:
-            queue.add(self.wake)
-        self.queues = queues
+        self.listening = []
+        for queue, key in pairs:
+            callback = self._listener(queue, key)
+            queue.add(callback)
+            self.listening.append((queue, callback))
 
     def unsubscribe(self) -> None:
-        if self.queues is not None:
-            for queue in self.queues:
-                queue.remove(self.wake)
-            self.queues = None
+        if self.listening is not None:
+            for queue, callback in self.listening:
+                queue.remove(callback)
+            self.listening = None
 
-    def _notified(self) -> None:
-        # the notifying queue dropped the callback; the file's other queues must too
-        self.unsubscribe()
-        if self.enabled:
-            self.epoll.mark_ready(self)
+    def _listener(self, queue: WaitQueue, key: int) -> Callable[[], None]:
+        """The callback for one queue whose notifications can signal the events `key`."""
+
+        def heard() -> None:
+            if not key & self.events:
+                # a change this interest does not ask about (an eventfd read, for an
+                # EPOLLIN watch): Linux's wake-up keys filter it out; keep listening
+                queue.add(heard)
+                return
+            # the notifying queue dropped the callback; the file's other queues must too
+            self.unsubscribe()
+            if self.enabled:
+                self.epoll.mark_ready(self)
+
+        return heard
 
 
 class EpollFile(AnonFile):
@@ -236,7 +247,7 @@ class EpollFile(AnonFile):
     def subscribe_all(self, task) -> None:
         """Before waiting: every enabled interest off the ready list listens."""
         for item in self.interests.values():
-            if item.queues is None and item.enabled and item not in self.ready:
+            if item.listening is None and item.enabled and item not in self.ready:
                 item.subscribe(task)
 
     def poll(self) -> int:

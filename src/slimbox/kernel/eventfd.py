@@ -31,8 +31,10 @@ class EventFdFile(AnonFile):
         super().__init__(O_RDWR | (flags & O_NONBLOCK))
         self.count = initial
         self.semaphore = bool(flags & EFD_SEMAPHORE)
-        #: notified on every read and write: both can make the other side ready
-        self.queue = WaitQueue()
+        #: readers waiting for a count, notified by writes; writers waiting for room,
+        #: notified by reads (so edge-triggered epoll sees EPOLLIN edges only from writes)
+        self.readers = WaitQueue()
+        self.writers = WaitQueue()
 
     def describe(self) -> bytes:
         return b"anon_inode:[eventfd]"
@@ -43,10 +45,10 @@ class EventFdFile(AnonFile):
         if self.count == 0:
             if self.nonblocking:
                 raise LinuxError(Errno.EAGAIN)
-            raise Block((self.queue,))
+            raise Block((self.readers,))
         value = 1 if self.semaphore else self.count
         self.count -= value
-        self.queue.notify_all()
+        self.writers.notify_all()
         return structs.U64.pack(value)
 
     def write(self, task, data: bytes) -> int:
@@ -58,10 +60,10 @@ class EventFdFile(AnonFile):
         if value > COUNTER_MAX - self.count:
             if self.nonblocking:
                 raise LinuxError(Errno.EAGAIN)
-            raise Block((self.queue,))
+            raise Block((self.writers,))
         self.count += value
-        # Linux wakes waiters even for a write of 0, which edge-triggered epoll sees
-        self.queue.notify_all()
+        # Linux wakes readers even for a write of 0, which edge-triggered epoll sees
+        self.readers.notify_all()
         return VALUE_SIZE
 
     def poll(self) -> int:
@@ -75,4 +77,7 @@ class EventFdFile(AnonFile):
         return events
 
     def wait_queues(self, task) -> tuple[WaitQueue, ...]:
-        return (self.queue,)
+        return (self.readers, self.writers)
+
+    def keyed_wait_queues(self, task) -> tuple[tuple[WaitQueue, int], ...]:
+        return ((self.readers, POLLIN | POLLRDNORM), (self.writers, POLLOUT | POLLWRNORM))

@@ -47,6 +47,8 @@ SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = 0, 1, 2, 3, 4
 
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 POLLRDNORM, POLLWRNORM = 0x40, 0x100
+#: every event bit: what a notification that says nothing more may signal
+ANY_EVENT = 0xFFFFFFFF
 
 #: the most one read or write moves. Linux allows ~2 GiB; the sandbox moves at most this
 #: much per call (a short transfer, which callers must handle anyway) so that one syscall
@@ -136,6 +138,12 @@ class File:
         """Queues notified when poll() may change; called when `task` is about to wait
         on this file (a file backed by the host arms the host watch here)."""
         return ()
+
+    def keyed_wait_queues(self, task) -> tuple[tuple[WaitQueue, int], ...]:
+        """wait_queues() with, for each queue, the POLL* events its notifications can
+        signal; epoll ignores notifications that cannot concern what an interest asks
+        for. By default a notification may mean anything."""
+        return tuple((queue, ANY_EVENT) for queue in self.wait_queues(task))
 
     def release(self) -> None:
         """The last descriptor referring to this description was closed."""

@@ -224,3 +224,14 @@ def test_closing_the_epoll_unsubscribes_its_interests(g):
     assert len(pipe_file.pipe.read_queue) == 1 and len(pipe_file.watchers) == 1
     g.syscall("close", ep)
     assert len(pipe_file.pipe.read_queue) == 0 and pipe_file.watchers == []
+
+
+def test_an_eventfd_read_is_no_edge_for_an_epollin_watch(g):
+    ep = g.syscall("epoll_create1", 0)
+    sem = g.syscall("eventfd2", 2, 1 | 0o4000)  # EFD_SEMAPHORE | EFD_NONBLOCK
+    ctl(g, ep, ADD, sem, EPOLLIN | EPOLLET, 4)
+    assert wait(g, ep) == [(EPOLLIN, 4)]
+    assert g.syscall("read", sem, g.alloc(8), 8) == 8  # one taken, one left: still readable
+    assert wait(g, ep) == []  # a read signals room (EPOLLOUT), not data
+    g.syscall("write", sem, g.put(struct.pack("<Q", 1), 8), 8)
+    assert wait(g, ep) == [(EPOLLIN, 4)]

@@ -95,7 +95,7 @@ def test_readiness(g):
     assert file.poll() & (POLLIN | POLLOUT) == POLLOUT
     g.syscall("write", fd, u64(g, COUNTER_MAX), 8)
     assert file.poll() & (POLLIN | POLLOUT) == POLLIN
-    assert file.wait_queues(g.task) == (file.queue,)
+    assert file.wait_queues(g.task) == (file.readers, file.writers)
 
 
 def test_fstat_shows_the_shared_anonymous_inode(g):
