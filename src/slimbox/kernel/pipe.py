@@ -291,6 +291,13 @@ class PipeFile(File):
             queues += (self.pipe.write_queue,)
         return queues
 
+    def keyed_wait_queues(self, task) -> tuple[tuple[WaitQueue, int], ...]:
+        if self.readable and self.writable:
+            # a FIFO opened O_RDWR is its own reader and writer, so it never sees a
+            # hang-up or error: the data queue signals data and the room queue room
+            return ((self.pipe.read_queue, POLLIN | POLLRDNORM), (self.pipe.write_queue, POLLOUT | POLLWRNORM))
+        return super().keyed_wait_queues(task)
+
     # --- control -------------------------------------------------------------------------------------------
 
     def ioctl(self, task, request: int, arg: int) -> int:

@@ -376,6 +376,34 @@ static void epoll_checks(void) {
     wait_show("last reference closed", ep, 4, 0);
     close(fds[1]);
 
+    /* a FIFO opened O_RDWR: a read that leaves data is no new edge */
+    mkfifo("epoll-probe-fifo", 0600);
+    int fifo = open("epoll-probe-fifo", O_RDWR | O_NONBLOCK);
+    unlink("epoll-probe-fifo");
+    ctl(ep, EPOLL_CTL_ADD, fifo, EPOLLIN | EPOLLET, 14);
+    write(fifo, "ab", 2);
+    wait_show("fifo data", ep, 4, 0);
+    read(fifo, buf, 1);
+    wait_show("fifo read leaving data", ep, 4, 0);
+    write(fifo, "c", 1);
+    wait_show("fifo more data", ep, 4, 0);
+    close(fifo);
+
+    /* O_PATH descriptors: poll finds them invalid, select ready, epoll refuses them */
+    int opath = open(".", O_PATH);
+    struct pollfd pp = {opath, POLLIN | POLLOUT, 0};
+    show("poll O_PATH", poll(&pp, 1, 0));
+    printf("poll O_PATH revents: %#x\n", pp.revents);
+    fd_set prd, pwr;
+    FD_ZERO(&prd);
+    FD_ZERO(&pwr);
+    FD_SET(opath, &prd);
+    FD_SET(opath, &pwr);
+    struct timeval ptv = {0, 0};
+    show("select O_PATH", select(opath + 1, &prd, &pwr, 0, &ptv));
+    show("ctl O_PATH", ctl(ep, EPOLL_CTL_ADD, opath, EPOLLIN, 0));
+    close(opath);
+
     /* maxevents and turns */
     int ends[3][2];
     for (int i = 0; i < 3; i++) {

@@ -235,3 +235,16 @@ def test_an_eventfd_read_is_no_edge_for_an_epollin_watch(g):
     assert wait(g, ep) == []  # a read signals room (EPOLLOUT), not data
     g.syscall("write", sem, g.put(struct.pack("<Q", 1), 8), 8)
     assert wait(g, ep) == [(EPOLLIN, 4)]
+
+
+def test_a_read_from_an_o_rdwr_fifo_is_no_edge(g):
+    assert g.syscall("mknod", b"/tmp/fifo", 0o10600, 0) == 0
+    fifo = g.syscall("open", b"/tmp/fifo", 0o2 | 0o4000, 0)
+    ep = g.syscall("epoll_create1", 0)
+    ctl(g, ep, ADD, fifo, EPOLLIN | EPOLLET, 6)
+    g.syscall("write", fifo, b"ab", 2)
+    assert wait(g, ep) == [(EPOLLIN, 6)]
+    assert g.syscall("read", fifo, g.alloc(1), 1) == 1
+    assert wait(g, ep) == []
+    g.syscall("write", fifo, b"c", 1)
+    assert wait(g, ep) == [(EPOLLIN, 6)]

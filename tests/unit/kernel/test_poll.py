@@ -238,3 +238,12 @@ def test_poll_on_dev_tty_waits_on_the_terminal():
     g.stdin.feed(b"k")
     assert g.complete() == 1
     assert revents(g, fds, 1) == [POLLIN]
+
+
+def test_o_path_descriptors_are_invalid_to_poll_and_ready_to_select(g):
+    O_PATH = 0o10000000
+    fd = g.syscall("open", b"/tmp", O_PATH, 0)
+    fds = pollfds(g, (fd, POLLIN | POLLOUT))
+    assert g.syscall("poll", fds, 1, 0) == 1 and revents(g, fds, 1) == [POLLNVAL]
+    read, write = fdset(g, fd), fdset(g, fd)
+    assert g.syscall("select", fd + 1, read, write, 0, g.put(struct.pack("<qq", 0, 0), 8)) == 2

@@ -99,7 +99,7 @@ def _do_select(task: Task, nfds: int, readfds: int, writefds: int, exceptfds: in
                   | (_SELECT_EXCEPT if sets[2] >> fd & 1 else 0))
         if events:
             wanted.append((fd, events))
-    revents = wait_for_any(task, wanted, wait_deadline(task, timeout_ns))
+    revents = wait_for_any(task, wanted, wait_deadline(task, timeout_ns), for_select=True)
     results = [0, 0, 0]
     count = 0
     for (fd, events), got in zip(wanted, revents):

@@ -236,10 +236,9 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("epoll_ctl", E.epoll_ctl, PARTIAL, "level/edge-triggered, ONESHOT, nesting with ELOOP checks; EPOLLEXCLUSIVE "
                                         "accepted (every waiter wakes); EPOLLWAKEUP has no effect; no limit on "
                                         "wake-up paths (max_user_watches)"),
-    ("epoll_wait", E.epoll_wait, PARTIAL, "edge-triggered: a read from a FIFO opened O_RDWR that leaves data "
-                                          "in it counts as a new EPOLLIN edge"),
-    ("epoll_pwait", E.epoll_pwait, PARTIAL, "as epoll_wait; the signal mask is applied for the wait"),
-    ("epoll_pwait2", E.epoll_pwait2, PARTIAL, "as epoll_pwait"),
+    ("epoll_wait", E.epoll_wait, FULL, ""),
+    ("epoll_pwait", E.epoll_pwait, FULL, "the signal mask is applied for the wait"),
+    ("epoll_pwait2", E.epoll_pwait2, FULL, "as epoll_pwait"),
     # --- event descriptors ---
     ("eventfd", V.eventfd, FULL, ""),
     ("eventfd2", V.eventfd2, FULL, ""),
