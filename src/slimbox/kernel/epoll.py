@@ -1,13 +1,15 @@
 """epoll: an interest list of (file description, descriptor number) pairs and the ready
 list of those that may have events.
 
-Each interest subscribes to the wait queues of its file (`File.wait_queues`). When one
-of them is notified the interest moves to the ready list and the epoll's own queue is
-notified, which wakes epoll_wait and anything polling the epoll file (another epoll
-nesting it, poll, select). A queue forgets a callback once it has run it, so an
-interest is subscribed again when it leaves the ready list; it is therefore always
-either on the ready list or subscribed (or disabled by EPOLLONESHOT). epoll_wait
-polls each interest on the ready list and reports the events it has now:
+Each interest subscribes to the wait queues of its file (`File.keyed_wait_queues`, which
+also says what each queue's notifications can mean, so that, as with Linux's wake-up
+keys, a change an interest does not ask about is no event for it). When one of them is
+notified the interest moves to the ready list and the epoll's own queue is notified,
+which wakes epoll_wait and anything polling the epoll file (another epoll nesting it,
+poll, select). A queue forgets a callback once it has run it, so an interest is
+subscribed again when it leaves the ready list; it is therefore always either on the
+ready list or subscribed (or disabled by EPOLLONESHOT). epoll_wait polls each interest
+on the ready list and reports the events it has now:
 
 * level-triggered interests that still have events go back to the end of the list
   (so the next wait polls them again, and busy descriptors take turns);
@@ -43,7 +45,7 @@ EPOLLEXCLUSIVE_OK_BITS = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP 
 ALWAYS_REPORTED = EPOLLERR | EPOLLHUP
 
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
-#: how deep epolls may nest below one being added to another
+#: the most links in a chain of epolls watching epolls
 EP_MAX_NESTS = 4
 
 
@@ -170,11 +172,8 @@ class EpollFile(AnonFile):
         del self.interests[(item.file, item.fd)]
 
     def _arm(self, task, item: Interest) -> None:
-        """After ADD or MOD: listen for changes, and report events the file has now."""
-        if not item.enabled:
-            item.unsubscribe()
-            self.ready.pop(item, None)
-            return
+        """After ADD or MOD (which always enable the interest: EPOLLERR and EPOLLHUP are
+        added): listen for changes, and report events the file has now."""
         item.subscribe(task)
         if item.revents():
             self.mark_ready(item)
