@@ -122,7 +122,5 @@ def test_python_program_matches_native(compare, name):
     compare([PYTHON, "-c", textwrap.dedent(PROGRAMS[name])])
 
 
-@pytest.mark.xfail(strict=True, reason="asyncio's event loop makes its wake-up channel with socketpair(2), "
-                                       "which the sandbox does not offer yet")
 def test_asyncio_pipe_echo_matches_native(compare):
     compare([PYTHON, "-c", ASYNCIO_PIPE_ECHO])

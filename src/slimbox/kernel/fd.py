@@ -110,3 +110,9 @@ def _drop(file: File) -> None:
         if file.watchers:
             for forget in list(file.watchers):
                 forget(file)
+
+
+def drop_reference(file: File) -> None:
+    """Give up one reference to `file` held outside any table (a descriptor in flight
+    in a socket message): the last one releases it."""
+    _drop(file)

@@ -1,44 +1,388 @@
-"""AF_UNIX sockets (the beginning): creation, and connecting to a path where no one
-listens yet. Listening, socketpair and data transfer come with the network issue."""
+"""AF_UNIX sockets: connected pairs that live entirely in the kernel.
+
+Each socket owns the queue of messages sent to it (its receive queue) and two wait
+queues: `data_queue` is notified when that queue gains data or the socket's
+shutdown state changes (readers wait there), `room_queue` when the queue gives up
+room or the socket goes away (writers to it wait there). A writer therefore waits on
+its peer's `room_queue`.
+
+Blocking follows the kernel's rule (errors.py): an operation that must wait raises
+`Block` and runs again from the start, so nothing changes until it can complete.
+As with pipes, a stream write puts in what fits and returns that count, waiting only
+while nothing fits (Linux keeps a blocking stream writer until all of it is in).
+
+Buffer accounting is in bytes of data against the receiver's capacity (Linux
+counts the sender's socket buffers including per-message overhead, so a Linux
+socket holds somewhat less).
+
+Descriptors in flight (SCM_RIGHTS) keep their open files referenced until received
+or until the message is dropped; a socket sent over itself in a cycle is not
+collected as Linux's garbage collector would.
+
+Listening sockets and addresses (bind, listen, accept, connect) are not offered yet:
+connect still finds no listener.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from typing import TYPE_CHECKING
+
 from slimbox.abi.errno import Errno
-from slimbox.kernel.errors import LinuxError
-from slimbox.kernel.file import O_RDWR, File
+from slimbox.kernel.errors import Block, LinuxError
+from slimbox.kernel.fd import drop_reference
+from slimbox.kernel.file import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
 from slimbox.kernel.fs.inode import S_IFSOCK, Stat
+from slimbox.kernel.waitqueue import WaitQueue
+
+if TYPE_CHECKING:
+    from slimbox.kernel.task import Task
 
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = 1, 2, 5
 _SOCKET_DEV = 0x0E
 
+POLLRDHUP = 0x2000
+POLLWRBAND = 0x200
+
+#: shutdown(2) bits as the socket records them
+RCV_SHUTDOWN, SEND_SHUTDOWN = 1, 2
+SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN
+
+#: Linux's default socket buffer size (net.core.wmem_default / rmem_default)
+DEFAULT_BUFFER = 212992
+#: the most SO_SNDBUF/SO_RCVBUF may ask for before doubling (net.core.wmem_max)
+MAX_BUFFER_REQUEST = 212992
+#: the least SO_SNDBUF/SO_RCVBUF give
+MIN_SNDBUF, MIN_RCVBUF = 4608, 2304
+#: the most descriptors one SCM_RIGHTS message may carry (SCM_MAX_FD)
+SCM_MAX_FD = 253
+SIGPIPE = 13
+
+
+class Message:
+    """One send: its bytes, the files it carries and who sent it."""
+
+    __slots__ = ("data", "files", "sender")
+
+    def __init__(self, data: bytes, files: list[File], sender: tuple[int, int, int]) -> None:
+        self.data = bytearray(data)
+        self.files = files
+        #: (pid, uid, gid) for SCM_CREDENTIALS
+        self.sender = sender
+
+    def discard(self) -> None:
+        files, self.files = self.files, []
+        for file in files:
+            drop_reference(file)
+
+
+class Received:
+    """What one receive took: the bytes, the length of the whole message (for
+    MSG_TRUNC), the files and the sender of the first message it read."""
+
+    __slots__ = ("data", "full_length", "files", "sender")
+
+    def __init__(self, data: bytes, full_length: int, files: list[File], sender: tuple[int, int, int] | None) -> None:
+        self.data = data
+        self.full_length = full_length
+        self.files = files
+        self.sender = sender
+
 
 class UnixSocket(File):
-    def __init__(self, kind: int, flags: int, ino: int) -> None:
+    def __init__(self, kind: int, flags: int, ino: int, owner: tuple[int, int, int] = (0, 0, 0)) -> None:
         super().__init__(O_RDWR | flags)
         self.kind = kind
         self.ino = ino
+        self.peer: UnixSocket | None = None
+        #: (pid, uid, gid) of the process that made the socket, which SO_PEERCRED shows the peer
+        self.owner = owner
+        self.shutdown_state = 0
+        self.inbox: deque[Message] = deque()
+        self.inbox_size = 0
+        self.rcvbuf = DEFAULT_BUFFER
+        self.sndbuf = DEFAULT_BUFFER
+        self.pass_credentials = False
+        #: socket options that are stored and reported but change nothing for AF_UNIX
+        self.plain_options: dict[int, int] = {}
+        self.pending_error = 0
+        self.data_queue = WaitQueue()
+        self.room_queue = WaitQueue()
+        self._released = False
+
+    @property
+    def connection_oriented(self) -> bool:
+        return self.kind != SOCK_DGRAM
 
     def describe(self) -> bytes:
         return b"socket:[%d]" % self.ino
 
     def stat(self) -> Stat:
-        return Stat(_SOCKET_DEV, self.ino, S_IFSOCK | 0o777, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+        return Stat(_SOCKET_DEV, self.ino, S_IFSOCK | 0o777, 1, self.owner[1], self.owner[2], 0, 0, 4096, 0,
+                    0, 0, 0)
+
+    # --- pairing --------------------------------------------------------------------------------
+
+    @staticmethod
+    def pair(kind: int, flags: int, first_ino: int, owner: tuple[int, int, int]) -> tuple[UnixSocket, UnixSocket]:
+        one = UnixSocket(kind, flags, first_ino, owner)
+        other = UnixSocket(kind, flags, first_ino + 1, owner)
+        one.peer, other.peer = other, one
+        return one, other
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def room(self) -> int:
+        """Bytes this socket's receive queue can still take."""
+        return max(self.rcvbuf - self.inbox_size, 0)
+
+    def send(self, task: Task | None, data: bytes, files: list[File], *, nonblocking: bool,
+             nosignal: bool, credentials: tuple[int, int, int] | None = None) -> int:
+        """Queue `data` (with `files`, whose references pass to the message) at the peer,
+        sent as `credentials` (pid, uid, gid; by default the sender's own). Returns the
+        bytes taken; on error or Block the files are left to the caller."""
+        if self.shutdown_state & SEND_SHUTDOWN:
+            self._broken(task, nosignal)
+        peer = self.peer
+        if peer is None:
+            raise LinuxError(Errno.ENOTCONN)
+        if peer._released:
+            if self.kind == SOCK_DGRAM:
+                # the datagram peer is gone: the first send says so and forgets it
+                self.peer = None
+                raise LinuxError(Errno.ECONNREFUSED)
+            self._broken(task, nosignal)
+        sender = credentials if credentials is not None else _sender(task)
+        if self.kind == SOCK_STREAM:
+            if not data:
+                # a stream carries files only with bytes: an empty send passes none
+                for file in files:
+                    drop_reference(file)
+                return 0
+            free = peer.room()
+            if free == 0:
+                self._wait_for_room(peer, nonblocking)
+            taken = data[:free]
+            peer._deliver(Message(taken, files, sender))
+            return len(taken)
+        if len(data) > self.sndbuf - 32:
+            raise LinuxError(Errno.EMSGSIZE)
+        # a message larger than the receiver's room still goes into an empty queue, so
+        # that any message the sender's buffer allows can be delivered
+        if peer.inbox and len(data) > peer.room():
+            self._wait_for_room(peer, nonblocking)
+        peer._deliver(Message(data, files, sender))
+        return len(data)
+
+    def _wait_for_room(self, peer: UnixSocket, nonblocking: bool) -> None:
+        if nonblocking:
+            raise LinuxError(Errno.EAGAIN)
+        raise Block((peer.room_queue,))
+
+    def _broken(self, task: Task | None, nosignal: bool) -> None:
+        if not nosignal and task is not None:
+            task.kernel.send_signal_to_task(task, SIGPIPE)
+        raise LinuxError(Errno.EPIPE)
+
+    def _deliver(self, message: Message) -> None:
+        self.inbox.append(message)
+        self.inbox_size += len(message.data)
+        self.data_queue.notify_all()
+
+    # --- receiving -------------------------------------------------------------------------------
+
+    def receive(self, task: Task | None, length: int, *, nonblocking: bool, peek: bool, waitall: bool) -> Received:
+        """Take up to `length` bytes: a stream reads across messages (stopping before
+        one that carries files, so files arrive with the bytes sent with them); a
+        datagram or packet socket takes one message, dropping what does not fit."""
+        if not self.inbox:
+            if self.pending_error:
+                error, self.pending_error = self.pending_error, 0
+                raise LinuxError(error)
+            if self.shutdown_state & RCV_SHUTDOWN:
+                return Received(b"", 0, [], None)
+            if self.connection_oriented and self.peer is None:
+                raise LinuxError(Errno.ENOTCONN)
+            if nonblocking:
+                raise LinuxError(Errno.EAGAIN)
+            raise Block((self.data_queue,))
+        if self.kind != SOCK_STREAM:
+            message = self.inbox[0]
+            data = bytes(message.data[:length])
+            if peek:
+                return Received(data, len(message.data), [], message.sender)
+            self.inbox.popleft()
+            self.inbox_size -= len(message.data)
+            self.room_queue.notify_all()
+            return Received(data, len(message.data), message.files, message.sender)
+        if (waitall and not nonblocking and not peek and self.inbox_size < length and self.room()
+                and not self.shutdown_state & RCV_SHUTDOWN and self.peer is not None and not self.peer._released):
+            # MSG_WAITALL: wait for the whole amount while more can still come
+            raise Block((self.data_queue,))
+        return self._take_stream(length, peek)
+
+    def _take_stream(self, length: int, peek: bool) -> Received:
+        out = bytearray()
+        files: list[File] = []
+        sender = self.inbox[0].sender
+        index = 0
+        while index < len(self.inbox) and len(out) < length:
+            message = self.inbox[index]
+            if out and message.files:
+                break
+            want = length - len(out)
+            piece = message.data[:want]
+            out += piece
+            if message.files and not peek:
+                files, message.files = message.files, []
+            if peek:
+                index += 1
+                continue
+            if len(piece) == len(message.data):
+                self.inbox.popleft()
+            else:
+                del message.data[:want]
+            self.inbox_size -= len(piece)
+            if files:
+                break
+        if not peek:
+            self.room_queue.notify_all()
+        return Received(bytes(out), len(out), files, sender)
+
+    # --- file operations ------------------------------------------------------------------------
 
     def read(self, task, length: int) -> bytes:
-        raise LinuxError(Errno.ENOTCONN if self.kind != SOCK_DGRAM else Errno.EAGAIN)
+        received = self.receive(task, length, nonblocking=self.nonblocking, peek=False, waitall=False)
+        for file in received.files:
+            drop_reference(file)
+        return received.data
 
     def write(self, task, data: bytes) -> int:
-        raise LinuxError(Errno.ENOTCONN if self.kind != SOCK_DGRAM else Errno.EDESTADDRREQ)
+        return self.send(task, data, [], nonblocking=self.nonblocking, nosignal=False)
+
+    def shutdown(self, how_bits: int) -> None:
+        if self.connection_oriented and self.peer is None:
+            raise LinuxError(Errno.ENOTCONN)
+        self.shutdown_state |= how_bits
+        self.data_queue.notify_all()
+        self.room_queue.notify_all()
+        peer = self.peer
+        if peer is not None and self.connection_oriented and not peer._released:
+            mirrored = (RCV_SHUTDOWN if how_bits & SEND_SHUTDOWN else 0) | (SEND_SHUTDOWN if how_bits & RCV_SHUTDOWN else 0)
+            peer.shutdown_state |= mirrored
+            peer.data_queue.notify_all()
+            peer.room_queue.notify_all()
+
+    # --- readiness --------------------------------------------------------------------------------
+
+    def poll(self) -> int:
+        events = 0
+        if self.shutdown_state == SHUTDOWN_MASK:
+            events |= POLLHUP
+        if self.shutdown_state & RCV_SHUTDOWN:
+            events |= POLLRDHUP | POLLIN | POLLRDNORM
+        if self.inbox:
+            events |= POLLIN | POLLRDNORM
+        if self.connection_oriented and self.peer is None:
+            events |= POLLHUP
+        if self.pending_error:
+            events |= POLLERR
+        if self._writable():
+            events |= POLLOUT | POLLWRNORM | POLLWRBAND
+        return events
+
+    def _writable(self) -> bool:
+        peer = self.peer
+        if self.connection_oriented:
+            if self.shutdown_state & SEND_SHUTDOWN or peer is None or peer._released:
+                # a send would not wait (it fails at once), so Linux reports it writable
+                return True
+            return peer.room() > 0
+        if peer is None or peer._released:
+            return True
+        return peer.room() > 0
+
+    def wait_queues(self, task) -> tuple[WaitQueue, ...]:
+        queues: tuple[WaitQueue, ...] = (self.data_queue, self.room_queue)
+        if self.peer is not None:
+            queues += (self.peer.room_queue,)
+        return queues
+
+    def keyed_wait_queues(self, task) -> tuple[tuple[WaitQueue, int], ...]:
+        state = POLLHUP | POLLRDHUP | POLLERR
+        keyed: tuple[tuple[WaitQueue, int], ...] = (
+            (self.data_queue, POLLIN | POLLRDNORM | state | POLLOUT | POLLWRNORM),
+            (self.room_queue, state | POLLOUT | POLLWRNORM),
+        )
+        if self.peer is not None:
+            keyed += ((self.peer.room_queue, POLLOUT | POLLWRNORM | POLLWRBAND | state),)
+        return keyed
+
+    # --- options ------------------------------------------------------------------------------------
+
+    def set_buffer(self, send: bool, requested: int) -> None:
+        value = min(max(requested, 0), MAX_BUFFER_REQUEST) * 2
+        if send:
+            self.sndbuf = max(value, MIN_SNDBUF)
+        else:
+            self.rcvbuf = max(value, MIN_RCVBUF)
+            self.room_queue.notify_all()
+
+    def peer_credentials(self) -> tuple[int, int, int]:
+        if self.peer is None:
+            # Linux reports "nobody" (pid 0, the overflow ids) for an unconnected socket
+            return (0, 65534, 65534)
+        return self.peer.owner
+
+    # --- connecting to an address (no listener exists yet) -----------------------------------------
 
     def connect_path(self, task, path: bytes) -> None:
         """Connect to a filesystem path: no socket in the sandbox listens yet."""
         kernel = task.kernel
         fs = task.process.fs
         start = fs.root if path.startswith(b"/") else fs.cwd
-        node = kernel.vfs.resolve(fs, task.cred, start, path)
-        if node.inode.mode & 0o170000 != S_IFSOCK:
-            raise LinuxError(Errno.ECONNREFUSED)
+        kernel.vfs.resolve(fs, task.cred, start, path)
         raise LinuxError(Errno.ECONNREFUSED)
 
     def connect_abstract(self, task, name: bytes) -> None:
         raise LinuxError(Errno.ECONNREFUSED)
+
+    # --- the end -------------------------------------------------------------------------------------
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        peer = self.peer
+        if peer is not None and self.connection_oriented and self.inbox:
+            # data the peer sent was never read: the peer learns of it as a reset
+            peer.pending_error = Errno.ECONNRESET
+        while self.inbox:
+            self.inbox.popleft().discard()
+        self.inbox_size = 0
+        if peer is not None:
+            if self.connection_oriented:
+                peer.shutdown_state = SHUTDOWN_MASK
+            peer.data_queue.notify_all()
+            peer.room_queue.notify_all()
+        self.data_queue.notify_all()
+        self.room_queue.notify_all()
+
+
+def _identity(task: Task | None) -> tuple[int, int, int]:
+    if task is None:
+        return (0, 0, 0)
+    cred = task.cred
+    return (task.pid, cred.euid, cred.egid)
+
+
+def _sender(task: Task | None) -> tuple[int, int, int]:
+    """(pid, uid, gid) a message carries by default: the real ids, as Linux's SCM_CREDENTIALS."""
+    if task is None:
+        return (0, 0, 0)
+    return (task.pid, task.cred.uid, task.cred.gid)
+
+
+def owner_of(task: Task) -> tuple[int, int, int]:
+    """(pid, uid, gid) SO_PEERCRED reports: the creator's pid and effective ids."""
+    return _identity(task)

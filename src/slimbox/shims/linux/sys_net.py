@@ -1,13 +1,19 @@
-"""Socket syscalls (the beginning: AF_UNIX creation and connect)."""
+"""Socket syscalls: AF_UNIX sockets, decoded here and served by kernel/net/unix.py."""
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
+from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
-from slimbox.kernel.file import O_CLOEXEC, O_NONBLOCK
-from slimbox.kernel.net.unix import SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, UnixSocket
+from slimbox.kernel.fd import drop_reference
+from slimbox.kernel.file import MAX_RW, O_CLOEXEC, O_NONBLOCK, File
+from slimbox.kernel.net.unix import (
+    RCV_SHUTDOWN, SCM_MAX_FD, SEND_SHUTDOWN, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, UnixSocket, owner_of,
+)
+from slimbox.shims.linux.sys_file import _check_out_vectors, _gather, _scatter
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
@@ -15,26 +21,103 @@ if TYPE_CHECKING:
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 SOCK_NONBLOCK, SOCK_CLOEXEC = O_NONBLOCK, O_CLOEXEC
 _SOCKADDR_UN_PATH = 108
+SOCK_RAW = 3
+#: socket types at or above this are invalid in any family
+_SOCK_MAX = 11
+
+MSG_OOB, MSG_PEEK, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT = 0x1, 0x2, 0x8, 0x20, 0x40
+MSG_WAITALL, MSG_NOSIGNAL, MSG_CMSG_CLOEXEC = 0x100, 0x4000, 0x40000000
+
+SOL_SOCKET = 1
+SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
+SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST = 1, 2, 3, 4, 5, 6
+SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_OOBINLINE = 7, 8, 9, 10
+SO_PASSCRED, SO_PEERCRED, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN = 16, 17, 30, 38, 39
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
+#: options AF_UNIX stores and reports back but that change nothing for it
+_PLAIN_OPTIONS = (SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE, SO_OOBINLINE)
+
+#: struct msghdr: name, namelen, iov, iovlen, control, controllen, flags
+_MSGHDR = struct.Struct("<QI4xQQQQi4x")
+_MSGHDR_CONTROLLEN_OFFSET = 40
+_MSGHDR_FLAGS_OFFSET = 48
+_MSGHDR_NAMELEN_OFFSET = 8
+#: struct cmsghdr: len, level, type
+_CMSGHDR = struct.Struct("<Qii")
+_UCRED = struct.Struct("<iII")
+_UIO_MAXIOV = 1024
+_INT_MAX = 0x7FFFFFFF
 
 
-def socket(task: Task, domain: int, type_: int, protocol: int) -> int:
-    kind = type_ & 0xF
+def _cmsg_align(length: int) -> int:
+    return (length + 7) & ~7
+
+
+def _socket_of(task: Task, fd: int) -> UnixSocket:
+    file = task.fds.get(fd)
+    if not isinstance(file, UnixSocket):
+        raise LinuxError(Errno.ENOTSOCK)
+    return file
+
+
+def _check_type(type_: int) -> int:
     if type_ & ~(0xF | SOCK_NONBLOCK | SOCK_CLOEXEC):
+        raise LinuxError(Errno.EINVAL)
+    return type_ & 0xF
+
+
+def _unix_kind(domain: int, type_: int, protocol: int) -> int:
+    """The AF_UNIX socket type a socket/socketpair call asks for, checked in Linux's order."""
+    kind = _check_type(type_)
+    if kind >= _SOCK_MAX:
         raise LinuxError(Errno.EINVAL)
     if domain != AF_UNIX:
         raise LinuxError(Errno.EAFNOSUPPORT)
-    if kind not in (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET):
-        raise LinuxError(Errno.ESOCKTNOSUPPORT)
     if protocol not in (0, AF_UNIX):
         raise LinuxError(Errno.EPROTONOSUPPORT)
-    sock = UnixSocket(kind, type_ & SOCK_NONBLOCK, task.kernel.next_id() + 0x100000)
+    if kind == SOCK_RAW:
+        return SOCK_DGRAM   # Linux makes an AF_UNIX SOCK_RAW socket a datagram socket
+    if kind not in (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET):
+        raise LinuxError(Errno.ESOCKTNOSUPPORT)
+    return kind
+
+
+def socket(task: Task, domain: int, type_: int, protocol: int) -> int:
+    kind = _unix_kind(domain, type_, protocol)
+    sock = UnixSocket(kind, type_ & SOCK_NONBLOCK, task.kernel.next_id() + 0x100000, owner_of(task))
     return task.fds.install(sock, cloexec=bool(type_ & SOCK_CLOEXEC))
 
 
-def connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
-    sock = task.fds.get(sockfd)
-    if not isinstance(sock, UnixSocket):
-        raise LinuxError(Errno.ENOTSOCK)
+def socketpair(task: Task, domain: int, type_: int, protocol: int, sv: int) -> int:
+    kind = _unix_kind(domain, type_, protocol)
+    first_ino = task.kernel.next_id() + 0x100000
+    task.kernel.next_id()
+    one, other = UnixSocket.pair(kind, type_ & SOCK_NONBLOCK, first_ino, owner_of(task))
+    cloexec = bool(type_ & SOCK_CLOEXEC)
+    fds = task.fds
+    try:
+        first_fd = fds.install(one, cloexec=cloexec)
+    except LinuxError:
+        one.release()
+        other.release()
+        raise
+    try:
+        second_fd = fds.install(other, cloexec=cloexec)
+    except LinuxError:
+        fds.close(first_fd)
+        other.release()
+        raise
+    try:
+        task.mm.write(sv, structs.TWO_I32.pack(first_fd, second_fd))
+    except LinuxError:
+        fds.close(first_fd)
+        fds.close(second_fd)
+        raise
+    return 0
+
+
+def _read_address(task: Task, addr: int, addrlen: int) -> bytes:
+    """The sun_path bytes of a sockaddr_un (EINVAL for a bad length or family)."""
     if addrlen < 2 or addrlen > 2 + _SOCKADDR_UN_PATH:
         raise LinuxError(Errno.EINVAL)
     raw = task.mm.read(addr, addrlen)
@@ -44,8 +127,331 @@ def connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     path = raw[2:]
     if not path:
         raise LinuxError(Errno.EINVAL)
+    return path
+
+
+def _reach(task: Task, sock: UnixSocket, path: bytes) -> None:
+    """Connect `sock` to the address `path`: no socket listens at any address yet."""
     if path[0] == 0:
         sock.connect_abstract(task, path[1:])
     else:
         sock.connect_path(task, path.split(b"\0", 1)[0])
+
+
+def connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    path = _read_address(task, addr, addrlen)
+    if sock.connection_oriented and sock.peer is not None:
+        raise LinuxError(Errno.EISCONN)
+    _reach(task, sock, path)
     return 0
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def _parse_control(task: Task, sock: UnixSocket, control: bytes) -> tuple[list[File], tuple[int, int, int] | None]:
+    """The files of SCM_RIGHTS messages (each referenced once more) and the credentials
+    of an SCM_CREDENTIALS message in a sendmsg control buffer."""
+    files: list[File] = []
+    credentials = None
+    offset = 0
+    try:
+        while offset + _CMSGHDR.size <= len(control):
+            length, level, kind = _CMSGHDR.unpack_from(control, offset)
+            if length < _CMSGHDR.size or length > len(control) - offset:
+                raise LinuxError(Errno.EINVAL)
+            payload = control[offset + _CMSGHDR.size:offset + length]
+            offset += _cmsg_align(length)
+            if level != SOL_SOCKET:
+                continue
+            if kind == SCM_RIGHTS:
+                count = len(payload) // 4
+                if len(files) + count > SCM_MAX_FD:
+                    raise LinuxError(Errno.EINVAL)
+                for index in range(count):
+                    fd = int.from_bytes(payload[index * 4:index * 4 + 4], "little", signed=True)
+                    file = task.fds.get(fd)
+                    file.refs += 1
+                    files.append(file)
+            elif kind == SCM_CREDENTIALS:
+                if length != _CMSGHDR.size + _UCRED.size:
+                    raise LinuxError(Errno.EINVAL)
+                credentials = _checked_credentials(task, *_UCRED.unpack(payload))
+            else:
+                raise LinuxError(Errno.EINVAL)
+    except LinuxError:
+        for file in files:
+            drop_reference(file)
+        raise
+    return files, credentials
+
+
+def _checked_credentials(task: Task, pid: int, uid: int, gid: int) -> tuple[int, int, int]:
+    """SCM_CREDENTIALS a sender may claim: its own pid and one of its own ids (root may
+    claim any ids)."""
+    cred = task.cred
+    if pid != task.pid:
+        raise LinuxError(Errno.EPERM)
+    if cred.euid != 0 and (uid not in (cred.uid, cred.euid, cred.suid) or gid not in (cred.gid, cred.egid, cred.sgid)):
+        raise LinuxError(Errno.EPERM)
+    return (pid, uid, gid)
+
+
+def _send(task: Task, sock: UnixSocket, data: bytes, flags: int, files: list[File],
+          credentials: tuple[int, int, int] | None, addressed: bytes | None) -> int:
+    if flags & MSG_OOB:
+        for file in files:
+            drop_reference(file)
+        raise LinuxError(Errno.EOPNOTSUPP)
+    try:
+        if addressed is not None:
+            if sock.connection_oriented:
+                raise LinuxError(Errno.EISCONN if sock.peer is not None else Errno.EOPNOTSUPP)
+            _reach(task, sock, addressed)
+        sent = sock.send(task, data, files, nonblocking=sock.nonblocking or bool(flags & MSG_DONTWAIT),
+                         nosignal=bool(flags & MSG_NOSIGNAL), credentials=credentials)
+    except BaseException:
+        for file in files:
+            drop_reference(file)
+        raise
+    return sent
+
+
+def sendto(task: Task, sockfd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    addressed = _read_address(task, dest_addr, addrlen) if dest_addr else None
+    length = min(length, MAX_RW)
+    data = task.mm.read(buf, length) if length else b""
+    return _send(task, sock, data, flags & 0xFFFFFFFF, [], None, addressed)
+
+
+def _read_msghdr(task: Task, msg: int) -> tuple[int, int, int, int, int, int, int]:
+    return _MSGHDR.unpack(task.mm.read(msg, _MSGHDR.size))
+
+
+def _vectors(task: Task, iov: int, iovlen: int) -> list[tuple[int, int]]:
+    if iovlen > _UIO_MAXIOV:
+        raise LinuxError(Errno.EMSGSIZE)
+    raw = task.mm.read(iov, iovlen * structs.IOVEC.size) if iovlen else b""
+    vectors = []
+    total = 0
+    for index in range(iovlen):
+        base, length = structs.IOVEC.unpack_from(raw, index * structs.IOVEC.size)
+        if length > _INT_MAX:
+            raise LinuxError(Errno.EINVAL)
+        total += length
+        vectors.append((base, length))
+    if total > _INT_MAX:
+        raise LinuxError(Errno.EINVAL)
+    return vectors
+
+
+def sendmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
+    sock = _socket_of(task, sockfd)
+    name, namelen, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
+    addressed = _read_address(task, name, namelen) if name and namelen else None
+    data = _gather(task, _vectors(task, iov, iovlen))
+    if controllen > _INT_MAX:
+        raise LinuxError(Errno.ENOBUFS)
+    files: list[File] = []
+    credentials = None
+    if controllen >= _CMSGHDR.size:
+        files, credentials = _parse_control(task, sock, task.mm.read(control, controllen))
+    return _send(task, sock, data, flags & 0xFFFFFFFF, files, credentials, addressed)
+
+
+# --- receiving -----------------------------------------------------------------------------------
+
+
+def _receive_flags(sock: UnixSocket, flags: int) -> None:
+    if flags & MSG_OOB:
+        raise LinuxError(Errno.EOPNOTSUPP if sock.kind != SOCK_STREAM else Errno.EINVAL)
+
+
+def _receive(task: Task, sock: UnixSocket, length: int, flags: int):
+    return sock.receive(task, length, nonblocking=sock.nonblocking or bool(flags & MSG_DONTWAIT),
+                        peek=bool(flags & MSG_PEEK), waitall=bool(flags & MSG_WAITALL))
+
+
+def _result_length(sock: UnixSocket, received, flags: int) -> int:
+    if flags & MSG_TRUNC and sock.kind != SOCK_STREAM:
+        return received.full_length
+    return len(received.data)
+
+
+def recvfrom(task: Task, sockfd: int, buf: int, length: int, flags: int, src_addr: int, addrlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    flags &= 0xFFFFFFFF
+    _receive_flags(sock, flags)
+    length = min(length, MAX_RW)
+    if length:
+        task.mm.check(buf, length, 2)
+    if src_addr:
+        task.mm.check(addrlen, 4, 3)
+    received = _receive(task, sock, length, flags)
+    for file in received.files:
+        drop_reference(file)
+    task.mm.write(buf, received.data)
+    if src_addr:
+        # the sender of a socketpair message has no address: an empty one
+        task.mm.write(addrlen, structs.I32.pack(0))
+    return _result_length(sock, received, flags)
+
+
+def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
+    sock = _socket_of(task, sockfd)
+    flags &= 0xFFFFFFFF
+    _receive_flags(sock, flags)
+    task.mm.check(msg, _MSGHDR.size, 3)
+    name, _, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
+    vectors = _vectors(task, iov, iovlen)
+    total = _check_out_vectors(task, vectors)
+    controllen = min(controllen, _INT_MAX)
+    if control and controllen:
+        task.mm.check(control, controllen, 2)
+    received = _receive(task, sock, total, flags)
+    _scatter(task, vectors, received.data)
+    out_flags = 0
+    if sock.kind != SOCK_STREAM and received.full_length > len(received.data):
+        out_flags |= MSG_TRUNC
+    cmsgs, ctrunc = _control_messages(task, sock, received, controllen if control else 0, flags)
+    if ctrunc:
+        out_flags |= MSG_CTRUNC
+    if cmsgs:
+        task.mm.write(control, cmsgs)
+    task.mm.write(msg + _MSGHDR_CONTROLLEN_OFFSET, struct.pack("<Q", len(cmsgs)))
+    task.mm.write(msg + _MSGHDR_FLAGS_OFFSET, structs.I32.pack(out_flags))
+    if name:
+        task.mm.write(msg + _MSGHDR_NAMELEN_OFFSET, structs.U32.pack(0))
+    return _result_length(sock, received, flags)
+
+
+def _control_messages(task: Task, sock: UnixSocket, received, room: int, flags: int) -> tuple[bytes, bool]:
+    """The control buffer recvmsg hands back (credentials, then descriptors installed in
+    the receiver) and whether some of it did not fit (MSG_CTRUNC). As in Linux, a record
+    that does not fit whole is cut at the end of the buffer."""
+    out = bytearray()
+    truncated = False
+    if sock.pass_credentials and received.sender is not None:
+        payload = _UCRED.pack(*received.sender)
+        full = _CMSGHDR.size + len(payload)
+        if room - len(out) < _CMSGHDR.size:
+            truncated = True
+        else:
+            truncated = room - len(out) < full
+            out += (_CMSGHDR.pack(full, SOL_SOCKET, SCM_CREDENTIALS) + payload + bytes(_cmsg_align(full) - full))
+            del out[room:]
+    files = received.files
+    if files:
+        left = room - len(out)
+        fit = (left - _CMSGHDR.size) // 4 if left > _CMSGHDR.size else 0
+        installed: list[int] = []
+        for file in files[:fit]:
+            try:
+                installed.append(task.fds.install(file, cloexec=bool(flags & MSG_CMSG_CLOEXEC)))
+            except LinuxError:
+                break
+        for file in files:
+            drop_reference(file)
+        if installed:
+            full = _CMSGHDR.size + 4 * len(installed)
+            out += _CMSGHDR.pack(full, SOL_SOCKET, SCM_RIGHTS)
+            out += b"".join(structs.I32.pack(fd) for fd in installed)
+            out += bytes(_cmsg_align(full) - full)
+            del out[room:]
+        if len(installed) < len(files):
+            truncated = True
+    return bytes(out), truncated
+
+
+# --- the rest -----------------------------------------------------------------------------------
+
+
+def shutdown(task: Task, sockfd: int, how: int) -> int:
+    sock = _socket_of(task, sockfd)
+    bits = {0: RCV_SHUTDOWN, 1: SEND_SHUTDOWN, 2: RCV_SHUTDOWN | SEND_SHUTDOWN}.get(how)
+    if bits is None:
+        raise LinuxError(Errno.EINVAL)
+    sock.shutdown(bits)
+    return 0
+
+
+def _write_int_option(task: Task, optval: int, optlen: int, length: int, value: bytes) -> int:
+    length = min(length, len(value))
+    task.mm.write(optval, value[:length])
+    task.mm.write(optlen, structs.I32.pack(length))
+    return 0
+
+
+def getsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, optlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    length = int.from_bytes(task.mm.read(optlen, 4), "little", signed=True)
+    if level != SOL_SOCKET:
+        raise LinuxError(Errno.EOPNOTSUPP)
+    if length < 0:
+        raise LinuxError(Errno.EINVAL)
+    if optname == SO_PEERCRED:
+        return _write_int_option(task, optval, optlen, length, _UCRED.pack(*sock.peer_credentials()))
+    values = {
+        SO_TYPE: sock.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ACCEPTCONN: 0,
+        SO_SNDBUF: sock.sndbuf, SO_RCVBUF: sock.rcvbuf, SO_PASSCRED: int(sock.pass_credentials),
+    }
+    if optname == SO_ERROR:
+        value = sock.pending_error
+        sock.pending_error = 0
+    elif optname in values:
+        value = values[optname]
+    elif optname in _PLAIN_OPTIONS:
+        value = sock.plain_options.get(optname, 0)
+    else:
+        raise LinuxError(Errno.ENOPROTOOPT)
+    return _write_int_option(task, optval, optlen, length, structs.I32.pack(value))
+
+
+def setsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, optlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    if level != SOL_SOCKET:
+        raise LinuxError(Errno.EOPNOTSUPP)
+    if optlen < 0 or optlen > _INT_MAX:
+        raise LinuxError(Errno.EINVAL)
+    if optname not in (SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, *_PLAIN_OPTIONS):
+        raise LinuxError(Errno.ENOPROTOOPT)
+    if optlen < 4:
+        raise LinuxError(Errno.EINVAL)
+    value = int.from_bytes(task.mm.read(optval, 4), "little", signed=True)
+    if optname == SO_PASSCRED:
+        sock.pass_credentials = value != 0
+    elif optname in (SO_SNDBUF, SO_RCVBUF):
+        sock.set_buffer(optname == SO_SNDBUF, value)
+    elif optname in (SO_SNDBUFFORCE, SO_RCVBUFFORCE):
+        if not task.cred.euid == 0:
+            raise LinuxError(Errno.EPERM)
+        sock.set_buffer(optname == SO_SNDBUFFORCE, value)
+    else:
+        sock.plain_options[optname] = int(value != 0)
+    return 0
+
+
+def _write_unnamed(task: Task, addr: int, addrlen: int) -> int:
+    """An unnamed AF_UNIX address: only the family, so a length of 2."""
+    length = int.from_bytes(task.mm.read(addrlen, 4), "little", signed=True)
+    if length < 0:
+        raise LinuxError(Errno.EINVAL)
+    family = AF_UNIX.to_bytes(2, "little")
+    if length:
+        task.mm.write(addr, family[:min(length, 2)])
+    task.mm.write(addrlen, structs.I32.pack(2))
+    return 0
+
+
+def getsockname(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
+    _socket_of(task, sockfd)
+    return _write_unnamed(task, addr, addrlen)
+
+
+def getpeername(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    if sock.peer is None:
+        raise LinuxError(Errno.ENOTCONN)
+    return _write_unnamed(task, addr, addrlen)

@@ -288,7 +288,25 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("syslog", X.syslog, PARTIAL, "an empty kernel log; other actions EPERM"),
     # --- sockets ---
     ("socket", N.socket, PARTIAL, "AF_UNIX only (other families EAFNOSUPPORT)"),
-    ("connect", N.connect, PARTIAL, "AF_UNIX: no socket listens yet, so ENOENT or ECONNREFUSED"),
+    ("socketpair", N.socketpair, PARTIAL, "AF_UNIX stream, datagram and seqpacket pairs in the kernel; other "
+                                          "families EAFNOSUPPORT"),
+    ("connect", N.connect, PARTIAL, "AF_UNIX: no socket listens yet (bind/listen are not offered), so ENOENT "
+                                    "or ECONNREFUSED"),
+    ("sendto", N.sendto, PARTIAL, "AF_UNIX: connected sockets; a destination address finds no socket "
+                                  "(ECONNREFUSED/ENOENT); MSG_OOB EOPNOTSUPP; a blocking stream send may be short"),
+    ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short when the "
+                                      "buffer fills first); MSG_OOB refused; the source address is always empty"),
+    ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS"),
+    ("recvmsg", N.recvmsg, PARTIAL, "as recvfrom, with iovecs, SCM_RIGHTS (MSG_CMSG_CLOEXEC), SCM_CREDENTIALS "
+                                    "with SO_PASSCRED and MSG_CTRUNC; descriptors sent in a cycle are not collected"),
+    ("shutdown", N.shutdown, FULL, "AF_UNIX"),
+    ("getsockopt", N.getsockopt, PARTIAL, "SOL_SOCKET: SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, "
+                                          "SO_PEERCRED, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN and flag options; "
+                                          "others (timeouts...) ENOPROTOOPT"),
+    ("setsockopt", N.setsockopt, PARTIAL, "SOL_SOCKET: SO_PASSCRED, buffer sizes and flag options; others "
+                                          "ENOPROTOOPT"),
+    ("getsockname", N.getsockname, PARTIAL, "AF_UNIX sockets are unnamed (bind is not offered)"),
+    ("getpeername", N.getpeername, PARTIAL, "AF_UNIX peers are unnamed (bind is not offered)"),
     # --- deliberately refused ---
     ("io_uring_setup", None, NONE, "refused: io_uring would bypass syscall mediation"),
     ("io_uring_enter", None, NONE, "refused with io_uring_setup"),
