@@ -79,7 +79,7 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
         else:
             lower = b.hostfs(policy.rootfs, False)
         root_fs = OverlayFs(b.dev(), b.clock, lower.root, kernel.storage)
-        vfs = Vfs(root_fs, root_fs.root, source=policy.rootfs)
+        vfs = Vfs(root_fs, root_fs.root, source="rootfs")  # never a host path: /proc/mounts shows it
     else:
         root_fs = MemFs(b.dev(), b.clock, root_mode=0o755, budget=kernel.storage)
         vfs = Vfs(root_fs, root_fs.root, source="rootfs")
@@ -106,8 +106,8 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
             mountpoint(path)
     for mount in policy.mounts:
         fs = b.hostfs(mount.host, mount.writable)
-        vfs.mount(fs, fs.root, mountpoint(mount.guest), readonly=not mount.writable, source=mount.host,
-                  options="rw" if mount.writable else "ro")
+        vfs.mount(fs, fs.root, mountpoint(mount.guest), readonly=not mount.writable, source="none",
+                  options="rw" if mount.writable else "ro")  # the host path stays unnamed
     for path in policy.tmpfs:
         if not path.startswith("/"):
             raise PolicyError(f"bad --tmpfs {path!r}: the path must be absolute")
@@ -162,7 +162,7 @@ def _host_system_dirs(b: _Builder, vfs: Vfs, policy: Policy) -> None:
                 overlay = OverlayFs(b.dev(), b.clock, lower.root)
                 root.mkdir(name, st.mode & 0o7777, _ROOT)
                 at = vfs.resolve(FsContext(vfs.root, vfs.root), _ROOT, vfs.root, name)
-                vfs.mount(overlay, overlay.root, at, source=path, options="rw")
+                vfs.mount(overlay, overlay.root, at, source="overlay", options="rw")
     finally:
         host_root.close()
 

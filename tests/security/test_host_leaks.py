@@ -66,8 +66,6 @@ def test_no_host_environment_descriptors_or_identity(leaks):
     }
 
 
-@pytest.mark.xfail(strict=True, reason="/proc/self/mountinfo and /proc/mounts give a volume's host path as "
-                   "its source")
 def test_mount_tables_do_not_name_host_paths(leaks):
     assert {table: leaks[table] for table in MOUNT_TABLES} == {table: "nothing of the host"
                                                               for table in MOUNT_TABLES}

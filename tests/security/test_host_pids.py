@@ -68,8 +68,6 @@ def test_kill_all_from_inside_reaches_only_the_sandbox(probed, canary):
     os.kill(canary.pid, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="getpriority, setpriority and sched_getscheduler accept any pid "
-                   "instead of failing with ESRCH for a pid no process has")
 def test_an_absent_pid_gets_the_answers_linux_gives(sandboxed, native):
     pid = _absent_pid()
     expected = _per_target(lines(native("host_pids", "absent", pid)), "absent")

@@ -953,7 +953,8 @@ def _mount_lines(vfs: Vfs, root: PathNode, info: bool) -> bytes:
         source = _mangle(mount.source.encode("utf-8", "surrogateescape") or b"none")
         fstype = mount.fs.fstype.encode()
         access = b"ro" if mount.readonly else b"rw"
-        options = access + (b"," + mount.options.encode() if mount.options else b"")
+        extra = [o for o in mount.options.encode().split(b",") if o and o not in (b"rw", b"ro")]  # access is above
+        options = b",".join([access, *extra])
         if not info:
             lines.append(b"%s %s %s %s 0 0\n" % (source, _mangle(point), fstype, options))
             continue

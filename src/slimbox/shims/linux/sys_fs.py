@@ -410,6 +410,8 @@ def truncate(task: Task, path: int, length: int) -> int:
 def getcwd(task: Task, buf: int, size: int) -> int:
     fs = task.process.fs
     path = fs.cwd.full_path(fs.root) + b"\0"
+    if len(path) > 4096:
+        raise LinuxError(Errno.ENAMETOOLONG)  # Linux builds the path in one page
     if size < len(path):
         raise LinuxError(Errno.ERANGE)
     task.mm.write(buf, path)

@@ -434,15 +434,33 @@ def times(task: Task, buf: int) -> int:
     return (task.kernel.monotonic_ns() - task.kernel.boot_ns) // 10_000_000 + 1
 
 
-def getpriority(task: Task, which: int, who: int) -> int:
-    if which not in (0, 1, 2):
+_PRIO_PROCESS, _PRIO_PGRP, _PRIO_USER = 0, 1, 2
+
+
+def _priority_targets_exist(task: Task, which: int, who: int) -> None:
+    """ESRCH unless some process of the sandbox is what (which, who) names, as Linux."""
+    if which not in (_PRIO_PROCESS, _PRIO_PGRP, _PRIO_USER):
         raise LinuxError(Errno.EINVAL)
+    if who == 0:
+        return  # the caller, its group or its user
+    kernel = task.kernel
+    if which == _PRIO_PROCESS:
+        found = who in kernel.tasks
+    elif which == _PRIO_PGRP:
+        found = any(p.alive and p.pgid == who for p in kernel.processes.values())
+    else:
+        found = any(p.alive and p.cred.uid == who for p in kernel.processes.values())
+    if not found:
+        raise LinuxError(Errno.ESRCH)
+
+
+def getpriority(task: Task, which: int, who: int) -> int:
+    _priority_targets_exist(task, which, who)
     return 20  # nice 0, in the kernel's 40..1 encoding
 
 
 def setpriority(task: Task, which: int, who: int, prio: int) -> int:
-    if which not in (0, 1, 2):
-        raise LinuxError(Errno.EINVAL)
+    _priority_targets_exist(task, which, who)
     if prio < 0 and not task.cred.is_root:
         raise LinuxError(Errno.EACCES)
     return 0  # priorities are the host scheduler's business
@@ -493,10 +511,16 @@ def getcpu(task: Task, cpu: int, node: int, unused: int) -> int:
 
 
 def sched_getscheduler(task: Task, pid: int) -> int:
+    if pid < 0:
+        raise LinuxError(Errno.EINVAL)
+    _thread(task, pid)
     return 0  # SCHED_OTHER
 
 
 def sched_getparam(task: Task, pid: int, param: int) -> int:
+    if pid < 0 or not param:
+        raise LinuxError(Errno.EINVAL)
+    _thread(task, pid)
     task.mm.write(param, structs.I32.pack(0))
     return 0
 

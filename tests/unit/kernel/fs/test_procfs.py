@@ -382,6 +382,15 @@ def test_mounts_list_every_mount(world):
     assert world.box.readlink(b"/proc/mounts") == b"self/mounts"
 
 
+def test_mount_options_name_the_access_once(world):
+    world.box.makedirs(b"/mnt/opts")
+    fs = MemFs(99, lambda: 0)
+    world.box.vfs.mount(fs, fs.root, world.box.node(b"/mnt/opts"), readonly=True, source="none",
+                        options="rw,nosuid")
+    line = next(line for line in world.text(b"/proc/mounts").splitlines() if " /mnt/opts " in line)
+    assert line == "none /mnt/opts tmpfs ro,nosuid 0 0"  # the mount's own access, not its options' "rw"
+
+
 def test_mountinfo_is_well_formed(world):
     lines = [line.split() for line in world.text(b"/proc/self/mountinfo").splitlines()]
     ids = {int(fields[0]) for fields in lines}

@@ -300,3 +300,17 @@ def test_capabilities_and_personality():
     assert g.syscall("personality", 0xFFFFFFFF) == 0
     user = g.spawn(uid=1000, gid=1000)
     assert user.syscall("capget", user.put(struct.pack("<ii", 0x20080522, 0), 8), user.alloc(24)) == 0
+
+
+def test_priority_and_scheduler_queries_of_an_absent_pid_are_esrch():
+    g = FakeGuest()
+    absent = 4242
+    assert g.syscall("getpriority", 0, absent) == -Errno.ESRCH
+    assert g.syscall("setpriority", 0, absent, 19) == -Errno.ESRCH
+    assert g.syscall("getpriority", 1, absent) == -Errno.ESRCH   # no such process group
+    assert g.syscall("getpriority", 2, 77777) == -Errno.ESRCH    # no process of that user
+    assert g.syscall("sched_getscheduler", absent) == -Errno.ESRCH
+    assert g.syscall("sched_getparam", absent, g.alloc(4)) == -Errno.ESRCH
+    assert g.syscall("sched_getparam", 0, 0) == -Errno.EINVAL
+    assert g.syscall("getpriority", 0, 0) == 20 and g.syscall("getpriority", 0, g.process.pid) == 20
+    assert g.syscall("getpriority", 3, 0) == -Errno.EINVAL
