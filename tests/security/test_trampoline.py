@@ -27,11 +27,17 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 
 
 def _stub_page(stub: int) -> int:
-    with open(f"/proc/{stub}/maps") as maps:
-        for line in maps:
-            if "slimbox-stub" in line:
-                return int(line.split("-", 1)[0], 16)
-    raise AssertionError("the stub's page is not in its host maps")
+    # /proc/PID/exe names the stub as soon as exec begins, a moment before the stub's
+    # page is mapped: look again for a while before giving up
+    deadline = time.monotonic() + 10
+    while True:
+        with open(f"/proc/{stub}/maps") as maps:
+            for line in maps:
+                if "slimbox-stub" in line:
+                    return int(line.split("-", 1)[0], 16)
+        if time.monotonic() > deadline:
+            raise AssertionError("the stub's page is not in its host maps")
+        time.sleep(0.01)
 
 
 def run_with_the_address(hostile, mode: str) -> tuple[subprocess.CompletedProcess, int]:
