@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ static const char *en(int e) {
     case EMSGSIZE: return "EMSGSIZE";
     case EISCONN: return "EISCONN";
     case ECONNRESET: return "ECONNRESET";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EPROTOTYPE: return "EPROTOTYPE";
+    case ENOENT: return "ENOENT";
     default: return "other";
     }
 }
@@ -486,6 +490,215 @@ static void credentials(void) {
     close(sv[1]);
 }
 
+#define SOCK_PATH "unix-probe.sock"
+#define DGRAM_PATH "unix-probe-dgram.sock"
+
+static socklen_t path_address(struct sockaddr_un *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    strcpy(a->sun_path, path);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+}
+
+static void show_name(const char *name, int (*call)(int, struct sockaddr *, socklen_t *), int fd) {
+    struct sockaddr_un a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    if (call(fd, (struct sockaddr *)&a, &len) < 0) { printf("%s: -1 %s\n", name, en(errno)); return; }
+    printf("%s: len %d", name, (int)len);
+    if (len > offsetof(struct sockaddr_un, sun_path) && a.sun_path[0]) printf(" path '%s'", a.sun_path);
+    printf("\n");
+}
+
+static int connect_to(const char *path, int type, int flags) {
+    struct sockaddr_un a;
+    socklen_t len = path_address(&a, path);
+    int fd = socket(AF_UNIX, type | flags, 0);
+    if (connect(fd, (struct sockaddr *)&a, len) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void addresses(void) {
+    umask(022);
+    struct sockaddr_un a;
+    socklen_t len = path_address(&a, SOCK_PATH);
+    int server = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("bind path", bind(server, (struct sockaddr *)&a, len));
+    struct stat st;
+    show("stat bound path", stat(SOCK_PATH, &st));
+    printf("bound path: sock %d mode %o\n", S_ISSOCK(st.st_mode), (unsigned)(st.st_mode & 0777));
+    int other = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("bind taken path", bind(other, (struct sockaddr *)&a, len));
+    close(other);
+    struct sockaddr_un b;
+    socklen_t blen = path_address(&b, "unix-probe-other.sock");
+    show("bind a bound socket", bind(server, (struct sockaddr *)&b, blen));
+    show_name("getsockname bound", getsockname, server);
+    show("connect before listen", connect_to(SOCK_PATH, SOCK_STREAM, 0));
+    int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
+    show("listen dgram", listen(dg, 1));
+    close(dg);
+    int unbound = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("listen unbound", listen(unbound, 1));
+    char buf[32];
+    show("recv unconnected stream", recv(unbound, buf, sizeof buf, 0));
+    show("accept not listening", accept(unbound, NULL, NULL));
+    close(unbound);
+    show("listen", listen(server, 1));
+    show_poll("listener idle", server);
+    int client = connect_to(SOCK_PATH, SOCK_STREAM, SOCK_NONBLOCK);
+    show("connect", client < 0 ? -1 : 0);
+    show_poll("listener pending", server);
+    show_name("client getpeername", getpeername, client);
+    show_name("client getsockname", getsockname, client);
+    show("early send", send(client, "early", 5, 0));
+    struct sockaddr_un peer;
+    socklen_t plen = sizeof peer;
+    int conn = accept4(server, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+    show("accept4", conn < 0 ? -1 : 0);
+    printf("accepted: peer len %d cloexec %d\n", (int)plen, fcntl(conn, F_GETFD) & FD_CLOEXEC);
+    show_name("accepted getsockname", getsockname, conn);
+    show_name("accepted getpeername", getpeername, conn);
+    show_recv("accepted recv", conn, 32, 0);
+    send(conn, "reply", 5, 0);
+    show_recv("client recv", client, 32, 0);
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
+    printf("accepted peercred: pid %d uid %d\n", cred.pid == getpid(), cred.uid == geteuid());
+    show("connect connected", connect(client, (struct sockaddr *)&a, len));
+    close(conn);
+    close(client);
+
+    fcntl(server, F_SETFL, O_NONBLOCK);
+    show("accept none pending", accept(server, NULL, NULL));
+    int c1 = connect_to(SOCK_PATH, SOCK_STREAM, SOCK_NONBLOCK);
+    int c2 = connect_to(SOCK_PATH, SOCK_STREAM, SOCK_NONBLOCK);
+    int c3 = connect_to(SOCK_PATH, SOCK_STREAM, SOCK_NONBLOCK);
+    int c3_errno = errno;
+    show("backlog 1", c1 < 0 ? -1 : 0);
+    show("backlog 2", c2 < 0 ? -1 : 0);
+    errno = c3_errno;
+    if (c3 < 0) show("backlog 3", -1); else { show("backlog 3", 0); close(c3); }
+    int a1 = accept(server, NULL, NULL);
+    show("accept after backlog", a1 < 0 ? -1 : 0);
+    close(a1);
+    close(c1);
+    show("connect nowhere", connect_to("unix-probe-missing.sock", SOCK_STREAM, 0));
+    int plain = open("unix-probe-plain", O_CREAT | O_WRONLY, 0644);
+    close(plain);
+    show("connect to a regular file", connect_to("unix-probe-plain", SOCK_STREAM, 0));
+    unlink("unix-probe-plain");
+    show("connect wrong type", connect_to(SOCK_PATH, SOCK_SEQPACKET, 0));
+
+    /* a blocking accept woken by a child that connects */
+    fcntl(server, F_SETFL, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = connect_to(SOCK_PATH, SOCK_STREAM, 0);
+        send(fd, "hi", 2, 0);
+        recv(fd, buf, 1, 0);
+        _exit(0);
+    }
+    close(c2 >= 0 ? accept(server, NULL, NULL) : -1);   /* the one left from the backlog */
+    if (c2 >= 0) close(c2);
+    conn = accept(server, NULL, NULL);
+    show_recv("accepted from child", conn, 32, 0);
+    close(conn);
+    waitpid(child, NULL, 0);
+
+    /* a connection its listener never accepted */
+    client = connect_to(SOCK_PATH, SOCK_STREAM, 0);
+    close(server);
+    show_recv("listener closed before accept", client, 32, 0);
+    show_recv("and then", client, 32, 0);
+    close(client);
+    show("connect after listener closed", connect_to(SOCK_PATH, SOCK_STREAM, 0));
+    show("unlink", unlink(SOCK_PATH));
+
+    /* abstract names */
+    char name[64];
+    int n = snprintf(name + 1, sizeof name - 1, "slimbox-probe-%d", (int)getpid());
+    name[0] = 0;
+    struct sockaddr_un abs;
+    memset(&abs, 0, sizeof abs);
+    abs.sun_family = AF_UNIX;
+    memcpy(abs.sun_path, name, (size_t)n + 1);
+    socklen_t abslen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+    server = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    show("bind abstract", bind(server, (struct sockaddr *)&abs, abslen));
+    other = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    show("bind abstract taken", bind(other, (struct sockaddr *)&abs, abslen));
+    struct sockaddr_un got;
+    socklen_t glen = sizeof got;
+    getsockname(server, (struct sockaddr *)&got, &glen);
+    printf("abstract name: length right %d same %d\n", glen == abslen, memcmp(got.sun_path, name, (size_t)n + 1) == 0);
+    listen(server, 4);
+    show("connect abstract", connect(other, (struct sockaddr *)&abs, abslen));
+    conn = accept(server, NULL, NULL);
+    send(other, "packet one", 10, 0);
+    send(other, "two", 3, 0);
+    show_recv("abstract seqpacket", conn, 5, 0);
+    show_recv("abstract seqpacket next", conn, 32, 0);
+    close(conn);
+    close(other);
+    close(server);
+    other = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("connect abstract after close", connect(other, (struct sockaddr *)&abs, abslen));
+    close(other);
+
+    /* autobind */
+    int autob = socket(AF_UNIX, SOCK_DGRAM, 0);
+    sa_family_t fam = AF_UNIX;
+    show("autobind", bind(autob, (struct sockaddr *)&fam, sizeof fam));
+    glen = sizeof got;
+    getsockname(autob, (struct sockaddr *)&got, &glen);
+    int hex = 1;
+    for (int i = 1; i < (int)glen - 2; i++)
+        if (!strchr("0123456789abcdef", got.sun_path[i])) hex = 0;
+    printf("autobind name: len %d abstract %d hex %d\n", (int)glen, got.sun_path[0] == 0, hex);
+    show("autobind again", bind(autob, (struct sockaddr *)&fam, sizeof fam));
+
+    /* datagrams to an address */
+    int dserver = socket(AF_UNIX, SOCK_DGRAM, 0);
+    len = path_address(&a, DGRAM_PATH);
+    show("bind dgram", bind(dserver, (struct sockaddr *)&a, len));
+    int anon = socket(AF_UNIX, SOCK_DGRAM, 0);
+    show("sendto path", sendto(anon, "anon", 4, 0, (struct sockaddr *)&a, len));
+    struct sockaddr_un from;
+    socklen_t flen = sizeof from;
+    show("recvfrom unnamed sender", recvfrom(dserver, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen));
+    printf("unnamed sender: len %d\n", (int)flen);
+    show("sendto from autobound", sendto(autob, "auto", 4, 0, (struct sockaddr *)&a, len));
+    flen = sizeof from;
+    show("recvfrom autobound sender", recvfrom(dserver, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen));
+    printf("autobound sender: len %d same %d\n", (int)flen, flen == glen && memcmp(&from, &got, flen) == 0);
+    show("reply to sender", sendto(dserver, "back", 4, 0, (struct sockaddr *)&from, flen));
+    show_recv("autobound got reply", autob, 32, 0);
+    show("connect dgram", connect(anon, (struct sockaddr *)&a, len));
+    show_name("dgram getpeername", getpeername, anon);
+    show("send connected dgram", send(anon, "conn", 4, 0));
+    show_recv("dgram server recv", dserver, 32, 0);
+    struct sockaddr unspec = { AF_UNSPEC, { 0 } };
+    show("dgram disconnect", connect(anon, &unspec, sizeof unspec));
+    show("send disconnected", send(anon, "x", 1, 0));
+    struct sockaddr_un nowhere;
+    socklen_t nlen = path_address(&nowhere, "unix-probe-missing.sock");
+    show("sendto nowhere", sendto(anon, "x", 1, 0, (struct sockaddr *)&nowhere, nlen));
+    struct sockaddr_un bad = { 7, "x" };
+    show("bind bad family", bind(anon, (struct sockaddr *)&bad, sizeof bad));
+    show("bind bad length", bind(anon, (struct sockaddr *)&a, 200));
+    close(anon);
+    close(autob);
+    close(dserver);
+    show("unlink dgram", unlink(DGRAM_PATH));
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     pairs();
@@ -495,5 +708,6 @@ int main(void) {
     messages();
     rights();
     credentials();
+    addresses();
     return 0;
 }

@@ -19,8 +19,11 @@ Descriptors in flight (SCM_RIGHTS) keep their open files referenced until receiv
 or until the message is dropped; a socket sent over itself in a cycle is not
 collected as Linux's garbage collector would.
 
-Listening sockets and addresses (bind, listen, accept, connect) are not offered yet:
-connect still finds no listener.
+Addresses live in the kernel's `UnixNamespace`: a filesystem socket is found through
+the S_IFSOCK inode bind(2) made (so a rename or a hard link still reaches it, and an
+unlinked one no longer does), an abstract one by its name. connect(2) to a listener
+makes the server's end at once and queues it for accept(2), as Linux does, so a
+client may send before it is accepted.
 """
 
 from __future__ import annotations
@@ -57,18 +60,53 @@ MIN_SNDBUF, MIN_RCVBUF = 4608, 2304
 #: the most descriptors one SCM_RIGHTS message may carry (SCM_MAX_FD)
 SCM_MAX_FD = 253
 SIGPIPE = 13
+#: net.core.somaxconn: the largest listen backlog
+SOMAXCONN = 4096
+#: the write permission connect needs on a socket file
+_MAY_WRITE = 2
+
+
+class UnixNamespace:
+    """The addresses bound in one sandbox: abstract names and socket inodes."""
+
+    __slots__ = ("abstract", "by_inode", "next_autobind")
+
+    def __init__(self) -> None:
+        self.abstract: dict[bytes, UnixSocket] = {}
+        self.by_inode: dict[tuple[int, int], UnixSocket] = {}
+        self.next_autobind = 0
+
+    def autobind_name(self) -> bytes:
+        """A free abstract name of five hex digits, as Linux's autobind makes."""
+        for _ in range(1 << 20):
+            name = b"\0%05x" % self.next_autobind
+            self.next_autobind = (self.next_autobind + 1) & 0xFFFFF
+            if name not in self.abstract:
+                return name
+        raise LinuxError(Errno.ENOSPC)
+
+
+def namespace_of(kernel) -> UnixNamespace:
+    """The kernel's AF_UNIX namespace, made on first use."""
+    namespace = getattr(kernel, "unix_namespace", None)
+    if namespace is None:
+        namespace = UnixNamespace()
+        kernel.unix_namespace = namespace
+    return namespace
 
 
 class Message:
     """One send: its bytes, the files it carries and who sent it."""
 
-    __slots__ = ("data", "files", "sender")
+    __slots__ = ("data", "files", "sender", "source")
 
-    def __init__(self, data: bytes, files: list[File], sender: tuple[int, int, int]) -> None:
+    def __init__(self, data: bytes, files: list[File], sender: tuple[int, int, int], source: bytes | None) -> None:
         self.data = bytearray(data)
         self.files = files
         #: (pid, uid, gid) for SCM_CREDENTIALS
         self.sender = sender
+        #: the sending socket's address (its sun_path bytes), None if it had none
+        self.source = source
 
     def discard(self) -> None:
         files, self.files = self.files, []
@@ -80,13 +118,15 @@ class Received:
     """What one receive took: the bytes, the length of the whole message (for
     MSG_TRUNC), the files and the sender of the first message it read."""
 
-    __slots__ = ("data", "full_length", "files", "sender")
+    __slots__ = ("data", "full_length", "files", "sender", "source")
 
-    def __init__(self, data: bytes, full_length: int, files: list[File], sender: tuple[int, int, int] | None) -> None:
+    def __init__(self, data: bytes, full_length: int, files: list[File], sender: tuple[int, int, int] | None,
+                 source: bytes | None = None) -> None:
         self.data = data
         self.full_length = full_length
         self.files = files
         self.sender = sender
+        self.source = source
 
 
 class UnixSocket(File):
@@ -109,6 +149,15 @@ class UnixSocket(File):
         self.data_queue = WaitQueue()
         self.room_queue = WaitQueue()
         self._released = False
+        #: the bound address as getsockname shows its sun_path (None: unnamed)
+        self.address: bytes | None = None
+        #: where the namespace keeps this socket: ("abstract", name) or ("inode", key)
+        self._bound_at: tuple[str, object] | None = None
+        self._namespace: UnixNamespace | None = None
+        self.listening = False
+        self.backlog_limit = 0
+        #: server ends of connections waiting for accept
+        self.pending: deque[UnixSocket] = deque()
 
     @property
     def connection_oriented(self) -> bool:
@@ -137,15 +186,19 @@ class UnixSocket(File):
         return max(self.rcvbuf - self.inbox_size, 0)
 
     def send(self, task: Task | None, data: bytes, files: list[File], *, nonblocking: bool,
-             nosignal: bool, credentials: tuple[int, int, int] | None = None) -> int:
+             nosignal: bool, credentials: tuple[int, int, int] | None = None,
+             target: UnixSocket | None = None) -> int:
         """Queue `data` (with `files`, whose references pass to the message) at the peer,
         sent as `credentials` (pid, uid, gid; by default the sender's own). Returns the
         bytes taken; on error or Block the files are left to the caller."""
         if self.shutdown_state & SEND_SHUTDOWN:
             self._broken(task, nosignal)
-        peer = self.peer
+        peer = self.peer if target is None else target
         if peer is None:
             raise LinuxError(Errno.ENOTCONN)
+        if target is not None and target.peer is not None and target.peer is not self:
+            # a datagram socket connected elsewhere takes messages from its peer only
+            raise LinuxError(Errno.EPERM)
         if peer._released:
             if self.kind == SOCK_DGRAM:
                 # the datagram peer is gone: the first send says so and forgets it
@@ -163,7 +216,7 @@ class UnixSocket(File):
             if free == 0:
                 self._wait_for_room(peer, nonblocking)
             taken = data[:free]
-            peer._deliver(Message(taken, files, sender))
+            peer._deliver(Message(taken, files, sender, self.address))
             return len(taken)
         if len(data) > self.sndbuf - 32:
             raise LinuxError(Errno.EMSGSIZE)
@@ -171,7 +224,7 @@ class UnixSocket(File):
         # that any message the sender's buffer allows can be delivered
         if peer.inbox and len(data) > peer.room():
             self._wait_for_room(peer, nonblocking)
-        peer._deliver(Message(data, files, sender))
+        peer._deliver(Message(data, files, sender, self.address))
         return len(data)
 
     def _wait_for_room(self, peer: UnixSocket, nonblocking: bool) -> None:
@@ -202,7 +255,8 @@ class UnixSocket(File):
             if self.shutdown_state & RCV_SHUTDOWN:
                 return Received(b"", 0, [], None)
             if self.connection_oriented and self.peer is None:
-                raise LinuxError(Errno.ENOTCONN)
+                # Linux: a stream socket that is not connected cannot be read at all
+                raise LinuxError(Errno.EINVAL if self.kind == SOCK_STREAM else Errno.ENOTCONN)
             if nonblocking:
                 raise LinuxError(Errno.EAGAIN)
             raise Block((self.data_queue,))
@@ -210,11 +264,11 @@ class UnixSocket(File):
             message = self.inbox[0]
             data = bytes(message.data[:length])
             if peek:
-                return Received(data, len(message.data), [], message.sender)
+                return Received(data, len(message.data), [], message.sender, message.source)
             self.inbox.popleft()
             self.inbox_size -= len(message.data)
             self.room_queue.notify_all()
-            return Received(data, len(message.data), message.files, message.sender)
+            return Received(data, len(message.data), message.files, message.sender, message.source)
         if (waitall and not nonblocking and not peek and self.inbox_size < length and self.room()
                 and not self.shutdown_state & RCV_SHUTDOWN and self.peer is not None and not self.peer._released):
             # MSG_WAITALL: wait for the whole amount while more can still come
@@ -225,6 +279,7 @@ class UnixSocket(File):
         out = bytearray()
         files: list[File] = []
         sender = self.inbox[0].sender
+        source = self.inbox[0].source
         index = 0
         while index < len(self.inbox) and len(out) < length:
             message = self.inbox[index]
@@ -247,7 +302,7 @@ class UnixSocket(File):
                 break
         if not peek:
             self.room_queue.notify_all()
-        return Received(bytes(out), len(out), files, sender)
+        return Received(bytes(out), len(out), files, sender, source)
 
     # --- file operations ------------------------------------------------------------------------
 
@@ -276,6 +331,8 @@ class UnixSocket(File):
     # --- readiness --------------------------------------------------------------------------------
 
     def poll(self) -> int:
+        if self.listening:
+            return POLLIN | POLLRDNORM if self.pending else 0
         events = 0
         if self.shutdown_state == SHUTDOWN_MASK:
             events |= POLLHUP
@@ -334,27 +391,144 @@ class UnixSocket(File):
             return (0, 65534, 65534)
         return self.peer.owner
 
-    # --- connecting to an address (no listener exists yet) -----------------------------------------
+    # --- addresses ----------------------------------------------------------------------------------
 
-    def connect_path(self, task, path: bytes) -> None:
-        """Connect to a filesystem path: no socket in the sandbox listens yet."""
-        kernel = task.kernel
-        fs = task.process.fs
-        start = fs.root if path.startswith(b"/") else fs.cwd
-        kernel.vfs.resolve(fs, task.cred, start, path)
-        raise LinuxError(Errno.ECONNREFUSED)
+    def bind(self, task: Task, path: bytes | None) -> None:
+        """Bind to `path` (sun_path bytes: a filesystem path, an abstract name starting
+        with NUL, or None for an autobound abstract name)."""
+        namespace = namespace_of(task.kernel)
+        if self.address is not None:
+            if path is None:
+                return  # Linux's autobind leaves a bound socket as it is
+            raise LinuxError(Errno.EINVAL)
+        if path is None:
+            path = namespace.autobind_name()
+        if path[0] == 0:
+            if path in namespace.abstract:
+                raise LinuxError(Errno.EADDRINUSE)
+            namespace.abstract[path] = self
+            self._bound_at = ("abstract", path)
+            self.address = path
+        else:
+            name = path.split(b"\0", 1)[0]
+            fs = task.process.fs
+            vfs = task.kernel.vfs
+            start = fs.root if name.startswith(b"/") else fs.cwd
+            try:
+                vfs.mknod(fs, task.cred, start, name, S_IFSOCK | 0o777, 0)
+            except LinuxError as error:
+                if error.errno == Errno.EEXIST:
+                    raise LinuxError(Errno.EADDRINUSE) from None
+                raise
+            key = vfs.resolve(fs, task.cred, start, name, follow=False).inode.key
+            namespace.by_inode[key] = self
+            self._bound_at = ("inode", key)
+            self.address = name + b"\0"
+        self._namespace = namespace
 
-    def connect_abstract(self, task, name: bytes) -> None:
-        raise LinuxError(Errno.ECONNREFUSED)
+    def _unbind(self) -> None:
+        namespace, bound_at = self._namespace, self._bound_at
+        if namespace is None or bound_at is None:
+            return
+        table = namespace.abstract if bound_at[0] == "abstract" else namespace.by_inode
+        if table.get(bound_at[1]) is self:  # type: ignore[call-overload]
+            del table[bound_at[1]]  # type: ignore[arg-type]
+        self._bound_at = None
+
+    @staticmethod
+    def find(task: Task, path: bytes) -> UnixSocket:
+        """The socket bound at `path` (ENOENT and other lookup errors for a missing path,
+        EACCES without write permission, ECONNREFUSED when no socket is bound there)."""
+        namespace = namespace_of(task.kernel)
+        if path[0] == 0:
+            found = namespace.abstract.get(path)
+        else:
+            name = path.split(b"\0", 1)[0]
+            fs = task.process.fs
+            vfs = task.kernel.vfs
+            start = fs.root if name.startswith(b"/") else fs.cwd
+            inode = vfs.resolve(fs, task.cred, start, name).inode
+            vfs.check_access(task.cred, inode, _MAY_WRITE)
+            if inode.mode & 0o170000 != S_IFSOCK:
+                raise LinuxError(Errno.ECONNREFUSED)
+            found = namespace.by_inode.get(inode.key)
+        if found is None or found._released:
+            raise LinuxError(Errno.ECONNREFUSED)
+        return found
+
+    def listen(self, backlog: int) -> None:
+        if self.kind == SOCK_DGRAM:
+            raise LinuxError(Errno.EOPNOTSUPP)
+        if self.address is None or self.peer is not None:
+            raise LinuxError(Errno.EINVAL)
+        if backlog < 0 or backlog > SOMAXCONN:
+            backlog = SOMAXCONN
+        grew = backlog > self.backlog_limit
+        self.backlog_limit = backlog
+        self.listening = True
+        if grew:
+            self.room_queue.notify_all()
+
+    def connect(self, task: Task, target: UnixSocket, nonblocking: bool) -> None:
+        """Connect to `target`: for a datagram socket, only name it as the peer; for the
+        others, queue a new server end at the listener."""
+        if target.kind != self.kind:
+            raise LinuxError(Errno.EPROTOTYPE)
+        if self.kind == SOCK_DGRAM:
+            self.peer = target
+            return
+        if self.listening:
+            raise LinuxError(Errno.EINVAL)
+        if self.peer is not None:
+            raise LinuxError(Errno.EISCONN)
+        if not target.listening:
+            raise LinuxError(Errno.ECONNREFUSED)
+        if len(target.pending) > target.backlog_limit:
+            if nonblocking:
+                raise LinuxError(Errno.EAGAIN)
+            raise Block((target.room_queue,))
+        server_end = UnixSocket(self.kind, 0, task.kernel.next_id() + 0x100000, target.owner)
+        server_end.address = target.address
+        # the client's credentials at connect are what the server end reports for it
+        self.owner = owner_of(task)
+        server_end.peer, self.peer = self, server_end
+        target.pending.append(server_end)
+        target.data_queue.notify_all()
+
+    def disconnect(self) -> None:
+        """connect(AF_UNSPEC) on a datagram socket: forget the peer."""
+        if self.kind == SOCK_DGRAM:
+            self.peer = None
+
+    def accept(self, nonblocking: bool) -> UnixSocket:
+        if self.kind == SOCK_DGRAM:
+            raise LinuxError(Errno.EOPNOTSUPP)
+        if not self.listening:
+            raise LinuxError(Errno.EINVAL)
+        if not self.pending:
+            if nonblocking:
+                raise LinuxError(Errno.EAGAIN)
+            raise Block((self.data_queue,))
+        server_end = self.pending.popleft()
+        self.room_queue.notify_all()
+        return server_end
 
     # --- the end -------------------------------------------------------------------------------------
 
     def release(self) -> None:
+        self._close(reset=False)
+
+    def _close(self, reset: bool) -> None:
+        """Let go of the socket; `reset`: its peer learns of it as ECONNRESET even with
+        no data unread (a connection its listener closed before accepting it)."""
         if self._released:
             return
         self._released = True
+        self._unbind()
+        while self.pending:
+            self.pending.popleft()._close(reset=True)
         peer = self.peer
-        if peer is not None and self.connection_oriented and self.inbox:
+        if peer is not None and self.connection_oriented and (self.inbox or reset):
             # data the peer sent was never read: the peer learns of it as a reset
             peer.pending_error = Errno.ECONNRESET
         while self.inbox:

@@ -18,9 +18,11 @@ from slimbox.shims.linux.sys_file import _check_out_vectors, _gather, _scatter
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 
-AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 0, 1, 2, 10, 16
 SOCK_NONBLOCK, SOCK_CLOEXEC = O_NONBLOCK, O_CLOEXEC
 _SOCKADDR_UN_PATH = 108
+#: the longest address any family takes (struct sockaddr_storage)
+_SOCKADDR_STORAGE = 128
 SOCK_RAW = 3
 #: socket types at or above this are invalid in any family
 _SOCK_MAX = 11
@@ -116,35 +118,94 @@ def socketpair(task: Task, domain: int, type_: int, protocol: int, sv: int) -> i
     return 0
 
 
-def _read_address(task: Task, addr: int, addrlen: int) -> bytes:
-    """The sun_path bytes of a sockaddr_un (EINVAL for a bad length or family)."""
-    if addrlen < 2 or addrlen > 2 + _SOCKADDR_UN_PATH:
+def _read_sockaddr(task: Task, addr: int, addrlen: int) -> bytes:
+    """The raw bytes of a socket address the caller passes (EINVAL for a length no
+    address has, EFAULT for a bad pointer)."""
+    if addrlen < 0 or addrlen > _SOCKADDR_STORAGE:
         raise LinuxError(Errno.EINVAL)
-    raw = task.mm.read(addr, addrlen)
-    family = int.from_bytes(raw[:2], "little")
-    if family != AF_UNIX:
-        raise LinuxError(Errno.EAFNOSUPPORT if family else Errno.EINVAL)
-    path = raw[2:]
-    if not path:
-        raise LinuxError(Errno.EINVAL)
-    return path
+    return task.mm.read(addr, addrlen) if addrlen else b""
 
 
-def _reach(task: Task, sock: UnixSocket, path: bytes) -> None:
-    """Connect `sock` to the address `path`: no socket listens at any address yet."""
-    if path[0] == 0:
-        sock.connect_abstract(task, path[1:])
-    else:
-        sock.connect_path(task, path.split(b"\0", 1)[0])
+def _unix_path(raw: bytes) -> bytes:
+    """The sun_path bytes of an AF_UNIX address: a filesystem path or, starting with a
+    NUL, an abstract name (EINVAL for a bad length or family)."""
+    if len(raw) <= 2 or len(raw) > 2 + _SOCKADDR_UN_PATH:
+        raise LinuxError(Errno.EINVAL)
+    if int.from_bytes(raw[:2], "little") != AF_UNIX:
+        raise LinuxError(Errno.EINVAL)
+    return raw[2:]
+
+
+def _pack_unix_address(path: bytes | None) -> bytes:
+    """A sockaddr_un as getsockname and friends return it: the family alone for an
+    unnamed socket."""
+    return AF_UNIX.to_bytes(2, "little") + (path or b"")
+
+
+def _write_address(task: Task, addr: int, addrlen: int, packed: bytes) -> None:
+    """Copy an address out as Linux does: as much as the caller's length allows, and
+    the full length back in *addrlen."""
+    length = int.from_bytes(task.mm.read(addrlen, 4), "little", signed=True)
+    if length < 0:
+        raise LinuxError(Errno.EINVAL)
+    if length and packed:
+        task.mm.write(addr, packed[:length])
+    task.mm.write(addrlen, structs.I32.pack(len(packed)))
+
+
+def bind(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
+    sock = _socket_of(task, sockfd)
+    raw = _read_sockaddr(task, addr, addrlen)
+    if len(raw) == 2 and int.from_bytes(raw, "little") == AF_UNIX:
+        sock.bind(task, None)   # only the family: autobind an abstract name
+        return 0
+    sock.bind(task, _unix_path(raw))
+    return 0
+
+
+def listen(task: Task, sockfd: int, backlog: int) -> int:
+    sock = _socket_of(task, sockfd)
+    backlog &= 0xFFFFFFFF
+    sock.listen(backlog - (1 << 32) if backlog >> 31 else backlog)
+    return 0
 
 
 def connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
-    path = _read_address(task, addr, addrlen)
+    raw = _read_sockaddr(task, addr, addrlen)
+    if sock.kind == SOCK_DGRAM and len(raw) >= 2 and int.from_bytes(raw[:2], "little") == AF_UNSPEC:
+        sock.disconnect()
+        return 0
+    path = _unix_path(raw)
     if sock.connection_oriented and sock.peer is not None:
         raise LinuxError(Errno.EISCONN)
-    _reach(task, sock, path)
+    sock.connect(task, UnixSocket.find(task, path), sock.nonblocking)
     return 0
+
+
+def accept4(task: Task, sockfd: int, addr: int, addrlen: int, flags: int) -> int:
+    sock = _socket_of(task, sockfd)
+    if flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC):
+        raise LinuxError(Errno.EINVAL)
+    if addr:
+        length = int.from_bytes(task.mm.read(addrlen, 4), "little", signed=True)
+        if length < 0:
+            raise LinuxError(Errno.EINVAL)
+        if length:
+            task.mm.check(addr, min(length, 2 + _SOCKADDR_UN_PATH), 2)
+    if task.fds.count() >= task.fds.limit:
+        raise LinuxError(Errno.EMFILE)
+    server_end = sock.accept(sock.nonblocking)
+    server_end.flags |= flags & SOCK_NONBLOCK
+    fd = task.fds.install(server_end, cloexec=bool(flags & SOCK_CLOEXEC))
+    if addr:
+        peer = server_end.peer
+        _write_address(task, addr, addrlen, _pack_unix_address(peer.address if peer is not None else None))
+    return fd
+
+
+def accept(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
+    return accept4(task, sockfd, addr, addrlen, 0)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -200,17 +261,26 @@ def _checked_credentials(task: Task, pid: int, uid: int, gid: int) -> tuple[int,
 
 def _send(task: Task, sock: UnixSocket, data: bytes, flags: int, files: list[File],
           credentials: tuple[int, int, int] | None, addressed: bytes | None) -> int:
+    """Send on `sock`, to the raw address `addressed` if given (a datagram socket only)."""
     if flags & MSG_OOB:
         for file in files:
             drop_reference(file)
         raise LinuxError(Errno.EOPNOTSUPP)
     try:
-        if addressed is not None:
-            if sock.connection_oriented:
+        target = None
+        if addressed:
+            if sock.kind == SOCK_STREAM:
                 raise LinuxError(Errno.EISCONN if sock.peer is not None else Errno.EOPNOTSUPP)
-            _reach(task, sock, addressed)
+            if sock.kind == SOCK_SEQPACKET:
+                # seqpacket ignores the address, and needs a connection
+                if sock.peer is None:
+                    raise LinuxError(Errno.ENOTCONN)
+            else:
+                target = UnixSocket.find(task, _unix_path(addressed))
+                if target.kind != sock.kind:
+                    raise LinuxError(Errno.EPROTOTYPE)
         sent = sock.send(task, data, files, nonblocking=sock.nonblocking or bool(flags & MSG_DONTWAIT),
-                         nosignal=bool(flags & MSG_NOSIGNAL), credentials=credentials)
+                         nosignal=bool(flags & MSG_NOSIGNAL), credentials=credentials, target=target)
     except BaseException:
         for file in files:
             drop_reference(file)
@@ -220,7 +290,7 @@ def _send(task: Task, sock: UnixSocket, data: bytes, flags: int, files: list[Fil
 
 def sendto(task: Task, sockfd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
-    addressed = _read_address(task, dest_addr, addrlen) if dest_addr else None
+    addressed = _read_sockaddr(task, dest_addr, addrlen) if dest_addr else None
     length = min(length, MAX_RW)
     data = task.mm.read(buf, length) if length else b""
     return _send(task, sock, data, flags & 0xFFFFFFFF, [], None, addressed)
@@ -250,7 +320,7 @@ def _vectors(task: Task, iov: int, iovlen: int) -> list[tuple[int, int]]:
 def sendmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     sock = _socket_of(task, sockfd)
     name, namelen, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
-    addressed = _read_address(task, name, namelen) if name and namelen else None
+    addressed = _read_sockaddr(task, name, namelen) if name else None
     data = _gather(task, _vectors(task, iov, iovlen))
     if controllen > _INT_MAX:
         raise LinuxError(Errno.ENOBUFS)
@@ -289,14 +359,21 @@ def recvfrom(task: Task, sockfd: int, buf: int, length: int, flags: int, src_add
         task.mm.check(buf, length, 2)
     if src_addr:
         task.mm.check(addrlen, 4, 3)
+        if int.from_bytes(task.mm.read(addrlen, 4), "little", signed=True) < 0:
+            raise LinuxError(Errno.EINVAL)
     received = _receive(task, sock, length, flags)
     for file in received.files:
         drop_reference(file)
     task.mm.write(buf, received.data)
     if src_addr:
-        # the sender of a socketpair message has no address: an empty one
-        task.mm.write(addrlen, structs.I32.pack(0))
+        _write_address(task, src_addr, addrlen, _source_address(received))
     return _result_length(sock, received, flags)
+
+
+def _source_address(received) -> bytes:
+    """The sender's address for recvfrom/recvmsg: nothing at all (length 0) when it
+    had none."""
+    return _pack_unix_address(received.source) if received.source is not None else b""
 
 
 def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
@@ -304,10 +381,12 @@ def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     flags &= 0xFFFFFFFF
     _receive_flags(sock, flags)
     task.mm.check(msg, _MSGHDR.size, 3)
-    name, _, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
+    name, namelen, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
     vectors = _vectors(task, iov, iovlen)
     total = _check_out_vectors(task, vectors)
     controllen = min(controllen, _INT_MAX)
+    if name and namelen:
+        task.mm.check(name, min(namelen, 2 + _SOCKADDR_UN_PATH), 2)
     if control and controllen:
         task.mm.check(control, controllen, 2)
     received = _receive(task, sock, total, flags)
@@ -323,7 +402,9 @@ def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     task.mm.write(msg + _MSGHDR_CONTROLLEN_OFFSET, struct.pack("<Q", len(cmsgs)))
     task.mm.write(msg + _MSGHDR_FLAGS_OFFSET, structs.I32.pack(out_flags))
     if name:
-        task.mm.write(msg + _MSGHDR_NAMELEN_OFFSET, structs.U32.pack(0))
+        source = _source_address(received)
+        task.mm.write(name, source[:namelen])
+        task.mm.write(msg + _MSGHDR_NAMELEN_OFFSET, structs.U32.pack(len(source)))
     return _result_length(sock, received, flags)
 
 
@@ -433,25 +514,15 @@ def setsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, o
     return 0
 
 
-def _write_unnamed(task: Task, addr: int, addrlen: int) -> int:
-    """An unnamed AF_UNIX address: only the family, so a length of 2."""
-    length = int.from_bytes(task.mm.read(addrlen, 4), "little", signed=True)
-    if length < 0:
-        raise LinuxError(Errno.EINVAL)
-    family = AF_UNIX.to_bytes(2, "little")
-    if length:
-        task.mm.write(addr, family[:min(length, 2)])
-    task.mm.write(addrlen, structs.I32.pack(2))
-    return 0
-
-
 def getsockname(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
-    _socket_of(task, sockfd)
-    return _write_unnamed(task, addr, addrlen)
+    sock = _socket_of(task, sockfd)
+    _write_address(task, addr, addrlen, _pack_unix_address(sock.address))
+    return 0
 
 
 def getpeername(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
     if sock.peer is None:
         raise LinuxError(Errno.ENOTCONN)
-    return _write_unnamed(task, addr, addrlen)
+    _write_address(task, addr, addrlen, _pack_unix_address(sock.peer.address))
+    return 0

@@ -290,12 +290,17 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("socket", N.socket, PARTIAL, "AF_UNIX only (other families EAFNOSUPPORT)"),
     ("socketpair", N.socketpair, PARTIAL, "AF_UNIX stream, datagram and seqpacket pairs in the kernel; other "
                                           "families EAFNOSUPPORT"),
-    ("connect", N.connect, PARTIAL, "AF_UNIX: no socket listens yet (bind/listen are not offered), so ENOENT "
-                                    "or ECONNREFUSED"),
-    ("sendto", N.sendto, PARTIAL, "AF_UNIX: connected sockets; a destination address finds no socket "
-                                  "(ECONNREFUSED/ENOENT); MSG_OOB EOPNOTSUPP; a blocking stream send may be short"),
+    ("bind", N.bind, PARTIAL, "AF_UNIX: filesystem paths (an S_IFSOCK inode), abstract names and autobind; "
+                              "other families EAFNOSUPPORT at socket"),
+    ("listen", N.listen, FULL, "AF_UNIX"),
+    ("accept", N.accept, FULL, "AF_UNIX"),
+    ("accept4", N.accept4, FULL, "AF_UNIX"),
+    ("connect", N.connect, PARTIAL, "AF_UNIX paths and abstract names, connections queued for accept as in "
+                                    "Linux; no autobind with SO_PASSCRED"),
+    ("sendto", N.sendto, PARTIAL, "AF_UNIX: MSG_OOB EOPNOTSUPP; a blocking stream send may be short; buffers "
+                                  "are counted in bytes at the receiver"),
     ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short when the "
-                                      "buffer fills first); MSG_OOB refused; the source address is always empty"),
+                                      "buffer fills first); MSG_OOB refused"),
     ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS"),
     ("recvmsg", N.recvmsg, PARTIAL, "as recvfrom, with iovecs, SCM_RIGHTS (MSG_CMSG_CLOEXEC), SCM_CREDENTIALS "
                                     "with SO_PASSCRED and MSG_CTRUNC; descriptors sent in a cycle are not collected"),
@@ -305,8 +310,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
                                           "others (timeouts...) ENOPROTOOPT"),
     ("setsockopt", N.setsockopt, PARTIAL, "SOL_SOCKET: SO_PASSCRED, buffer sizes and flag options; others "
                                           "ENOPROTOOPT"),
-    ("getsockname", N.getsockname, PARTIAL, "AF_UNIX sockets are unnamed (bind is not offered)"),
-    ("getpeername", N.getpeername, PARTIAL, "AF_UNIX peers are unnamed (bind is not offered)"),
+    ("getsockname", N.getsockname, FULL, "AF_UNIX"),
+    ("getpeername", N.getpeername, FULL, "AF_UNIX"),
     # --- deliberately refused ---
     ("io_uring_setup", None, NONE, "refused: io_uring would bypass syscall mediation"),
     ("io_uring_enter", None, NONE, "refused with io_uring_setup"),

@@ -456,3 +456,185 @@ def test_sending_to_an_address_from_a_connected_stream_is_eisconn(g):
     a, _ = pair(g)
     addr = g.put(struct.pack("<H", AF_UNIX) + b"/nowhere\0")
     assert g.syscall("sendto", a, g.put(b"x"), 1, 0, addr, 11) == -Errno.EISCONN
+
+
+# --- addresses: bind, listen, accept, connect ------------------------------------------------------------
+
+SOCK_PATH = b"/tmp/server.sock"
+
+
+def unix_address(g: FakeGuest, path: bytes) -> tuple[int, int]:
+    raw = struct.pack("<H", AF_UNIX) + path
+    return g.put(raw), len(raw)
+
+
+def listener(g: FakeGuest, path: bytes = SOCK_PATH, kind: int = SOCK_STREAM, backlog: int = 4) -> int:
+    fd = g.syscall("socket", AF_UNIX, kind, 0)
+    assert g.syscall("bind", fd, *unix_address(g, path)) == 0
+    assert g.syscall("listen", fd, backlog) == 0
+    return fd
+
+
+def connected(g: FakeGuest, path: bytes = SOCK_PATH, kind: int = SOCK_STREAM, flags: int = 0) -> int:
+    fd = g.syscall("socket", AF_UNIX, kind | flags, 0)
+    result = g.syscall("connect", fd, *unix_address(g, path))
+    return fd if result == 0 else result
+
+
+def name_of(g: FakeGuest, call: str, fd: int) -> bytes | int:
+    addr, length = g.alloc(128), g.put(struct.pack("<i", 128))
+    result = g.syscall(call, fd, addr, length)
+    return result if result < 0 else g.get(addr, g.i32(length))
+
+
+def test_bind_makes_a_socket_file_and_connect_accept_join_the_ends(g):
+    server = listener(g)
+    assert g.stat(SOCK_PATH).mode & 0o170000 == S_IFSOCK
+    assert name_of(g, "getsockname", server) == b"\x01\x00" + SOCK_PATH + b"\0"
+    client = connected(g)
+    assert send(g, client, b"before accept") == 13
+    addr, length = g.alloc(128), g.put(struct.pack("<i", 128))
+    conn = g.syscall("accept4", server, addr, length, SOCK_CLOEXEC | SOCK_NONBLOCK)
+    assert conn >= 0 and g.i32(length) == 2
+    assert g.syscall("fcntl", conn, F_GETFD, 0) == 1
+    assert g.syscall("fcntl", conn, F_GETFL, 0) & SOCK_NONBLOCK
+    assert recv(g, conn) == b"before accept"
+    assert name_of(g, "getpeername", client) == b"\x01\x00" + SOCK_PATH + b"\0"
+    assert name_of(g, "getsockname", conn) == b"\x01\x00" + SOCK_PATH + b"\0"
+
+
+def test_bind_errors(g):
+    listener(g)
+    other = g.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    assert g.syscall("bind", other, *unix_address(g, SOCK_PATH)) == -Errno.EADDRINUSE
+    assert g.syscall("bind", other, *unix_address(g, b"/missing/dir.sock")) == -Errno.ENOENT
+    addr, _ = unix_address(g, b"/tmp/x")
+    assert g.syscall("bind", other, addr, 200) == -Errno.EINVAL
+    assert g.syscall("bind", other, UNMAPPED, 10) == -Errno.EFAULT
+    assert g.syscall("bind", other, g.put(struct.pack("<H", 7) + b"/tmp/y"), 8) == -Errno.EINVAL
+    assert g.syscall("bind", other, *unix_address(g, b"/tmp/first.sock")) == 0
+    assert g.syscall("bind", other, *unix_address(g, b"/tmp/second.sock")) == -Errno.EINVAL
+
+
+def test_connect_errors(g):
+    assert connected(g, b"/tmp/none.sock") == -Errno.ENOENT
+    g.write_file(b"/tmp/plain", b"")
+    assert connected(g, b"/tmp/plain") == -Errno.ECONNREFUSED
+    fd = g.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    g.syscall("bind", fd, *unix_address(g, SOCK_PATH))
+    assert connected(g) == -Errno.ECONNREFUSED           # bound, not listening
+    g.syscall("listen", fd, 1)
+    assert connected(g, kind=SOCK_SEQPACKET) == -Errno.EPROTOTYPE
+    g.syscall("close", fd)
+    assert connected(g) == -Errno.ECONNREFUSED           # the file stays, nobody behind it
+    assert g.syscall("connect", g.syscall("socket", AF_UNIX, SOCK_STREAM, 0), UNMAPPED, 20) == -Errno.EFAULT
+
+
+def test_connect_asks_for_write_permission_on_the_socket_file(g):
+    listener(g)
+    g.syscall("chmod", SOCK_PATH, 0o555)
+    other = g.spawn(uid=1000, gid=1000)
+    assert connected(other) == -Errno.EACCES
+
+
+def test_backlog_full_is_eagain_or_waits(g):
+    server = listener(g, backlog=1)
+    assert connected(g, flags=SOCK_NONBLOCK) >= 0
+    assert connected(g, flags=SOCK_NONBLOCK) >= 0
+    assert connected(g, flags=SOCK_NONBLOCK) == -Errno.EAGAIN
+    other = g.thread()
+    fd = other.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    assert other.syscall("connect", fd, *unix_address(other, SOCK_PATH)) is BLOCKED
+    assert g.syscall("accept", server, 0, 0) >= 0
+    assert other.complete() == 0
+
+
+def test_nonblocking_accept_and_accept_errors(g):
+    server = listener(g)
+    g.syscall("fcntl", server, 4, SOCK_NONBLOCK)
+    assert g.syscall("accept", server, 0, 0) == -Errno.EAGAIN
+    assert g.syscall("accept4", server, 0, 0, 0x1) == -Errno.EINVAL
+    lone = g.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    assert g.syscall("accept", lone, 0, 0) == -Errno.EINVAL
+    dgram = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    assert g.syscall("accept", dgram, 0, 0) == -Errno.EOPNOTSUPP
+    assert g.syscall("listen", dgram, 1) == -Errno.EOPNOTSUPP
+    assert g.syscall("listen", lone, 1) == -Errno.EINVAL
+    connected(g)
+    assert g.syscall("accept", server, UNMAPPED, g.put(struct.pack("<i", 16))) == -Errno.EFAULT
+    assert g.syscall("accept", server, g.alloc(16), UNMAPPED) == -Errno.EFAULT
+    assert g.syscall("accept", server, 0, 0) >= 0       # the connection was not lost
+
+
+def test_a_blocked_accept_is_woken_by_a_connect(g):
+    server = listener(g)
+    other = g.thread()
+    assert other.syscall("accept", server, 0, 0) is BLOCKED
+    client = connected(g)
+    assert client >= 0
+    assert other.complete() >= 0
+
+
+def test_closing_a_listener_resets_connections_it_never_accepted(g):
+    server = listener(g)
+    client = connected(g)
+    g.syscall("close", server)
+    assert recv(g, client) == -Errno.ECONNRESET
+    assert recv(g, client) == b""
+
+
+def test_abstract_names_and_autobind(g):
+    server = listener(g, b"\0abstract", SOCK_SEQPACKET)
+    assert name_of(g, "getsockname", server) == b"\x01\x00\0abstract"
+    other = g.syscall("socket", AF_UNIX, SOCK_SEQPACKET, 0)
+    assert g.syscall("bind", other, *unix_address(g, b"\0abstract")) == -Errno.EADDRINUSE
+    assert connected(g, b"\0abstract", SOCK_SEQPACKET) >= 0
+    assert connected(g, b"\0elsewhere", SOCK_SEQPACKET) == -Errno.ECONNREFUSED
+    auto = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    assert g.syscall("bind", auto, g.put(struct.pack("<H", AF_UNIX)), 2) == 0
+    name = name_of(g, "getsockname", auto)
+    assert len(name) == 8 and name[2] == 0
+    assert g.syscall("bind", auto, g.put(struct.pack("<H", AF_UNIX)), 2) == 0
+    g.syscall("close", server)
+    assert listener(g, b"\0abstract", SOCK_SEQPACKET) >= 0    # the name is free again
+
+
+def test_datagrams_to_addresses_carry_the_sender_address(g):
+    server = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    assert g.syscall("bind", server, *unix_address(g, b"/tmp/dgram.sock")) == 0
+    client = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    addr, addrlen = unix_address(g, b"/tmp/dgram.sock")
+    assert g.syscall("sendto", client, g.put(b"anon"), 4, 0, addr, addrlen) == 4
+    source, length = g.alloc(128), g.put(struct.pack("<i", 128))
+    assert g.syscall("recvfrom", server, g.alloc(8), 8, 0, source, length) == 4
+    assert g.i32(length) == 0
+    g.syscall("bind", client, *unix_address(g, b"/tmp/client.sock"))
+    g.syscall("sendto", client, g.put(b"named"), 5, 0, addr, addrlen)
+    g.set(length, struct.pack("<i", 128))
+    assert g.syscall("recvfrom", server, g.alloc(8), 8, 0, source, length) == 5
+    assert g.get(source, g.i32(length)) == b"\x01\x00/tmp/client.sock\0"
+    assert g.syscall("connect", client, addr, addrlen) == 0
+    assert send(g, client, b"conn") == 4
+    assert recv(g, server) == b"conn"
+    assert g.syscall("connect", client, g.put(bytes(16)), 16) == 0      # AF_UNSPEC: disconnect
+    assert send(g, client, b"x") == -Errno.ENOTCONN
+    stream = listener(g)
+    assert g.syscall("sendto", client, g.put(b"x"), 1, 0, *unix_address(g, SOCK_PATH)) == -Errno.EPROTOTYPE
+    assert stream >= 0
+
+
+def test_a_datagram_socket_connected_elsewhere_refuses_strangers(g):
+    one = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    g.syscall("bind", one, *unix_address(g, b"/tmp/one.sock"))
+    two = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    g.syscall("bind", two, *unix_address(g, b"/tmp/two.sock"))
+    assert g.syscall("connect", one, *unix_address(g, b"/tmp/two.sock")) == 0
+    stranger = g.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
+    assert g.syscall("sendto", stranger, g.put(b"x"), 1, 0, *unix_address(g, b"/tmp/one.sock")) == -Errno.EPERM
+
+
+def test_recv_on_an_unconnected_stream_is_einval(g):
+    lone = g.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    assert recv(g, lone) == -Errno.EINVAL
+    seq = g.syscall("socket", AF_UNIX, SOCK_SEQPACKET, 0)
+    assert recv(g, seq) == -Errno.ENOTCONN
