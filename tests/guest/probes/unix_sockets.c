@@ -547,6 +547,7 @@ static void addresses(void) {
     show("listen unbound", listen(unbound, 1));
     char buf[32];
     show("recv unconnected stream", recv(unbound, buf, sizeof buf, 0));
+    show("shutdown unconnected", shutdown(unbound, SHUT_WR));
     show("accept not listening", accept(unbound, NULL, NULL));
     close(unbound);
     show("listen", listen(server, 1));

@@ -1,10 +1,11 @@
 """AF_UNIX sockets: connected pairs that live entirely in the kernel.
 
 Each socket owns the queue of messages sent to it (its receive queue) and two wait
-queues: `data_queue` is notified when that queue gains data or the socket's
-shutdown state changes (readers wait there), `room_queue` when the queue gives up
-room or the socket goes away (writers to it wait there). A writer therefore waits on
-its peer's `room_queue`.
+queues: `data_queue` is notified when that queue gains data (or a listener a
+connection), `room_queue` when the queue gives up room or the socket goes away
+(writers to it wait there, so a writer waits on its peer's `room_queue`), and
+`state_queue` when a shutdown, a close or an error changes what the socket can do
+(readers wait on it too).
 
 Blocking follows the kernel's rule (errors.py): an operation that must wait raises
 `Block` and runs again from the start, so nothing changes until it can complete.
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.fd import drop_reference
-from slimbox.kernel.file import O_RDWR, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
+from slimbox.kernel.file import ANY_EVENT, O_RDWR, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File
 from slimbox.kernel.fs.inode import S_IFSOCK, Stat
 from slimbox.kernel.waitqueue import WaitQueue
 
@@ -148,6 +149,8 @@ class UnixSocket(File):
         self.pending_error = 0
         self.data_queue = WaitQueue()
         self.room_queue = WaitQueue()
+        #: notified when the connection's state changes (shutdown, close, an error)
+        self.state_queue = WaitQueue()
         self._released = False
         #: the bound address as getsockname shows its sun_path (None: unnamed)
         self.address: bytes | None = None
@@ -259,7 +262,7 @@ class UnixSocket(File):
                 raise LinuxError(Errno.EINVAL if self.kind == SOCK_STREAM else Errno.ENOTCONN)
             if nonblocking:
                 raise LinuxError(Errno.EAGAIN)
-            raise Block((self.data_queue,))
+            raise Block((self.data_queue, self.state_queue))
         if self.kind != SOCK_STREAM:
             message = self.inbox[0]
             data = bytes(message.data[:length])
@@ -272,7 +275,7 @@ class UnixSocket(File):
         if (waitall and not nonblocking and not peek and self.inbox_size < length and self.room()
                 and not self.shutdown_state & RCV_SHUTDOWN and self.peer is not None and not self.peer._released):
             # MSG_WAITALL: wait for the whole amount while more can still come
-            raise Block((self.data_queue,))
+            raise Block((self.data_queue, self.state_queue))
         return self._take_stream(length, peek)
 
     def _take_stream(self, length: int, peek: bool) -> Received:
@@ -316,16 +319,15 @@ class UnixSocket(File):
         return self.send(task, data, [], nonblocking=self.nonblocking, nosignal=False)
 
     def shutdown(self, how_bits: int) -> None:
-        if self.connection_oriented and self.peer is None:
-            raise LinuxError(Errno.ENOTCONN)
+        # Linux records a shutdown even on a socket that is not connected
         self.shutdown_state |= how_bits
-        self.data_queue.notify_all()
+        self.state_queue.notify_all()
         self.room_queue.notify_all()
         peer = self.peer
         if peer is not None and self.connection_oriented and not peer._released:
             mirrored = (RCV_SHUTDOWN if how_bits & SEND_SHUTDOWN else 0) | (SEND_SHUTDOWN if how_bits & RCV_SHUTDOWN else 0)
             peer.shutdown_state |= mirrored
-            peer.data_queue.notify_all()
+            peer.state_queue.notify_all()
             peer.room_queue.notify_all()
 
     # --- readiness --------------------------------------------------------------------------------
@@ -360,19 +362,18 @@ class UnixSocket(File):
         return peer.room() > 0
 
     def wait_queues(self, task) -> tuple[WaitQueue, ...]:
-        queues: tuple[WaitQueue, ...] = (self.data_queue, self.room_queue)
+        queues: tuple[WaitQueue, ...] = (self.data_queue, self.state_queue)
         if self.peer is not None:
             queues += (self.peer.room_queue,)
         return queues
 
     def keyed_wait_queues(self, task) -> tuple[tuple[WaitQueue, int], ...]:
-        state = POLLHUP | POLLRDHUP | POLLERR
-        keyed: tuple[tuple[WaitQueue, int], ...] = (
-            (self.data_queue, POLLIN | POLLRDNORM | state | POLLOUT | POLLWRNORM),
-            (self.room_queue, state | POLLOUT | POLLWRNORM),
-        )
+        # as Linux's wake-up keys: data arriving is no new EPOLLOUT edge, nor room at the
+        # peer a new EPOLLIN edge; a change of state may mean anything
+        keyed: tuple[tuple[WaitQueue, int], ...] = ((self.data_queue, POLLIN | POLLRDNORM),
+                                                        (self.state_queue, ANY_EVENT))
         if self.peer is not None:
-            keyed += ((self.peer.room_queue, POLLOUT | POLLWRNORM | POLLWRBAND | state),)
+            keyed += ((self.peer.room_queue, POLLOUT | POLLWRNORM | POLLWRBAND),)
         return keyed
 
     # --- options ------------------------------------------------------------------------------------
@@ -476,6 +477,7 @@ class UnixSocket(File):
             raise LinuxError(Errno.EPROTOTYPE)
         if self.kind == SOCK_DGRAM:
             self.peer = target
+            self.state_queue.notify_all()
             return
         if self.listening:
             raise LinuxError(Errno.EINVAL)
@@ -494,6 +496,8 @@ class UnixSocket(File):
         server_end.peer, self.peer = self, server_end
         target.pending.append(server_end)
         target.data_queue.notify_all()
+        # watchers of this socket now have a peer whose room to listen to
+        self.state_queue.notify_all()
 
     def disconnect(self) -> None:
         """connect(AF_UNSPEC) on a datagram socket: forget the peer."""
@@ -508,7 +512,7 @@ class UnixSocket(File):
         if not self.pending:
             if nonblocking:
                 raise LinuxError(Errno.EAGAIN)
-            raise Block((self.data_queue,))
+            raise Block((self.data_queue, self.state_queue))
         server_end = self.pending.popleft()
         self.room_queue.notify_all()
         return server_end
@@ -537,9 +541,9 @@ class UnixSocket(File):
         if peer is not None:
             if self.connection_oriented:
                 peer.shutdown_state = SHUTDOWN_MASK
-            peer.data_queue.notify_all()
+            peer.state_queue.notify_all()
             peer.room_queue.notify_all()
-        self.data_queue.notify_all()
+        self.state_queue.notify_all()
         self.room_queue.notify_all()
 
 

@@ -635,6 +635,41 @@ def test_a_datagram_socket_connected_elsewhere_refuses_strangers(g):
 
 def test_recv_on_an_unconnected_stream_is_einval(g):
     lone = g.syscall("socket", AF_UNIX, SOCK_STREAM, 0)
+    assert g.syscall("shutdown", lone, 1) == 0        # recorded even without a peer
     assert recv(g, lone) == -Errno.EINVAL
     seq = g.syscall("socket", AF_UNIX, SOCK_SEQPACKET, 0)
     assert recv(g, seq) == -Errno.ENOTCONN
+
+
+# --- epoll edges ------------------------------------------------------------------------------------------
+
+EPOLLIN, EPOLLOUT, EPOLLET = 0x1, 0x4, 1 << 31
+
+
+def epoll_watch(g: FakeGuest, fd: int, events: int) -> int:
+    ep = g.syscall("epoll_create1", 0)
+    assert g.syscall("epoll_ctl", ep, 1, fd, g.put(struct.pack("<IQ", events, 5), 4)) == 0
+    return ep
+
+
+def epoll_events(g: FakeGuest, ep: int) -> list[int]:
+    buf = g.alloc(12 * 4)
+    count = g.syscall("epoll_wait", ep, buf, 4, 0)
+    return [struct.unpack_from("<I", g.get(buf + 12 * i, 4))[0] for i in range(count)]
+
+
+def test_data_arriving_is_no_epollout_edge_and_a_read_no_epollin_edge(g):
+    a, b = pair(g)
+    out_watch = epoll_watch(g, b, EPOLLOUT | EPOLLET)
+    assert epoll_events(g, out_watch) == [EPOLLOUT]
+    send(g, a, b"data for b")
+    assert epoll_events(g, out_watch) == []
+    send(g, b, b"data for a")
+    recv(g, a)                       # room at b's peer: a new EPOLLOUT edge for b
+    assert epoll_events(g, out_watch) == [EPOLLOUT]
+    in_watch = epoll_watch(g, b, EPOLLIN | EPOLLET)
+    assert epoll_events(g, in_watch) == [EPOLLIN]
+    assert recv(g, b, 4) == b"data"  # data is left, but taking some is no new edge
+    assert epoll_events(g, in_watch) == []
+    g.syscall("close", a)            # the peer going away is a hang-up edge
+    assert epoll_events(g, in_watch) and epoll_events(g, in_watch) == []
