@@ -1,4 +1,4 @@
-"""Debian's python3.11 using processes, threads, pipes and signals, natively and in
+"""Debian's python3.11 using processes, threads, pipes, signals and AF_UNIX sockets, natively and in
 the sandbox. Each program prints only deterministic facts."""
 
 import textwrap
@@ -250,6 +250,46 @@ PROGRAMS = {
                             print(path, flags, prot, m[:4], len(m), m[-3:])
                     except OSError as e:
                         print(path, flags, prot, e)
+    """,
+    "unix_sockets": """
+        import asyncio, os, socket, threading
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind("py-unix.sock")
+        srv.listen()
+        def serve():
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(conn.recv(100).upper())
+        server_thread = threading.Thread(target=serve)
+        server_thread.start()
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect("py-unix.sock")
+        print("peer", client.getpeername())
+        client.sendall(b"hello")
+        print("echo", client.recv(100))
+        client.close()
+        server_thread.join()
+        srv.close()
+        os.unlink("py-unix.sock")
+        a, b = socket.socketpair()
+        r, w = os.pipe()
+        socket.send_fds(a, [b"x"], [w])
+        msg, fds, flags, _ = socket.recv_fds(b, 10, 4)
+        os.write(fds[0], b"via fd")
+        print("passed fd", os.read(r, 10), msg, flags, len(fds))
+        async def main():
+            async def pong(reader, writer):
+                writer.write(await reader.read(4) + b" pong")
+                writer.close()
+            server = await asyncio.start_unix_server(pong, path="py-async.sock")
+            reader, writer = await asyncio.open_unix_connection("py-async.sock")
+            writer.write(b"ping")
+            print("asyncio", await reader.read())
+            writer.close()
+            server.close()
+            await server.wait_closed()
+        asyncio.run(main())
+        os.unlink("py-async.sock")
     """,
 }
 
