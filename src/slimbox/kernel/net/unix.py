@@ -42,6 +42,9 @@ from slimbox.kernel.waitqueue import WaitQueue
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 
+#: the resource limit that bounds descriptors in flight
+RLIMIT_NOFILE = 7
+
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = 1, 2, 5
 _SOCKET_DEV = 0x0E
 
@@ -70,12 +73,15 @@ _MAY_WRITE = 2
 class UnixNamespace:
     """The addresses bound in one sandbox: abstract names and socket inodes."""
 
-    __slots__ = ("abstract", "by_inode", "next_autobind")
+    __slots__ = ("abstract", "by_inode", "next_autobind", "in_flight")
 
     def __init__(self) -> None:
         self.abstract: dict[bytes, UnixSocket] = {}
         self.by_inode: dict[tuple[int, int], UnixSocket] = {}
         self.next_autobind = 0
+        #: descriptors sent and not yet received or dropped (bounded like Linux's per-user
+        #: count, so that files kept alive in socket queues cannot grow without limit)
+        self.in_flight = 0
 
     def autobind_name(self) -> bytes:
         """A free abstract name of five hex digits, as Linux's autobind makes."""
@@ -99,19 +105,30 @@ def namespace_of(kernel) -> UnixNamespace:
 class Message:
     """One send: its bytes, the files it carries and who sent it."""
 
-    __slots__ = ("data", "files", "sender", "source")
+    __slots__ = ("data", "files", "sender", "source", "namespace")
 
-    def __init__(self, data: bytes, files: list[File], sender: tuple[int, int, int], source: bytes | None) -> None:
+    def __init__(self, data: bytes, files: list[File], sender: tuple[int, int, int], source: bytes | None,
+                 namespace: UnixNamespace | None = None) -> None:
         self.data = bytearray(data)
         self.files = files
+        #: where the files are counted in flight
+        self.namespace = namespace
+        if files and namespace is not None:
+            namespace.in_flight += len(files)
         #: (pid, uid, gid) for SCM_CREDENTIALS
         self.sender = sender
         #: the sending socket's address (its sun_path bytes), None if it had none
         self.source = source
 
-    def discard(self) -> None:
+    def take_files(self) -> list[File]:
+        """The files, no longer in flight: the caller now holds their references."""
         files, self.files = self.files, []
-        for file in files:
+        if files and self.namespace is not None:
+            self.namespace.in_flight -= len(files)
+        return files
+
+    def discard(self) -> None:
+        for file in self.take_files():
             drop_reference(file)
 
 
@@ -219,7 +236,7 @@ class UnixSocket(File):
             if free == 0:
                 self._wait_for_room(peer, nonblocking)
             taken = data[:free]
-            peer._deliver(Message(taken, files, sender, self.address))
+            peer._deliver(Message(taken, files, sender, self.address, self._counting(task, files)))
             return len(taken)
         if len(data) > self.sndbuf - 32:
             raise LinuxError(Errno.EMSGSIZE)
@@ -227,8 +244,20 @@ class UnixSocket(File):
         # that any message the sender's buffer allows can be delivered
         if peer.inbox and len(data) > peer.room():
             self._wait_for_room(peer, nonblocking)
-        peer._deliver(Message(data, files, sender, self.address))
+        peer._deliver(Message(data, files, sender, self.address, self._counting(task, files)))
         return len(data)
+
+    @staticmethod
+    def _counting(task: Task | None, files: list[File]) -> UnixNamespace | None:
+        """The namespace that counts `files` in flight; ETOOMANYREFS when the sender's
+        RLIMIT_NOFILE would be passed, as in Linux (which exempts privileged senders;
+        the sandbox does not, so no one can pin files in socket queues without bound)."""
+        if not files or task is None:
+            return None
+        namespace = namespace_of(task.kernel)
+        if namespace.in_flight + len(files) > task.process.rlimits[RLIMIT_NOFILE][0]:
+            raise LinuxError(Errno.ETOOMANYREFS)
+        return namespace
 
     def _wait_for_room(self, peer: UnixSocket, nonblocking: bool) -> None:
         if nonblocking:
@@ -271,7 +300,7 @@ class UnixSocket(File):
             self.inbox.popleft()
             self.inbox_size -= len(message.data)
             self.room_queue.notify_all()
-            return Received(data, len(message.data), message.files, message.sender, message.source)
+            return Received(data, len(message.data), message.take_files(), message.sender, message.source)
         if (waitall and not nonblocking and not peek and self.inbox_size < length and self.room()
                 and not self.shutdown_state & RCV_SHUTDOWN and self.peer is not None and not self.peer._released):
             # MSG_WAITALL: wait for the whole amount while more can still come
@@ -292,7 +321,7 @@ class UnixSocket(File):
             piece = message.data[:want]
             out += piece
             if message.files and not peek:
-                files, message.files = message.files, []
+                files = message.take_files()
             if peek:
                 index += 1
                 continue

@@ -49,6 +49,8 @@ _CMSGHDR = struct.Struct("<Qii")
 _UCRED = struct.Struct("<iII")
 _UIO_MAXIOV = 1024
 _INT_MAX = 0x7FFFFFFF
+#: net.core.optmem_max: the largest sendmsg control buffer
+_OPTMEM_MAX = 20480
 
 
 def _cmsg_align(length: int) -> int:
@@ -322,7 +324,8 @@ def sendmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     name, namelen, iov, iovlen, control, controllen, _ = _read_msghdr(task, msg)
     addressed = _read_sockaddr(task, name, namelen) if name else None
     data = _gather(task, _vectors(task, iov, iovlen))
-    if controllen > _INT_MAX:
+    if controllen > _OPTMEM_MAX:
+        # Linux cannot allocate a control buffer past net.core.optmem_max
         raise LinuxError(Errno.ENOBUFS)
     files: list[File] = []
     credentials = None

@@ -301,7 +301,9 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
                                   "are counted in bytes at the receiver"),
     ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short when the "
                                       "buffer fills first); MSG_OOB refused"),
-    ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS"),
+    ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS; descriptors in "
+                                    "flight are bounded by RLIMIT_NOFILE for root too (ETOOMANYREFS); root may "
+                                    "not claim another pid in SCM_CREDENTIALS"),
     ("recvmsg", N.recvmsg, PARTIAL, "as recvfrom, with iovecs, SCM_RIGHTS (MSG_CMSG_CLOEXEC), SCM_CREDENTIALS "
                                     "with SO_PASSCRED and MSG_CTRUNC; descriptors sent in a cycle are not collected"),
     ("shutdown", N.shutdown, FULL, "AF_UNIX"),

@@ -673,3 +673,21 @@ def test_data_arriving_is_no_epollout_edge_and_a_read_no_epollin_edge(g):
     assert epoll_events(g, in_watch) == []
     g.syscall("close", a)            # the peer going away is a hang-up edge
     assert epoll_events(g, in_watch) and epoll_events(g, in_watch) == []
+
+
+def test_descriptors_in_flight_are_bounded_by_rlimit_nofile(g):
+    a, b = pair(g)
+    p, _ = pair(g)
+    g.task.process.rlimits[7] = (2, 2)
+    message = msghdr(g, [(g.put(b"F"), 1)], g.put(rights([p, p]), 8), 24)
+    assert g.syscall("sendmsg", a, message, 0) == 1
+    one = msghdr(g, [(g.put(b"F"), 1)], g.put(rights([p]), 8), 24)
+    assert g.syscall("sendmsg", a, one, 0) == -Errno.ETOOMANYREFS
+    assert g.syscall("recvmsg", b, msghdr(g, [(g.alloc(1), 1)], g.alloc(24, 8), 24), 0) == 1
+    assert g.syscall("sendmsg", a, one, 0) == 1         # received: no longer in flight
+
+
+def test_a_control_buffer_past_optmem_max_is_enobufs(g):
+    a, _ = pair(g)
+    big = g.map(32768)
+    assert g.syscall("sendmsg", a, msghdr(g, [(g.put(b"F"), 1)], big, 32768), 0) == -Errno.ENOBUFS
