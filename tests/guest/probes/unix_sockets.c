@@ -551,6 +551,10 @@ static void addresses(void) {
     show("accept not listening", accept(unbound, NULL, NULL));
     close(unbound);
     show("listen", listen(server, 1));
+    int accepting = -1;
+    socklen_t alen = sizeof accepting;
+    getsockopt(server, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen);
+    printf("SO_ACCEPTCONN: %d\n", accepting);
     show_poll("listener idle", server);
     int client = connect_to(SOCK_PATH, SOCK_STREAM, SOCK_NONBLOCK);
     show("connect", client < 0 ? -1 : 0);

@@ -478,7 +478,7 @@ def getsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, o
     if optname == SO_PEERCRED:
         return _write_int_option(task, optval, optlen, length, _UCRED.pack(*sock.peer_credentials()))
     values = {
-        SO_TYPE: sock.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ACCEPTCONN: 0,
+        SO_TYPE: sock.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ACCEPTCONN: int(sock.listening),
         SO_SNDBUF: sock.sndbuf, SO_RCVBUF: sock.rcvbuf, SO_PASSCRED: int(sock.pass_credentials),
     }
     if optname == SO_ERROR:

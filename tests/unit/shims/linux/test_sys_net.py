@@ -490,6 +490,8 @@ def name_of(g: FakeGuest, call: str, fd: int) -> bytes | int:
 def test_bind_makes_a_socket_file_and_connect_accept_join_the_ends(g):
     server = listener(g)
     assert g.stat(SOCK_PATH).mode & 0o170000 == S_IFSOCK
+    value, length = g.alloc(4), g.put(struct.pack("<i", 4))
+    assert g.syscall("getsockopt", server, SOL_SOCKET, 30, value, length) == 0 and g.i32(value) == 1
     assert name_of(g, "getsockname", server) == b"\x01\x00" + SOCK_PATH + b"\0"
     client = connected(g)
     assert send(g, client, b"before accept") == 13
