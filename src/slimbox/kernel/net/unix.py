@@ -1,6 +1,7 @@
-"""AF_UNIX sockets: connected pairs that live entirely in the kernel.
+"""AF_UNIX sockets, entirely in the kernel: pairs, listeners and the connections they
+accept, and datagram sockets that send to addresses.
 
-Each socket owns the queue of messages sent to it (its receive queue) and two wait
+Each socket owns the queue of messages sent to it (its receive queue) and three wait
 queues: `data_queue` is notified when that queue gains data (or a listener a
 connection), `room_queue` when the queue gives up room or the socket goes away
 (writers to it wait there, so a writer waits on its peer's `room_queue`), and
@@ -18,7 +19,8 @@ socket holds somewhat less).
 
 Descriptors in flight (SCM_RIGHTS) keep their open files referenced until received
 or until the message is dropped; a socket sent over itself in a cycle is not
-collected as Linux's garbage collector would.
+collected as Linux's garbage collector would, but how many are in flight at once is
+bounded (ETOOMANYREFS).
 
 Addresses live in the kernel's `UnixNamespace`: a filesystem socket is found through
 the S_IFSOCK inode bind(2) made (so a rename or a hard link still reaches it, and an
