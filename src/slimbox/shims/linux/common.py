@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
+from slimbox.abi.structs import TWO_I32
 from slimbox.abi.structs import U64 as _U64
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import PATH_MAX, PathNode
@@ -138,3 +139,29 @@ def read_strv(task: Task, addr: int, budget: list[int] | None = None) -> list[by
         if budget[0] < 0:
             raise LinuxError(Errno.E2BIG)
         out.append(value)
+
+
+def install_pair(task: Task, first: File, second: File, cloexec: bool, out: int) -> int:
+    """Give the guest two new descriptors (a pipe's ends, a socket pair) and write their
+    numbers as two ints at `out`; on any failure neither stays installed, as in Linux."""
+    fds = task.fds
+    try:
+        first_fd = fds.install(first, cloexec=cloexec)
+    except LinuxError:
+        first.release()
+        second.release()
+        raise
+    try:
+        second_fd = fds.install(second, cloexec=cloexec)
+    except LinuxError:
+        fds.close(first_fd)
+        second.release()
+        raise
+    try:
+        task.mm.write(out, TWO_I32.pack(first_fd, second_fd))
+    except LinuxError:
+        # the caller never learnt the numbers: take the descriptors back
+        fds.close(first_fd)
+        fds.close(second_fd)
+        raise
+    return 0

@@ -13,6 +13,7 @@ from slimbox.kernel.file import MAX_RW, O_CLOEXEC, O_NONBLOCK, File
 from slimbox.kernel.net.unix import (
     RCV_SHUTDOWN, SCM_MAX_FD, SEND_SHUTDOWN, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, UnixSocket, owner_of,
 )
+from slimbox.shims.linux.common import install_pair
 from slimbox.shims.linux.sys_file import _check_out_vectors, _gather, _scatter
 
 if TYPE_CHECKING:
@@ -97,27 +98,7 @@ def socketpair(task: Task, domain: int, type_: int, protocol: int, sv: int) -> i
     first_ino = task.kernel.next_id() + 0x100000
     task.kernel.next_id()
     one, other = UnixSocket.pair(kind, type_ & SOCK_NONBLOCK, first_ino, owner_of(task))
-    cloexec = bool(type_ & SOCK_CLOEXEC)
-    fds = task.fds
-    try:
-        first_fd = fds.install(one, cloexec=cloexec)
-    except LinuxError:
-        one.release()
-        other.release()
-        raise
-    try:
-        second_fd = fds.install(other, cloexec=cloexec)
-    except LinuxError:
-        fds.close(first_fd)
-        other.release()
-        raise
-    try:
-        task.mm.write(sv, structs.TWO_I32.pack(first_fd, second_fd))
-    except LinuxError:
-        fds.close(first_fd)
-        fds.close(second_fd)
-        raise
-    return 0
+    return install_pair(task, one, other, bool(type_ & SOCK_CLOEXEC), sv)
 
 
 def _read_sockaddr(task: Task, addr: int, addrlen: int) -> bytes:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_CLOEXEC, O_DIRECT, O_NONBLOCK
 from slimbox.kernel.pipe import make_pipe, pipefs_of
+from slimbox.shims.linux.common import install_pair
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
@@ -26,28 +26,7 @@ def pipe2(task: Task, pipefd: int, flags: int) -> int:
         raise LinuxError(Errno.ENOPKG)
     cred = task.cred
     read_end, write_end = make_pipe(pipefs_of(task.kernel), cred.fsuid, cred.fsgid, flags)
-    cloexec = bool(flags & O_CLOEXEC)
-    fds = task.fds
-    try:
-        read_fd = fds.install(read_end, cloexec=cloexec)
-    except LinuxError:
-        read_end.release()
-        write_end.release()
-        raise
-    try:
-        write_fd = fds.install(write_end, cloexec=cloexec)
-    except LinuxError:
-        fds.close(read_fd)
-        write_end.release()
-        raise
-    try:
-        task.mm.write(pipefd, structs.TWO_I32.pack(read_fd, write_fd))
-    except LinuxError:
-        # the caller never learnt the numbers: take the descriptors back, as Linux does
-        fds.close(read_fd)
-        fds.close(write_fd)
-        raise
-    return 0
+    return install_pair(task, read_end, write_end, bool(flags & O_CLOEXEC), pipefd)
 
 
 def pipe(task: Task, pipefd: int) -> int:
