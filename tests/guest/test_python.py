@@ -1,5 +1,6 @@
-"""Debian's python3.11 using processes, threads, pipes, signals and AF_UNIX sockets, natively and in
-the sandbox. Each program prints only deterministic facts."""
+"""Debian's python3.11 using processes, threads, pipes, signals, AF_UNIX sockets and loopback
+TCP/UDP (an http.server with a urllib client), natively and in the sandbox. Each program prints
+only deterministic facts."""
 
 import textwrap
 
@@ -290,6 +291,68 @@ PROGRAMS = {
             await server.wait_closed()
         asyncio.run(main())
         os.unlink("py-async.sock")
+    """,
+    "inet_http": """
+        import http.server, socket, socketserver, threading, urllib.error, urllib.request
+        class Hello(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/missing":
+                    self.send_error(404)
+                    return
+                body = ("hello from " + self.path).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(201)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.upper())
+            def log_message(self, *args):
+                pass  # the log has times and ports
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+        host, port = server.server_address
+        print("server on", host, "ephemeral", port >= 1024)
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        base = "http://127.0.0.1:%d" % port
+        with urllib.request.urlopen(base + "/index") as reply:
+            print("GET", reply.status, reply.headers["Content-Type"], reply.read())
+        request = urllib.request.Request(base + "/echo", data=b"posted body", method="POST")
+        with urllib.request.urlopen(request) as reply:
+            print("POST", reply.status, reply.read())
+        try:
+            urllib.request.urlopen(base + "/missing", timeout=5).read()
+        except urllib.error.HTTPError as error:
+            print("missing", error.code)
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        try:
+            urllib.request.urlopen(base + "/gone", timeout=5)
+        except urllib.error.URLError as error:
+            print("after close", type(error.reason).__name__, error.reason.errno == 111)
+        class Echo(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(self.rfile.readline().upper())
+        class Server6(socketserver.ThreadingTCPServer):
+            address_family = socket.AF_INET6
+            allow_reuse_address = True
+        with Server6(("::1", 0), Echo) as six:
+            threading.Thread(target=six.serve_forever).start()
+            with socket.create_connection(("::1", six.server_address[1])) as client:
+                client.sendall(b"over ipv6\\n")
+                print("v6 echo", client.makefile("rb").readline(), client.getpeername()[0])
+            six.shutdown()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.sendto(b"datagram", udp.getsockname())
+        data, source = udp.recvfrom(100)
+        print("udp", data, source[0], source[1] == sender.getsockname()[1])
     """,
 }
 

@@ -150,6 +150,9 @@ class Received:
 
 
 class UnixSocket(File):
+    #: what reading a stream socket that was never connected gives
+    UNCONNECTED_READ_ERRNO = Errno.EINVAL
+
     def __init__(self, kind: int, flags: int, ino: int, owner: tuple[int, int, int] = (0, 0, 0)) -> None:
         super().__init__(O_RDWR | flags)
         self.kind = kind
@@ -290,7 +293,7 @@ class UnixSocket(File):
                 return Received(b"", 0, [], None)
             if self.connection_oriented and self.peer is None:
                 # Linux: a stream socket that is not connected cannot be read at all
-                raise LinuxError(Errno.EINVAL if self.kind == SOCK_STREAM else Errno.ENOTCONN)
+                raise LinuxError(self.UNCONNECTED_READ_ERRNO if self.kind == SOCK_STREAM else Errno.ENOTCONN)
             if nonblocking:
                 raise LinuxError(Errno.EAGAIN)
             raise Block((self.data_queue, self.state_queue))
@@ -520,8 +523,7 @@ class UnixSocket(File):
             if nonblocking:
                 raise LinuxError(Errno.EAGAIN)
             raise Block((target.room_queue,))
-        server_end = UnixSocket(self.kind, 0, task.kernel.next_id() + 0x100000, target.owner)
-        server_end.address = target.address
+        server_end = self.new_server_end(task, target)
         # the client's credentials at connect are what the server end reports for it
         self.owner = owner_of(task)
         server_end.peer, self.peer = self, server_end
@@ -529,6 +531,12 @@ class UnixSocket(File):
         target.data_queue.notify_all()
         # watchers of this socket now have a peer whose room to listen to
         self.state_queue.notify_all()
+
+    def new_server_end(self, task: Task, listener: UnixSocket) -> UnixSocket:
+        """The socket accept(2) will hand out for a connection from this one to `listener`."""
+        server_end = UnixSocket(self.kind, 0, task.kernel.next_id() + 0x100000, listener.owner)
+        server_end.address = listener.address
+        return server_end
 
     def disconnect(self) -> None:
         """connect(AF_UNSPEC) on a datagram socket: forget the peer."""

@@ -1,4 +1,5 @@
-"""Socket syscalls: AF_UNIX sockets, decoded here and served by kernel/net/unix.py."""
+"""Socket syscalls: AF_UNIX sockets, decoded here and served by kernel/net/unix.py, and
+loopback TCP and UDP, whose addresses and options sys_inet.py decodes (kernel/net/inet.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import drop_reference
 from slimbox.kernel.file import MAX_RW, O_CLOEXEC, O_NONBLOCK, File
+from slimbox.kernel.net.inet import InetSocket
 from slimbox.kernel.net.unix import (
     RCV_SHUTDOWN, SCM_MAX_FD, SEND_SHUTDOWN, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, UnixSocket, owner_of,
 )
+from slimbox.shims.linux import sys_inet
 from slimbox.shims.linux.common import install_pair
 from slimbox.shims.linux.sys_file import _check_out_vectors, _gather, _scatter
 
@@ -88,12 +91,21 @@ def _unix_kind(domain: int, type_: int, protocol: int) -> int:
 
 
 def socket(task: Task, domain: int, type_: int, protocol: int) -> int:
+    if domain in (AF_INET, AF_INET6):
+        kind = _check_type(type_)
+        if kind >= _SOCK_MAX:
+            raise LinuxError(Errno.EINVAL)
+        inet = sys_inet.socket(task, domain, kind, protocol, type_ & SOCK_NONBLOCK)
+        return task.fds.install(inet, cloexec=bool(type_ & SOCK_CLOEXEC))
     kind = _unix_kind(domain, type_, protocol)
     sock = UnixSocket(kind, type_ & SOCK_NONBLOCK, task.kernel.next_id() + 0x100000, owner_of(task))
     return task.fds.install(sock, cloexec=bool(type_ & SOCK_CLOEXEC))
 
 
 def socketpair(task: Task, domain: int, type_: int, protocol: int, sv: int) -> int:
+    if domain in (AF_INET, AF_INET6):
+        # TCP and UDP have no pairs (Linux: EOPNOTSUPP from inet's socketpair operation)
+        raise LinuxError(Errno.EOPNOTSUPP)
     kind = _unix_kind(domain, type_, protocol)
     first_ino = task.kernel.next_id() + 0x100000
     task.kernel.next_id()
@@ -139,6 +151,9 @@ def _write_address(task: Task, addr: int, addrlen: int, packed: bytes) -> None:
 def bind(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
     raw = _read_sockaddr(task, addr, addrlen)
+    if isinstance(sock, InetSocket):
+        sock.bind_inet(task, *sys_inet.parse_address(sock, raw, for_bind=True))
+        return 0
     if len(raw) == 2 and int.from_bytes(raw, "little") == AF_UNIX:
         sock.bind(task, None)   # only the family: autobind an abstract name
         return 0
@@ -149,7 +164,11 @@ def bind(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
 def listen(task: Task, sockfd: int, backlog: int) -> int:
     sock = _socket_of(task, sockfd)
     backlog &= 0xFFFFFFFF
-    sock.listen(backlog - (1 << 32) if backlog >> 31 else backlog)
+    backlog = backlog - (1 << 32) if backlog >> 31 else backlog
+    if isinstance(sock, InetSocket):
+        sock.listen_inet(task, backlog)
+        return 0
+    sock.listen(backlog)
     return 0
 
 
@@ -158,6 +177,9 @@ def connect(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     raw = _read_sockaddr(task, addr, addrlen)
     if sock.kind == SOCK_DGRAM and len(raw) >= 2 and int.from_bytes(raw[:2], "little") == AF_UNSPEC:
         sock.disconnect()
+        return 0
+    if isinstance(sock, InetSocket):
+        sock.connect_inet(task, *sys_inet.parse_address(sock, raw, for_bind=False))
         return 0
     path = _unix_path(raw)
     if sock.connection_oriented and sock.peer is not None:
@@ -175,16 +197,31 @@ def accept4(task: Task, sockfd: int, addr: int, addrlen: int, flags: int) -> int
         if length < 0:
             raise LinuxError(Errno.EINVAL)
         if length:
-            task.mm.check(addr, min(length, 2 + _SOCKADDR_UN_PATH), 2)
+            task.mm.check(addr, min(length, _address_room(sock)), 2)
     if task.fds.count() >= task.fds.limit:
         raise LinuxError(Errno.EMFILE)
     server_end = sock.accept(sock.nonblocking)
     server_end.flags |= flags & SOCK_NONBLOCK
     fd = task.fds.install(server_end, cloexec=bool(flags & SOCK_CLOEXEC))
     if addr:
-        peer = server_end.peer
-        _write_address(task, addr, addrlen, _pack_unix_address(peer.address if peer is not None else None))
+        _write_address(task, addr, addrlen, _peer_address(server_end))
     return fd
+
+
+def _address_room(sock: UnixSocket) -> int:
+    """The most bytes an address of `sock`'s family takes."""
+    return sys_inet.address_room(sock) if isinstance(sock, InetSocket) else 2 + _SOCKADDR_UN_PATH
+
+
+def _peer_address(sock: UnixSocket) -> bytes:
+    """The packed address of `sock`'s peer (ENOTCONN for an inet socket without one)."""
+    if isinstance(sock, InetSocket):
+        address = sock.peer_address()
+        if address is None:
+            raise LinuxError(Errno.ENOTCONN)
+        return sys_inet.pack_address(sock.family, address)
+    peer = sock.peer
+    return _pack_unix_address(peer.address if peer is not None else None)
 
 
 def accept(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
@@ -249,6 +286,8 @@ def _send(task: Task, sock: UnixSocket, data: bytes, flags: int, files: list[Fil
         for file in files:
             drop_reference(file)
         raise LinuxError(Errno.EOPNOTSUPP)
+    if isinstance(sock, InetSocket):
+        return _send_inet(task, sock, data, flags, files, credentials, addressed)
     try:
         target = None
         if addressed:
@@ -269,6 +308,25 @@ def _send(task: Task, sock: UnixSocket, data: bytes, flags: int, files: list[Fil
             drop_reference(file)
         raise
     return sent
+
+
+def _send_inet(task: Task, sock: InetSocket, data: bytes, flags: int, files: list[File],
+               credentials: tuple[int, int, int] | None, addressed: bytes | None) -> int:
+    """Send on a TCP or UDP socket: SCM_RIGHTS and SCM_CREDENTIALS belong to AF_UNIX, so
+    they are EINVAL here, as in Linux."""
+    for file in files:
+        drop_reference(file)
+    if files or credentials is not None:
+        raise LinuxError(Errno.EINVAL)
+    nosignal = bool(flags & MSG_NOSIGNAL)
+    if sock.kind == SOCK_DGRAM:
+        target = sys_inet.parse_address(sock, addressed, for_bind=False) if addressed else None
+        return sock.send_datagram(task, data, target, nosignal=nosignal)
+    # TCP ignores a destination address, connected or not, as Linux does
+    if sock.peer is None:
+        # Linux: TCP that never connected is a broken pipe to a writer (SIGPIPE too)
+        sock._broken(task, nosignal)
+    return sock.send(task, data, [], nonblocking=sock.nonblocking or bool(flags & MSG_DONTWAIT), nosignal=nosignal)
 
 
 def sendto(task: Task, sockfd: int, buf: int, length: int, flags: int, dest_addr: int, addrlen: int) -> int:
@@ -350,13 +408,17 @@ def recvfrom(task: Task, sockfd: int, buf: int, length: int, flags: int, src_add
         drop_reference(file)
     task.mm.write(buf, received.data)
     if src_addr:
-        _write_address(task, src_addr, addrlen, _source_address(received))
+        _write_address(task, src_addr, addrlen, _source_address(sock, received))
     return _result_length(sock, received, flags)
 
 
-def _source_address(received) -> bytes:
+def _source_address(sock: UnixSocket, received) -> bytes:
     """The sender's address for recvfrom/recvmsg: nothing at all (length 0) when it
-    had none."""
+    had none, and for TCP, which does not report one."""
+    if isinstance(sock, InetSocket):
+        if sock.kind == SOCK_STREAM or received.source is None:
+            return b""
+        return sys_inet.pack_address(sock.family, received.source)
     return _pack_unix_address(received.source) if received.source is not None else b""
 
 
@@ -370,7 +432,7 @@ def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     total = _check_out_vectors(task, vectors)
     controllen = min(controllen, _INT_MAX)
     if name and namelen:
-        task.mm.check(name, min(namelen, 2 + _SOCKADDR_UN_PATH), 2)
+        task.mm.check(name, min(namelen, _address_room(sock)), 2)
     if control and controllen:
         task.mm.check(control, controllen, 2)
     received = _receive(task, sock, total, flags)
@@ -386,7 +448,7 @@ def recvmsg(task: Task, sockfd: int, msg: int, flags: int) -> int:
     task.mm.write(msg + _MSGHDR_CONTROLLEN_OFFSET, struct.pack("<Q", len(cmsgs)))
     task.mm.write(msg + _MSGHDR_FLAGS_OFFSET, structs.I32.pack(out_flags))
     if name:
-        source = _source_address(received)
+        source = _source_address(sock, received)
         task.mm.write(name, source[:namelen])
         task.mm.write(msg + _MSGHDR_NAMELEN_OFFSET, structs.U32.pack(len(source)))
     return _result_length(sock, received, flags)
@@ -452,6 +514,12 @@ def _write_int_option(task: Task, optval: int, optlen: int, length: int, value: 
 def getsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     sock = _socket_of(task, sockfd)
     length = int.from_bytes(task.mm.read(optlen, 4), "little", signed=True)
+    if isinstance(sock, InetSocket):
+        if length < 0:
+            raise LinuxError(Errno.EINVAL)
+        inet_value = sys_inet.get_option(sock, level, optname)
+        if inet_value is not None:
+            return _write_int_option(task, optval, optlen, length, inet_value)
     if level != SOL_SOCKET:
         raise LinuxError(Errno.EOPNOTSUPP)
     if length < 0:
@@ -459,7 +527,8 @@ def getsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, o
     if optname == SO_PEERCRED:
         return _write_int_option(task, optval, optlen, length, _UCRED.pack(*sock.peer_credentials()))
     values = {
-        SO_TYPE: sock.kind, SO_DOMAIN: AF_UNIX, SO_PROTOCOL: 0, SO_ACCEPTCONN: int(sock.listening),
+        SO_TYPE: sock.kind, SO_DOMAIN: sock.family if isinstance(sock, InetSocket) else AF_UNIX,
+        SO_PROTOCOL: sock.protocol if isinstance(sock, InetSocket) else 0, SO_ACCEPTCONN: int(sock.listening),
         SO_SNDBUF: sock.sndbuf, SO_RCVBUF: sock.rcvbuf, SO_PASSCRED: int(sock.pass_credentials),
     }
     if optname == SO_ERROR:
@@ -476,10 +545,15 @@ def getsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, o
 
 def setsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, optlen: int) -> int:
     sock = _socket_of(task, sockfd)
-    if level != SOL_SOCKET:
-        raise LinuxError(Errno.EOPNOTSUPP)
     if optlen < 0 or optlen > _INT_MAX:
         raise LinuxError(Errno.EINVAL)
+    if isinstance(sock, InetSocket) and (level != SOL_SOCKET or optname in sys_inet.SOCKET_LEVEL_OPTIONS):
+        if optlen < 4:
+            raise LinuxError(Errno.EINVAL)
+        sys_inet.set_option(sock, level, optname, task.mm.read(optval, min(optlen, 8)))
+        return 0
+    if level != SOL_SOCKET:
+        raise LinuxError(Errno.EOPNOTSUPP)
     if optname not in (SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE, *_PLAIN_OPTIONS):
         raise LinuxError(Errno.ENOPROTOOPT)
     if optlen < 4:
@@ -500,12 +574,18 @@ def setsockopt(task: Task, sockfd: int, level: int, optname: int, optval: int, o
 
 def getsockname(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
+    if isinstance(sock, InetSocket):
+        _write_address(task, addr, addrlen, sys_inet.pack_address(sock.family, sock.address))
+        return 0
     _write_address(task, addr, addrlen, _pack_unix_address(sock.address))
     return 0
 
 
 def getpeername(task: Task, sockfd: int, addr: int, addrlen: int) -> int:
     sock = _socket_of(task, sockfd)
+    if isinstance(sock, InetSocket):
+        _write_address(task, addr, addrlen, _peer_address(sock))
+        return 0
     if sock.peer is None:
         raise LinuxError(Errno.ENOTCONN)
     _write_address(task, addr, addrlen, _pack_unix_address(sock.peer.address))

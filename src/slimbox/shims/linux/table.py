@@ -287,33 +287,42 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("getrandom", X.getrandom, FULL, ""),
     ("syslog", X.syslog, PARTIAL, "an empty kernel log; other actions EPERM"),
     # --- sockets ---
-    ("socket", N.socket, PARTIAL, "AF_UNIX only (other families EAFNOSUPPORT)"),
-    ("socketpair", N.socketpair, PARTIAL, "AF_UNIX stream, datagram and seqpacket pairs in the kernel; other "
-                                          "families EAFNOSUPPORT"),
+    ("socket", N.socket, PARTIAL, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback only, inside the sandbox "
+                                  "(SOCK_RAW EPERM; other families EAFNOSUPPORT)"),
+    ("socketpair", N.socketpair, PARTIAL, "AF_UNIX stream, datagram and seqpacket pairs in the kernel; AF_INET/"
+                                          "AF_INET6 EOPNOTSUPP; other families EAFNOSUPPORT"),
     ("bind", N.bind, PARTIAL, "AF_UNIX: filesystem paths (an S_IFSOCK inode), abstract names and autobind; "
-                              "other families EAFNOSUPPORT at socket"),
-    ("listen", N.listen, FULL, "AF_UNIX"),
-    ("accept", N.accept, FULL, "AF_UNIX"),
-    ("accept4", N.accept4, FULL, "AF_UNIX"),
+                              "inet: loopback and wildcard addresses (others EADDRNOTAVAIL), ephemeral ports "
+                              "32768-60999, SO_REUSEADDR/SO_REUSEPORT sharing, ports below 1024 for root"),
+    ("listen", N.listen, FULL, "AF_UNIX and TCP (an unbound TCP socket takes an ephemeral port)"),
+    ("accept", N.accept, FULL, "AF_UNIX and TCP"),
+    ("accept4", N.accept4, FULL, "AF_UNIX and TCP"),
     ("connect", N.connect, PARTIAL, "AF_UNIX paths and abstract names, connections queued for accept as in "
-                                    "Linux; no autobind with SO_PASSCRED"),
+                                    "Linux; no autobind with SO_PASSCRED; inet: loopback only (ENETUNREACH "
+                                    "elsewhere: there is no network), a non-blocking TCP connect completes at "
+                                    "once and reports EINPROGRESS"),
     ("sendto", N.sendto, PARTIAL, "AF_UNIX: MSG_OOB EOPNOTSUPP; a blocking stream send may be short; buffers "
-                                  "are counted in bytes at the receiver"),
-    ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short when the "
-                                      "buffer fills first); MSG_OOB refused"),
-    ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS; descriptors in "
-                                    "flight are bounded by RLIMIT_NOFILE for root too (ETOOMANYREFS); root may "
-                                    "not claim another pid in SCM_CREDENTIALS"),
+                                  "are counted in bytes at the receiver; UDP drops a datagram nobody can take, "
+                                  "TCP urgent data (MSG_OOB) EOPNOTSUPP"),
+    ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX and inet: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short "
+                                      "when the buffer fills first); MSG_OOB refused"),
+    ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS (AF_UNIX only; "
+                                    "EINVAL on inet); descriptors in flight are bounded by RLIMIT_NOFILE for root "
+                                    "too (ETOOMANYREFS); root may not claim another pid in SCM_CREDENTIALS"),
     ("recvmsg", N.recvmsg, PARTIAL, "as recvfrom, with iovecs, SCM_RIGHTS (MSG_CMSG_CLOEXEC), SCM_CREDENTIALS "
-                                    "with SO_PASSCRED and MSG_CTRUNC; descriptors sent in a cycle are not collected"),
-    ("shutdown", N.shutdown, FULL, "AF_UNIX"),
+                                    "with SO_PASSCRED and MSG_CTRUNC; descriptors sent in a cycle are not "
+                                    "collected; no IP control messages"),
+    ("shutdown", N.shutdown, FULL, "AF_UNIX and inet (TCP SHUT_RD stays local, as in Linux)"),
     ("getsockopt", N.getsockopt, PARTIAL, "SOL_SOCKET: SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, "
-                                          "SO_PEERCRED, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN and flag options; "
-                                          "others (timeouts...) ENOPROTOOPT"),
-    ("setsockopt", N.setsockopt, PARTIAL, "SOL_SOCKET: SO_PASSCRED, buffer sizes and flag options; others "
-                                          "ENOPROTOOPT"),
-    ("getsockname", N.getsockname, FULL, "AF_UNIX"),
-    ("getpeername", N.getpeername, FULL, "AF_UNIX"),
+                                          "SO_PEERCRED, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN, SO_REUSEADDR, "
+                                          "SO_REUSEPORT, SO_LINGER and flag options; TCP_NODELAY, TCP_MAXSEG, "
+                                          "TCP_KEEP*, IP_TOS, IP_TTL, IPV6_V6ONLY, IPV6_UNICAST_HOPS; others "
+                                          "(timeouts...) ENOPROTOOPT"),
+    ("setsockopt", N.setsockopt, PARTIAL, "as getsockopt, stored and reported only (no timing semantics); "
+                                          "IPV6_V6ONLY before bind; others ENOPROTOOPT"),
+    ("getsockname", N.getsockname, FULL, "AF_UNIX, sockaddr_in, sockaddr_in6"),
+    ("getpeername", N.getpeername, FULL, "AF_UNIX, sockaddr_in, sockaddr_in6 (v4-mapped for IPv4 peers of an "
+                                         "IPv6 socket)"),
     # --- deliberately refused ---
     ("io_uring_setup", None, NONE, "refused: io_uring would bypass syscall mediation"),
     ("io_uring_enter", None, NONE, "refused with io_uring_setup"),

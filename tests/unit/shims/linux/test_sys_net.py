@@ -19,7 +19,7 @@ from slimbox.abi.errno import Errno  # noqa: E402
 from slimbox.kernel.fs.inode import S_IFSOCK  # noqa: E402
 from slimbox.kernel.net.unix import UnixSocket  # noqa: E402
 
-AF_UNIX, AF_INET = 1, 2
+AF_UNIX, AF_INET, AF_NETLINK = 1, 2, 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW = 1, 2, 5, 3
 SOCK_NONBLOCK, SOCK_CLOEXEC = 0o4000, 0o2000000
 MSG_OOB, MSG_PEEK, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT = 0x1, 0x2, 0x8, 0x20, 0x40
@@ -105,7 +105,8 @@ def test_socketpair_flags_set_nonblocking_and_close_on_exec(g):
 
 
 @pytest.mark.parametrize("domain, kind, protocol, errno", [
-    (AF_INET, SOCK_STREAM, 0, Errno.EAFNOSUPPORT),
+    (AF_INET, SOCK_STREAM, 0, Errno.EOPNOTSUPP),
+    (AF_NETLINK, SOCK_DGRAM, 0, Errno.EAFNOSUPPORT),
     (AF_UNIX, 4, 0, Errno.ESOCKTNOSUPPORT),
     (AF_UNIX, 12, 0, Errno.EINVAL),
     (AF_UNIX, SOCK_STREAM, 6, Errno.EPROTONOSUPPORT),
