@@ -289,6 +289,10 @@ class InetSocket(UnixSocket):
         server_end = InetSocket(listener.family, self.kind, 0, task.kernel.next_id() + 0x100000, listener.owner)
         local = self.destination if self.destination is not None else listener.address[0]
         server_end.address = (local, listener.address[1])
+        # a connection holds its port as the listener does, so that a new bind sees it
+        server_end.reuse_address, server_end.reuse_port = listener.reuse_address, listener.reuse_port
+        server_end._ports = ports_of(task.kernel)
+        server_end._ports.add(server_end, listener.address[1])
         server_end.inet_options = dict(listener.inet_options)
         return server_end
 

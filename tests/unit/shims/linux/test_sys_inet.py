@@ -222,6 +222,16 @@ def test_a_closed_socket_frees_its_port(g):
     assert bind(g, sock(g), sin(port=port)) == 0
 
 
+def test_an_accepted_connection_keeps_the_port_from_a_new_bind(g):
+    server, client, accepted = connected(g)
+    port = port_of(g, server)
+    assert g.syscall("close", server) == 0
+    again = sock(g)
+    assert bind(g, again, sin(port=port)) == -Errno.EADDRINUSE
+    assert g.syscall("close", accepted) == 0
+    assert bind(g, again, sin(port=port)) == 0
+
+
 def test_tcp_and_udp_ports_are_separate(g):
     tcp = sock(g)
     assert bind(g, tcp, sin()) == 0
