@@ -73,9 +73,12 @@ class Budget:
     def room(self) -> int | None:
         return None if self.limit is None else max(self.limit - self.used, 0)
 
+    def fits(self, amount: int) -> bool:
+        return amount <= 0 or self.limit is None or self.used + amount <= self.limit
+
     def check(self, amount: int) -> None:
         """Fail (with nothing charged) if `amount` more would not fit."""
-        if amount > 0 and self.limit is not None and self.used + amount > self.limit:
+        if not self.fits(amount):
             raise LinuxError(self.errno)
 
     def charge(self, amount: int) -> None:

@@ -505,8 +505,7 @@ class MemoryManager:
             return self.brk_current
         old_end, new_end = page_up(self.brk_current), page_up(requested)
         if new_end > old_end:
-            if not self._free(old_end, new_end) or (
-                    self.budget.limit is not None and self.budget.used + new_end - old_end > self.budget.limit):
+            if not self._free(old_end, new_end) or not self.budget.fits(new_end - old_end):
                 return self.brk_current
             self.aspace.map(old_end, new_end - old_end, PROT_READ | PROT_WRITE)
             heap = self.find(old_end - 1) if old_end > self.brk_start else None

@@ -64,6 +64,11 @@ class MemInode(Inode):
     def size(self) -> int:
         return 0
 
+    def drop_links(self, count: int) -> None:
+        self.nlink -= count
+        if self.nlink == 0:
+            self.unlinked()
+
     def unlinked(self) -> None:
         """Its last name is gone: give back what it holds once nothing uses it."""
         self.fs.budget.release(INODE_COST)
@@ -268,10 +273,8 @@ class MemDir(MemInode):
         if isinstance(child, MemDir):
             raise LinuxError(Errno.EISDIR)
         del self.children[name]
-        child.nlink -= 1
+        child.drop_links(1)
         child.touch(modify=False)
-        if child.nlink == 0:
-            child.unlinked()
         self.touch()
 
     def rmdir(self, name: bytes) -> None:
@@ -282,8 +285,7 @@ class MemDir(MemInode):
         if child.children:
             raise LinuxError(Errno.ENOTEMPTY)
         del self.children[name]
-        child.nlink = 0
-        child.unlinked()
+        child.drop_links(child.nlink)
         self.nlink -= 1
         self.touch()
 
@@ -306,9 +308,7 @@ class MemDir(MemInode):
                 new_dir.nlink -= 1
             elif isinstance(existing, MemDir):
                 raise LinuxError(Errno.EISDIR)
-            existing.nlink -= 1 if not isinstance(existing, MemDir) else existing.nlink
-            if existing.nlink == 0:
-                existing.unlinked()
+            existing.drop_links(existing.nlink if isinstance(existing, MemDir) else 1)
         del self.children[name]
         new_dir.children[new_name] = child
         if isinstance(child, MemDir) and new_dir is not self:

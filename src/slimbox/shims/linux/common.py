@@ -11,6 +11,8 @@ from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import PATH_MAX, PathNode
 from slimbox.kernel.loader import MAX_ARG_STRLEN, MAX_ARGS_TOTAL
 from slimbox.kernel.mm import PAGE, PAGE_MASK
+from slimbox.kernel.signals import SIGXFSZ
+from slimbox.kernel.task import RLIMIT_FSIZE
 
 if TYPE_CHECKING:
     from slimbox.kernel.file import File
@@ -165,3 +167,11 @@ def install_pair(task: Task, first: File, second: File, cloexec: bool, out: int)
         fds.close(second_fd)
         raise
     return 0
+
+
+def refuse_past_file_size(task: Task, end: int) -> None:
+    """RLIMIT_FSIZE: a regular file may not reach past the caller's limit; trying is
+    SIGXFSZ and EFBIG."""
+    if end > task.process.rlimits[RLIMIT_FSIZE][0]:
+        task.kernel.send_signal_to_task(task, SIGXFSZ)
+        raise LinuxError(Errno.EFBIG)

@@ -11,8 +11,8 @@ from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FD_CLOEXEC
 from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, PathFile, SETFL_MASK
 from slimbox.kernel.mm import TASK_SIZE
-from slimbox.kernel.signals import SIGXFSZ
 from slimbox.kernel.task import RLIM_INFINITY, RLIMIT_FSIZE
+from slimbox.shims.linux.common import refuse_past_file_size
 from slimbox.shims.linux.stat import pack_stat, pack_statfs
 
 if TYPE_CHECKING:
@@ -53,9 +53,7 @@ def _file_size_room(task: Task, file, offset: int | None, count: int) -> int:
         return count
     if offset is None:
         offset = file.stat().size if file.flags & O_APPEND else file.offset
-    if offset >= limit:
-        task.kernel.send_signal_to_task(task, SIGXFSZ)
-        raise LinuxError(Errno.EFBIG)
+    refuse_past_file_size(task, offset + 1)
     return min(count, limit - offset)
 
 
@@ -385,8 +383,8 @@ def ftruncate(task: Task, fd: int, length: int) -> int:
         raise LinuxError(Errno.EISDIR)
     if file.path is not None and file.path.mount.readonly:
         raise LinuxError(Errno.EROFS)
-    if length > 0:
-        _file_size_room(task, file, length - 1, 1)
+    if file.inode is not None and file.inode.is_regular():
+        refuse_past_file_size(task, length)
     file.truncate(length)
     return 0
 
@@ -409,7 +407,8 @@ def fallocate(task: Task, fd: int, mode: int, offset: int, length: int) -> int:
     if mode == 0:
         size = file.stat().size
         if offset + length > size:
-            _file_size_room(task, file, offset + length - 1, 1)
+            if file.inode is not None and file.inode.is_regular():
+                refuse_past_file_size(task, offset + length)
             file.truncate(offset + length)
         return 0
     raise LinuxError(Errno.EOPNOTSUPP)

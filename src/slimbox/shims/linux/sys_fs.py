@@ -11,12 +11,10 @@ from slimbox.kernel.cred import MAY_EXEC, MAY_READ, MAY_WRITE
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_CLOEXEC, O_CREAT, O_TMPFILE, O_WRONLY, O_TRUNC, O_PATH
 from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, S_IFBLK
-from slimbox.kernel.signals import SIGXFSZ
-from slimbox.kernel.task import RLIMIT_FSIZE
 from slimbox.shims.linux.common import (
     AT_FDCWD,
     AT_EACCESS, AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW,
-    dir_start, node_at, read_optional_path, read_path,
+    dir_start, node_at, read_optional_path, read_path, refuse_past_file_size,
 )
 from slimbox.shims.linux.stat import pack_stat, pack_statfs, pack_statx
 
@@ -397,9 +395,8 @@ def utime(task: Task, filename: int, times: int) -> int:
 
 def truncate(task: Task, path: int, length: int) -> int:
     node = node_at(task, AT_FDCWD, read_path(task, path), follow=True)
-    if length > task.process.rlimits[RLIMIT_FSIZE][0] and node.inode.is_regular():
-        task.kernel.send_signal_to_task(task, SIGXFSZ)
-        raise LinuxError(Errno.EFBIG)
+    if node.inode.is_regular():
+        refuse_past_file_size(task, length)
     _vfs(task).truncate(task.cred, node, length)
     return 0
 
