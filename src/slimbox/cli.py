@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import subprocess
 import sys
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.limits import DEFAULT_TASKS
+from slimbox.kernel.log import DEBUG, ERROR, INFO, WARNING
 
 # what a POSIX shell prints when a foreground program dies of a signal
 _SHELL_MESSAGES = {
@@ -124,15 +124,38 @@ def _environment(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def _logger(args: argparse.Namespace) -> logging.Logger:
-    log = logging.getLogger("slimbox.cli")
-    log.propagate = False
-    log.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("slimbox: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG if args.debug else logging.ERROR if args.quiet else logging.WARNING)
-    return log
+class _StderrLog:
+    """The sandbox's log as the command prints it: "slimbox: MESSAGE" lines on standard
+    error from `level` up (the levels of `logging`), without importing logging."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def debug(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(DEBUG, msg, args, exc_info)
+
+    def info(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(INFO, msg, args, exc_info)
+
+    def warning(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(WARNING, msg, args, exc_info)
+
+    def error(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(ERROR, msg, args, exc_info)
+
+    def _log(self, level: int, msg: str, args: tuple, exc_info: bool) -> None:
+        if level < self.level:
+            return
+        text = f"slimbox: {msg % args if args else msg}\n"
+        if exc_info:
+            import traceback
+
+            text += traceback.format_exc()
+        sys.stderr.write(text)
+
+
+def _logger(args: argparse.Namespace) -> _StderrLog:
+    return _StderrLog(DEBUG if args.debug else ERROR if args.quiet else WARNING)
 
 
 def _run(args: argparse.Namespace) -> int:

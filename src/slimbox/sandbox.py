@@ -9,12 +9,11 @@ gone when it is dropped, unless they went to a writable host mount.
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, TextIO
 
 from slimbox._view import build_view
 from slimbox.abi.errno import Errno, strerror
@@ -31,6 +30,9 @@ from slimbox.kernel.policy import MountSpec, Policy, PolicyError
 from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
 from slimbox.north import SandboxOS
 from slimbox.shims.linux.personality import LinuxPersonality
+
+if TYPE_CHECKING:
+    import logging
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PIPE = subprocess.PIPE

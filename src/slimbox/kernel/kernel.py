@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
 from slimbox.abi.regs import MASK64
@@ -37,12 +35,16 @@ from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext, Vfs
 from slimbox.kernel.futex import FutexTable
 from slimbox.kernel.limits import Budget, Limits, apply_rlimits
+from slimbox.kernel.log import DeferredLogger
 from slimbox.kernel.mm import MemoryManager
 from slimbox.kernel.signals import SIGKILL, SIGSYS, kernel_info
 from slimbox.kernel.task import Personality, Process, Task
 from slimbox.platforms.base import (
     ExitEvent, FaultEvent, GuestMemoryError, Host, HostReadyEvent, InterruptEvent, Platform, SyscallEvent,
 )
+
+if TYPE_CHECKING:
+    import logging
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
 
@@ -91,7 +93,7 @@ class Kernel:
         #: the filesystem view, set by whoever builds the sandbox
         self.vfs: Vfs | None = None
         self.config = config or KernelConfig()
-        self.log = log or logging.getLogger("slimbox")
+        self.log = log or DeferredLogger("slimbox")
         self.tasks: dict[int, Task] = {}
         #: live processes and zombies not yet reaped
         self.processes: dict[int, Process] = {}
@@ -333,6 +335,8 @@ class Kernel:
         """A handler failed with a Python exception: a kernel bug. The whole sandbox
         stops (its state can no longer be trusted) and run() raises InternalError."""
         name = getattr(task.process.personality, "syscall_name", lambda nr: str(nr))(task.syscall_nr)
+        import traceback  # only for this rare report: kept off the start-up path
+
         self.log.debug("%s", traceback.format_exc())
         if self.failure is None:
             self.failure = InternalError(name, task.pid, exc)

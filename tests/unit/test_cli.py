@@ -1,0 +1,36 @@
+"""The command's start-up stays lean: modules that a run does not need at start are
+imported only when used (docs/performance.md, "Start-up")."""
+
+import subprocess
+import sys
+
+from slimbox.cli import _StderrLog
+
+# imported only when a message is logged, a help text is printed, a record type or
+# type annotation is evaluated...: none of them may come back with `import slimbox.cli`
+LAZY = ("logging", "traceback")
+
+
+def test_importing_the_cli_leaves_lazy_modules_unimported():
+    code = f"import sys, slimbox.cli; print(' '.join(m for m in {LAZY!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == []
+
+
+def test_log_prints_messages_from_its_level_up(capsys):
+    log = _StderrLog(30)
+    log.info("hidden %s", 1)
+    log.warning("unsupported syscall %s -> ENOSYS", "foo(1)")
+    log.error("plain")
+    assert capsys.readouterr().err == "slimbox: unsupported syscall foo(1) -> ENOSYS\nslimbox: plain\n"
+
+
+def test_log_appends_the_traceback_when_asked(capsys):
+    log = _StderrLog(10)
+    try:
+        raise KeyError("planted")
+    except KeyError:
+        log.debug("internal error", exc_info=True)
+    err = capsys.readouterr().err
+    assert err.startswith("slimbox: internal error\nTraceback (most recent call last):\n")
+    assert err.rstrip().endswith("KeyError: 'planted'")
