@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.fd import drop_reference
@@ -68,6 +69,8 @@ SCM_MAX_FD = 253
 SIGPIPE = 13
 #: net.core.somaxconn: the largest listen backlog
 SOMAXCONN = 4096
+#: ioctl: bytes waiting to be read (also FIONREAD)
+SIOCINQ = 0x541B
 #: the write permission connect needs on a socket file
 _MAY_WRITE = 2
 
@@ -409,6 +412,18 @@ class UnixSocket(File):
         if self.peer is not None:
             keyed += ((self.peer.room_queue, POLLOUT | POLLWRNORM | POLLWRBAND),)
         return keyed
+
+    # --- control ------------------------------------------------------------------------------------
+
+    def ioctl(self, task, request: int, arg: int) -> int:
+        if request == SIOCINQ:
+            if self.listening:
+                raise LinuxError(Errno.EINVAL)
+            # a stream counts every unread byte, a datagram socket the next message only
+            waiting = self.inbox_size if self.kind == SOCK_STREAM else len(self.inbox[0].data) if self.inbox else 0
+            task.mm.write(arg, structs.I32.pack(min(waiting, 0x7FFFFFFF)))
+            return 0
+        raise LinuxError(Errno.ENOTTY)
 
     # --- options ------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ SOL_IP, SOL_TCP, SOL_UDP, SOL_IPV6 = IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPRO
 SOL_SOCKET = 1
 SO_REUSEADDR, SO_LINGER, SO_REUSEPORT = 2, 13, 15
 IPV6_V6ONLY = 26
-TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT = 1, 2, 4, 5, 6
+TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT = 1, 2, 3, 4, 5, 6
 IP_TOS, IP_TTL = 1, 2
 IPV6_UNICAST_HOPS = 16
 
@@ -38,7 +38,7 @@ _LINGER = struct.Struct("<ii")
 
 #: (level, option) -> the value Linux starts with, for options only stored and reported
 _DEFAULTS = {
-    (SOL_TCP, TCP_NODELAY): 0, (SOL_TCP, TCP_MAXSEG): 536, (SOL_TCP, TCP_KEEPIDLE): 7200,
+    (SOL_TCP, TCP_NODELAY): 0, (SOL_TCP, TCP_MAXSEG): 536, (SOL_TCP, TCP_CORK): 0, (SOL_TCP, TCP_KEEPIDLE): 7200,
     (SOL_TCP, TCP_KEEPINTVL): 75, (SOL_TCP, TCP_KEEPCNT): 9,
     (SOL_IP, IP_TOS): 0, (SOL_IP, IP_TTL): 64, (SOL_IPV6, IPV6_UNICAST_HOPS): 64,
 }
@@ -146,7 +146,8 @@ def set_option(sock: InetSocket, level: int, optname: int, value: bytes) -> bool
     elif (level, optname) in _DEFAULTS:
         if optname in (TCP_KEEPIDLE, TCP_KEEPINTVL) and level == SOL_TCP and not 1 <= number <= 32767:
             raise LinuxError(Errno.EINVAL)
-        if (level, optname) == (SOL_TCP, TCP_NODELAY):
+        if (level, optname) in ((SOL_TCP, TCP_NODELAY), (SOL_TCP, TCP_CORK)):
+            # loopback delivers every write at once, so corking changes no byte a reader sees
             number = int(number != 0)
         sock.inet_options[(level, optname)] = struct.pack("<i", number)
     else:
