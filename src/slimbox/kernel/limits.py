@@ -9,10 +9,10 @@ when the corresponding resource runs out, so programs handle it as they would th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.record import Frozen
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Process
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 DEFAULT_TASKS = 1024
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Frozen):
     """Resource limits of one sandbox; None means no limit beyond the host's own.
 
     memory:      bytes of guest memory, all processes together (writable or copied
@@ -41,23 +40,21 @@ class Limits:
                  past it, writes there fail with EFBIG and raise SIGXFSZ.
     """
 
-    memory: int | None = None
-    tasks: int = DEFAULT_TASKS
-    open_files: int | None = None
-    tmpfs: int | None = None
-    cpu_seconds: int | None = None
-    file_size: int | None = None
-    output: int | None = None
+    __slots__ = ("memory", "tasks", "open_files", "tmpfs", "cpu_seconds", "file_size", "output")
 
-    def __post_init__(self) -> None:
-        for name in ("memory", "open_files", "tmpfs", "cpu_seconds", "file_size", "output"):
-            value = getattr(self, name)
+    def __init__(self, memory: int | None = None, tasks: int = DEFAULT_TASKS, open_files: int | None = None,
+                 tmpfs: int | None = None, cpu_seconds: int | None = None, file_size: int | None = None,
+                 output: int | None = None) -> None:
+        optional = {"memory": memory, "open_files": open_files, "tmpfs": tmpfs, "cpu_seconds": cpu_seconds,
+                    "file_size": file_size, "output": output}
+        for name, value in optional.items():
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(f"limit {name} must be a non-negative integer or None, not {value!r}")
-        if not isinstance(self.tasks, int) or self.tasks < 1:
-            raise ValueError(f"limit tasks must be a positive integer, not {self.tasks!r}")
-        if self.open_files is not None and self.open_files < 3:
+        if not isinstance(tasks, int) or tasks < 1:
+            raise ValueError(f"limit tasks must be a positive integer, not {tasks!r}")
+        if open_files is not None and open_files < 3:
             raise ValueError("limit open_files must leave room for standard input, output and error (at least 3)")
+        self._set(tasks=tasks, **optional)
 
 
 class Budget:

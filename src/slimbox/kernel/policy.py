@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from slimbox.kernel.record import Frozen
 
 #: host directories the default view exposes read-only (when they exist)
 DEFAULT_HOST_DIRS: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -23,11 +23,11 @@ class PolicyError(ValueError):
     """A policy that cannot be built (bad mount spec, missing host path...)."""
 
 
-@dataclass(frozen=True)
-class MountSpec:
-    host: str
-    guest: str
-    writable: bool = True
+class MountSpec(Frozen):
+    __slots__ = ("host", "guest", "writable")
+
+    def __init__(self, host: str, guest: str, writable: bool = True) -> None:
+        self._set(host=host, guest=guest, writable=writable)
 
     @classmethod
     def parse(cls, spec: str) -> MountSpec:
@@ -48,10 +48,12 @@ class MountSpec:
         return cls(host, guest, writable)
 
 
-@dataclass(frozen=True)
-class Policy:
-    mounts: tuple[MountSpec, ...] = ()
-    rootfs: str | None = None           # a host directory or tar archive replacing the host view
-    tmpfs: tuple[str, ...] = ()
-    host_dirs: tuple[str, ...] = DEFAULT_HOST_DIRS
-    hidden_in_etc: frozenset[bytes] = field(default=DEFAULT_HIDDEN_IN_ETC)
+class Policy(Frozen):
+    """`rootfs`: a host directory or tar archive replacing the host view."""
+
+    __slots__ = ("mounts", "rootfs", "tmpfs", "host_dirs", "hidden_in_etc")
+
+    def __init__(self, mounts: tuple[MountSpec, ...] = (), rootfs: str | None = None, tmpfs: tuple[str, ...] = (),
+                 host_dirs: tuple[str, ...] = DEFAULT_HOST_DIRS,
+                 hidden_in_etc: frozenset[bytes] = DEFAULT_HIDDEN_IN_ETC) -> None:
+        self._set(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, host_dirs=host_dirs, hidden_in_etc=hidden_in_etc)
