@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.record import Record
 
 MAY_EXEC, MAY_WRITE, MAY_READ = 1, 2, 4
 
 
-@dataclass
-class Credentials:
-    uid: int = 0
-    euid: int = 0
-    suid: int = 0
-    fsuid: int = 0
-    gid: int = 0
-    egid: int = 0
-    sgid: int = 0
-    fsgid: int = 0
-    groups: tuple[int, ...] = field(default_factory=tuple)
+class Credentials(Record):
+    __slots__ = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "groups")
+
+    def __init__(self, uid: int = 0, euid: int = 0, suid: int = 0, fsuid: int = 0, gid: int = 0, egid: int = 0,
+                 sgid: int = 0, fsgid: int = 0, groups: tuple[int, ...] = ()) -> None:
+        self.uid = uid
+        self.euid = euid
+        self.suid = suid
+        self.fsuid = fsuid
+        self.gid = gid
+        self.egid = egid
+        self.sgid = sgid
+        self.fsgid = fsgid
+        self.groups = groups
 
     @classmethod
     def of(cls, uid: int, gid: int, groups: tuple[int, ...] = ()) -> Credentials:
         return cls(uid, uid, uid, uid, gid, gid, gid, gid, groups)
 
     def copy(self) -> Credentials:
-        return replace(self)
+        return Credentials(*self._values())
 
     @property
     def is_root(self) -> bool:
