@@ -8,7 +8,6 @@ memory, the parent waiting until the child execs or exits as vfork requires.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
@@ -138,7 +137,7 @@ def _new_process(kernel: Kernel, task: Task, flags: int, pid: int, context, exit
     real_parent = parent.parent if flags & CLONE_PARENT and parent.parent is not None else parent
     mm = MemoryManager(context.address_space, parent.mm.layout)
     mm.copy_from(parent.mm)
-    sigactions = parent.sigactions if flags & CLONE_SIGHAND else {n: replace(a) for n, a in parent.sigactions.items()}
+    sigactions = parent.sigactions if flags & CLONE_SIGHAND else {n: a.copy() for n, a in parent.sigactions.items()}
     if flags & CLONE_CLEAR_SIGHAND:
         sigactions = {n: a for n, a in sigactions.items() if a.handler == 1}
     child = Process(

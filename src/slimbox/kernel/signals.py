@@ -9,10 +9,10 @@ purpose when it was running): default action, ignore, or a handler frame built b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from slimbox.abi import sigframe
+from slimbox.kernel.record import Record
 
 if TYPE_CHECKING:
     from slimbox.kernel.task import Process, Task
@@ -56,26 +56,35 @@ def default_action(sig: int) -> str:
     return _DEFAULTS.get(sig, TERMINATE)  # real-time signals terminate by default
 
 
-@dataclass
-class Action:
-    handler: int = SIG_DFL
-    flags: int = 0
-    restorer: int = 0
-    mask: int = 0
+class Action(Record):
+    __slots__ = ("handler", "flags", "restorer", "mask")
+
+    def __init__(self, handler: int = SIG_DFL, flags: int = 0, restorer: int = 0, mask: int = 0) -> None:
+        self.handler = handler
+        self.flags = flags
+        self.restorer = restorer
+        self.mask = mask
+
+    def copy(self) -> Action:
+        return Action(self.handler, self.flags, self.restorer, self.mask)
 
 
-@dataclass
-class PendingSignal:
-    signo: int
-    info: bytes  # a packed 128-byte siginfo
+class PendingSignal(Record):
+    __slots__ = ("signo", "info")
+
+    def __init__(self, signo: int, info: bytes) -> None:
+        self.signo = signo
+        self.info = info  # a packed 128-byte siginfo
 
 
-@dataclass
-class SignalQueue:
+class SignalQueue(Record):
     """Pending signals of a thread or of a whole process. Standard signals are held
     once; real-time signals queue."""
 
-    items: list[PendingSignal] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[PendingSignal] | None = None) -> None:
+        self.items = [] if items is None else items
 
     def mask(self) -> int:
         value = 0
