@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.exit import reap, wait_status
+from slimbox.kernel.record import Record
 from slimbox.kernel.signals import CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD
 
 if TYPE_CHECKING:
@@ -18,12 +18,14 @@ WNOWAIT = 0x01000000
 WNOTHREAD, WALL, WCLONE = 0x20000000, 0x40000000, 0x80000000
 
 
-@dataclass
-class ChildState:
-    child: Process
-    code: int          # CLD_*
-    status: int        # exit code or signal number (what waitid's si_status holds)
-    wait_status: int   # what wait4 stores
+class ChildState(Record):
+    __slots__ = ("child", "code", "status", "wait_status")
+
+    def __init__(self, child: Process, code: int, status: int, wait_status: int) -> None:
+        self.child = child
+        self.code = code                # CLD_*
+        self.status = status            # exit code or signal number (what waitid's si_status holds)
+        self.wait_status = wait_status  # what wait4 stores
 
 
 def _matches(child: Process, task: Task, which: str, ident: int, options: int) -> bool:
