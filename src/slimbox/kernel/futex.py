@@ -8,7 +8,6 @@ the offset into them, so processes that share the memory (through fork) meet on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
@@ -22,13 +21,15 @@ if TYPE_CHECKING:
 BITSET_ANY = 0xFFFFFFFF
 
 
-@dataclass(eq=False)
 class Waiter:
-    task: Task
-    key: tuple[object, int]
-    bitset: int
-    queue: WaitQueue = field(default_factory=WaitQueue)
-    woken: bool = False
+    __slots__ = ("task", "key", "bitset", "queue", "woken")
+
+    def __init__(self, task: Task, key: tuple[object, int], bitset: int) -> None:
+        self.task = task
+        self.key = key
+        self.bitset = bitset
+        self.queue = WaitQueue()
+        self.woken = False
 
 
 class FutexTable:
