@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
@@ -37,6 +36,7 @@ from slimbox.kernel.futex import FutexTable
 from slimbox.kernel.limits import Budget, Limits, apply_rlimits
 from slimbox.kernel.log import DeferredLogger
 from slimbox.kernel.mm import MemoryManager
+from slimbox.kernel.record import Record
 from slimbox.kernel.signals import SIGKILL, SIGSYS, kernel_info
 from slimbox.kernel.task import Personality, Process, Task
 from slimbox.platforms.base import (
@@ -52,20 +52,26 @@ CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
 NO_REPLY = object()
 
 
-@dataclass
-class KernelConfig:
-    hostname: bytes = b"slimbox"
-    domainname: bytes = b"(none)"
-    release: bytes = b"6.1.0-slimbox"
-    version: bytes = b"#1 SMP PREEMPT_DYNAMIC slimbox"
-    uid: int = 0
-    gid: int = 0
-    aslr: bool = True
-    cpu_count: int = 1
-    memory_bytes: int = 4 << 30
-    #: the sandbox's resource limits (see limits.py)
-    limits: Limits = field(default_factory=Limits)
-    hwcap: dict[int, int] = field(default_factory=dict)
+class KernelConfig(Record):
+    __slots__ = ("hostname", "domainname", "release", "version", "uid", "gid", "aslr", "cpu_count", "memory_bytes",
+                 "limits", "hwcap")
+
+    def __init__(self, hostname: bytes = b"slimbox", domainname: bytes = b"(none)", release: bytes = b"6.1.0-slimbox",
+                 version: bytes = b"#1 SMP PREEMPT_DYNAMIC slimbox", uid: int = 0, gid: int = 0, aslr: bool = True,
+                 cpu_count: int = 1, memory_bytes: int = 4 << 30, limits: Limits | None = None,
+                 hwcap: dict[int, int] | None = None) -> None:
+        self.hostname = hostname
+        self.domainname = domainname
+        self.release = release
+        self.version = version
+        self.uid = uid
+        self.gid = gid
+        self.aslr = aslr
+        self.cpu_count = cpu_count
+        self.memory_bytes = memory_bytes
+        #: the sandbox's resource limits (see limits.py)
+        self.limits = Limits() if limits is None else limits
+        self.hwcap = {} if hwcap is None else hwcap
 
 
 class Timer:
