@@ -6,7 +6,6 @@ platform context and the state of the syscall it is in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from slimbox.kernel.cred import Credentials
@@ -52,58 +51,62 @@ class Personality(Protocol):
         NO_REPLY when the task must not be resumed (it exited)."""
 
 
-@dataclass(eq=False)
 class Process:
-    kernel: Kernel
-    pid: int
-    mm: MemoryManager
-    fds: FdTable
-    fs: FsContext
-    cred: Credentials
-    personality: Personality
-    parent: Process | None = None
-    pgid: int = 0
-    sid: int = 0
-    threads: dict[int, Task] = field(default_factory=dict)
-    children: list[Process] = field(default_factory=list)
-    rlimits: list[tuple[int, int]] = field(default_factory=default_rlimits)
-    exe: PathNode | None = None
-    comm: bytes = b""
-    start_time_ns: int = 0
-    #: (exit code, killing signal) once the whole process has ended (it is then a zombie
-    #: until its parent reaps it)
-    exit_status: tuple[int, int] | None = None
-    #: a core dump would have been written (the 0x80 bit of the wait status)
-    core_dumped: bool = False
-    exit_description: str = ""
-    exiting: bool = False
-    reaped: bool = False
-    no_new_privs: bool = False
-    #: the signal sent to the parent when this process ends (SIGCHLD, or what clone asked)
-    exit_signal: int = 17
-    #: signal dispositions shared by the threads (a dict shared between processes made
-    #: with CLONE_SIGHAND); missing numbers are SIG_DFL
-    sigactions: dict[int, Action] = field(default_factory=dict)
-    #: signals pending for the process as a whole
-    pending: SignalQueue = field(default_factory=SignalQueue)
-    #: job control: stopped by a stop signal, and what the parent has not been told yet
-    stopped: bool = False
-    stop_signal: int = 0
-    report_stopped: bool = False
-    report_continued: bool = False
-    #: the parent waits here for children to change state
-    child_events: WaitQueue = field(default_factory=WaitQueue)
-    #: notified whenever a signal is queued for the process or one of its threads
-    signal_arrivals: WaitQueue = field(default_factory=WaitQueue)
-    #: notified when a vfork child execs or exits
-    vfork_done: WaitQueue = field(default_factory=WaitQueue)
-    vfork_released: bool = True
-    #: ITIMER_REAL / alarm: (timer, interval_ns)
-    real_timer: object = None
-    real_interval_ns: int = 0
-    child_subreaper: bool = False
-    #: the CPU second at which SIGXCPU was last sent (RLIMIT_CPU)
-    cpu_limit_signalled: int = -1
+    def __init__(self, kernel: Kernel, pid: int, mm: MemoryManager, fds: FdTable, fs: FsContext, cred: Credentials,
+                 personality: Personality, parent: Process | None = None, pgid: int = 0, sid: int = 0, *,
+                 rlimits: list[tuple[int, int]] | None = None, exe: PathNode | None = None, comm: bytes = b"",
+                 start_time_ns: int = 0, exit_signal: int = 17, sigactions: dict[int, Action] | None = None,
+                 no_new_privs: bool = False) -> None:
+        self.kernel = kernel
+        self.pid = pid
+        self.mm = mm
+        self.fds = fds
+        self.fs = fs
+        self.cred = cred
+        self.personality = personality
+        self.parent = parent
+        self.pgid = pgid
+        self.sid = sid
+        self.threads: dict[int, Task] = {}
+        self.children: list[Process] = []
+        self.rlimits = default_rlimits() if rlimits is None else rlimits
+        self.exe = exe
+        self.comm = comm
+        self.start_time_ns = start_time_ns
+        #: (exit code, killing signal) once the whole process has ended (it is then a zombie
+        #: until its parent reaps it)
+        self.exit_status: tuple[int, int] | None = None
+        #: a core dump would have been written (the 0x80 bit of the wait status)
+        self.core_dumped = False
+        self.exit_description = ""
+        self.exiting = False
+        self.reaped = False
+        self.no_new_privs = no_new_privs
+        #: the signal sent to the parent when this process ends (SIGCHLD, or what clone asked)
+        self.exit_signal = exit_signal
+        #: signal dispositions shared by the threads (a dict shared between processes made
+        #: with CLONE_SIGHAND); missing numbers are SIG_DFL
+        self.sigactions = {} if sigactions is None else sigactions
+        #: signals pending for the process as a whole
+        self.pending = SignalQueue()
+        #: job control: stopped by a stop signal, and what the parent has not been told yet
+        self.stopped = False
+        self.stop_signal = 0
+        self.report_stopped = False
+        self.report_continued = False
+        #: the parent waits here for children to change state
+        self.child_events = WaitQueue()
+        #: notified whenever a signal is queued for the process or one of its threads
+        self.signal_arrivals = WaitQueue()
+        #: notified when a vfork child execs or exits
+        self.vfork_done = WaitQueue()
+        self.vfork_released = True
+        #: ITIMER_REAL / alarm: (timer, interval_ns)
+        self.real_timer: object = None
+        self.real_interval_ns = 0
+        self.child_subreaper = False
+        #: the CPU second at which SIGXCPU was last sent (RLIMIT_CPU)
+        self.cpu_limit_signalled = -1
 
     def leader(self) -> Task | None:
         return self.threads.get(self.pid)
@@ -117,36 +120,36 @@ class Process:
         return self.exit_status is not None and not self.reaped
 
 
-@dataclass(eq=False)
 class Task:
-    tid: int
-    process: Process
-    context: Context
-    sigmask: int = 0
-    clear_child_tid: int = 0
-    robust_list: tuple[int, int] = (0, 0)
-    #: the syscall being served: (nr, raw args), kept while the task is parked
-    syscall_nr: int = -1
-    syscall_args: list[int] = field(default_factory=list)
-    #: handler-private state that survives re-running a blocked syscall
-    restart: dict = field(default_factory=dict)
-    #: queues (and timer) this task is parked on
-    parked_on: tuple[WaitQueue, ...] = ()
-    parked_timer: object = None
-    parked: bool = False
-    alive: bool = True
-    sigaltstack: tuple[int, int, int] = (0, 2, 0)  # (sp, flags=SS_DISABLE, size)
-    pdeath_signal: int = 0
-    #: the CPUs the thread asked to run on (a bit per sandbox CPU; 0 means all)
-    affinity: int = 0
-    #: signals pending for this thread only
-    pending: SignalQueue = field(default_factory=SignalQueue)
-    #: the mask to restore when a handler runs after sigsuspend/ppoll/pselect (else None)
-    saved_sigmask: int | None = None
-    #: the kernel let the thread run on the host (not parked, not in the kernel's hands)
-    running: bool = False
-    #: what to do when a job-control stop ends (the thread is held until then)
-    held: object = None
+    def __init__(self, tid: int, process: Process, context: Context) -> None:
+        self.tid = tid
+        self.process = process
+        self.context = context
+        self.sigmask = 0
+        self.clear_child_tid = 0
+        self.robust_list = (0, 0)
+        #: the syscall being served: (nr, raw args), kept while the task is parked
+        self.syscall_nr = -1
+        self.syscall_args: list[int] = []
+        #: handler-private state that survives re-running a blocked syscall
+        self.restart: dict = {}
+        #: queues (and timer) this task is parked on
+        self.parked_on: tuple[WaitQueue, ...] = ()
+        self.parked_timer: object = None
+        self.parked = False
+        self.alive = True
+        self.sigaltstack = (0, 2, 0)  # (sp, flags=SS_DISABLE, size)
+        self.pdeath_signal = 0
+        #: the CPUs the thread asked to run on (a bit per sandbox CPU; 0 means all)
+        self.affinity = 0
+        #: signals pending for this thread only
+        self.pending = SignalQueue()
+        #: the mask to restore when a handler runs after sigsuspend/ppoll/pselect (else None)
+        self.saved_sigmask: int | None = None
+        #: the kernel let the thread run on the host (not parked, not in the kernel's hands)
+        self.running = False
+        #: what to do when a job-control stop ends (the thread is held until then)
+        self.held: object = None
 
     @property
     def pid(self) -> int:
