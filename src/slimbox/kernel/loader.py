@@ -9,7 +9,6 @@ host vDSO and every clock read is a syscall the kernel answers.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
@@ -18,6 +17,7 @@ from slimbox.kernel.file import O_RDONLY, File
 from slimbox.kernel.mm import (
     MAP_FIXED, MAP_PRIVATE, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, MemoryManager, page_down, page_up,
 )
+from slimbox.kernel.record import Record
 
 if TYPE_CHECKING:
     from slimbox.kernel.fs.vfs import PathNode
@@ -41,46 +41,56 @@ MAX_ARG_STRLEN = 32 * PAGE    # one argument or environment string
 MAX_ARGS_TOTAL = 2 * 1024 * 1024  # all of argv + envp (Linux allows a quarter of the stack limit)
 
 
-@dataclass
-class ProgramHeader:
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    filesz: int
-    memsz: int
+class ProgramHeader(Record):
+    __slots__ = ("type", "flags", "offset", "vaddr", "filesz", "memsz")
+
+    def __init__(self, type: int, flags: int, offset: int, vaddr: int, filesz: int, memsz: int) -> None:
+        self.type = type
+        self.flags = flags
+        self.offset = offset
+        self.vaddr = vaddr
+        self.filesz = filesz
+        self.memsz = memsz
 
 
-@dataclass
-class ElfImage:
-    type: int
-    entry: int
-    phoff: int
-    phentsize: int
-    phnum: int
-    headers: list[ProgramHeader]
-    interp: bytes | None
+class ElfImage(Record):
+    __slots__ = ("type", "entry", "phoff", "phentsize", "phnum", "headers", "interp")
+
+    def __init__(self, type: int, entry: int, phoff: int, phentsize: int, phnum: int, headers: list[ProgramHeader],
+                 interp: bytes | None) -> None:
+        self.type = type
+        self.entry = entry
+        self.phoff = phoff
+        self.phentsize = phentsize
+        self.phnum = phnum
+        self.headers = headers
+        self.interp = interp
 
     def loads(self) -> list[ProgramHeader]:
         return [h for h in self.headers if h.type == PT_LOAD]
 
 
-@dataclass
-class ExecResult:
+class ExecResult(Record):
     """What execve produced: where to start, and what /proc will show."""
 
-    entry: int
-    stack_pointer: int
-    exe: PathNode
-    argv: list[bytes]
-    auxv: list[tuple[int, int]] = field(default_factory=list)
+    __slots__ = ("entry", "stack_pointer", "exe", "argv", "auxv")
+
+    def __init__(self, entry: int, stack_pointer: int, exe: PathNode, argv: list[bytes],
+                 auxv: list[tuple[int, int]] | None = None) -> None:
+        self.entry = entry
+        self.stack_pointer = stack_pointer
+        self.exe = exe
+        self.argv = argv
+        self.auxv = [] if auxv is None else auxv
 
 
-@dataclass
-class ExecRequest:
-    path: bytes
-    argv: list[bytes]
-    envp: list[bytes]
+class ExecRequest(Record):
+    __slots__ = ("path", "argv", "envp")
+
+    def __init__(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> None:
+        self.path = path
+        self.argv = argv
+        self.envp = envp
 
 
 def parse_elf(header: bytes, read_at: Callable[[int, int], bytes]) -> ElfImage:
@@ -191,13 +201,16 @@ def image_end(image: ElfImage, bias: int) -> int:
     return max(bias + h.vaddr + h.memsz for h in image.loads())
 
 
-@dataclass
-class StackSpec:
-    argv: list[bytes]
-    envp: list[bytes]
-    execfn: bytes
-    auxv: list[tuple[int, int]]
-    random16: bytes
+class StackSpec(Record):
+    __slots__ = ("argv", "envp", "execfn", "auxv", "random16")
+
+    def __init__(self, argv: list[bytes], envp: list[bytes], execfn: bytes, auxv: list[tuple[int, int]],
+                 random16: bytes) -> None:
+        self.argv = argv
+        self.envp = envp
+        self.execfn = execfn
+        self.auxv = auxv
+        self.random16 = random16
 
 
 def build_stack(mm: MemoryManager, top: int, spec: StackSpec) -> tuple[int, list[tuple[int, int]]]:
