@@ -14,12 +14,12 @@ supervisor error.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.limits import Budget
+from slimbox.kernel.record import Record
 from slimbox.platforms.base import GuestMemoryError
 
 if TYPE_CHECKING:
@@ -78,27 +78,37 @@ def page_down(value: int) -> int:
     return value & PAGE_MASK
 
 
-@dataclass(slots=True)
-class Vma:
-    start: int
-    end: int
-    prot: int
-    shared: bool
-    name: bytes = b""                 # path of the file, or [heap] / [stack]
-    inode: Inode | None = None        # backing file, for refills and /proc/PID/maps
-    offset: int = 0                   # file offset of `start`
-    file_size: int = 0                # bytes of the file that back this mapping (from `offset` at map time)
-    write_back: bool = False          # a shared mapping of a file opened for writing
-    host_backed: bool = False         # the platform mapped the host file itself (no copy)
-    #: for MAP_SHARED memory: an object standing for the shared pages (kept by forks,
-    #: so shared futexes can be keyed by it) and this VMA's offset into them
-    region: object = None
-    region_offset: int = 0
+class Vma(Record):
+    __slots__ = ("start", "end", "prot", "shared", "name", "inode", "offset", "file_size", "write_back",
+                 "host_backed", "region", "region_offset")
+
+    def __init__(self, start: int, end: int, prot: int, shared: bool, name: bytes = b"", inode: Inode | None = None,
+                 offset: int = 0, file_size: int = 0, write_back: bool = False, host_backed: bool = False,
+                 region: object = None, region_offset: int = 0) -> None:
+        self.start = start
+        self.end = end
+        self.prot = prot
+        self.shared = shared
+        self.name = name                # path of the file, or [heap] / [stack]
+        self.inode = inode              # backing file, for refills and /proc/PID/maps
+        self.offset = offset            # file offset of `start`
+        self.file_size = file_size      # bytes of the file that back this mapping (from `offset` at map time)
+        self.write_back = write_back    # a shared mapping of a file opened for writing
+        self.host_backed = host_backed  # the platform mapped the host file itself (no copy)
+        #: for MAP_SHARED memory: an object standing for the shared pages (kept by forks,
+        #: so shared futexes can be keyed by it) and this VMA's offset into them
+        self.region = region
+        self.region_offset = region_offset
 
     def copy(self) -> Vma:
-        # field by field: dataclasses.replace costs twenty times more, and forks copy every VMA
         return Vma(self.start, self.end, self.prot, self.shared, self.name, self.inode, self.offset,
                    self.file_size, self.write_back, self.host_backed, self.region, self.region_offset)
+
+    def spanning(self, start: int, end: int) -> Vma:
+        """A copy over start..end, all else (file offset too) unchanged."""
+        vma = self.copy()
+        vma.start, vma.end = start, end
+        return vma
 
     def split(self, at: int) -> tuple[Vma, Vma]:
         delta = at - self.start
@@ -127,13 +137,19 @@ class Vma:
         return self.end - self.start
 
 
-@dataclass
-class Layout:
+class Layout(Record):
     """Where things go in a fresh address space (randomised by the loader)."""
 
-    mmap_base: int = 0x7FFFF7FFF000
-    stack_top: int = 0x7FFFFFFDE000
-    pie_base: int = 0x555555554000
+    __slots__ = ("mmap_base", "stack_top", "pie_base")
+
+    def __init__(self, mmap_base: int = 0x7FFFF7FFF000, stack_top: int = 0x7FFFFFFDE000,
+                 pie_base: int = 0x555555554000) -> None:
+        self.mmap_base = mmap_base
+        self.stack_top = stack_top
+        self.pie_base = pie_base
+
+    def copy(self) -> Layout:
+        return Layout(self.mmap_base, self.stack_top, self.pie_base)
 
 
 class MemoryManager:
@@ -433,7 +449,7 @@ class MemoryManager:
             self.budget.check(new_size - old_size)
         if vma.end == tail_start and self._free(tail_start, tail_end):
             self.aspace.map(tail_start, tail_end - tail_start, vma.prot, shared=vma.shared)
-            grown = replace(vma, end=tail_end)
+            grown = vma.spanning(vma.start, tail_end)
             self._take_range(vma.start, vma.end)
             self._insert(grown)
             self._refill_file_tail(grown, tail_start)
@@ -447,7 +463,7 @@ class MemoryManager:
         pieces = self._take_range(old, old + old_size)
         self.aspace.move(old, old_size, new_addr, new_size)
         first = pieces[0]
-        moved = replace(first, start=new_addr, end=new_addr + new_size)
+        moved = first.spanning(new_addr, new_addr + new_size)
         self._insert(moved)
         if new_size > old_size:
             self._refill_file_tail(moved, new_addr + old_size)
@@ -511,7 +527,7 @@ class MemoryManager:
             heap = self.find(old_end - 1) if old_end > self.brk_start else None
             if heap is not None and heap.name == b"[heap]":
                 self._take_range(heap.start, heap.end)
-                self._insert(replace(heap, end=new_end))
+                self._insert(heap.spanning(heap.start, new_end))
             else:
                 self._insert(Vma(old_end, new_end, PROT_READ | PROT_WRITE, False, b"[heap]"))
         elif new_end < old_end:
@@ -577,7 +593,7 @@ class MemoryManager:
         self._starts = list(other._starts)
         self.budget = other.budget
         self.budget.used += self.charged()
-        self.layout = replace(other.layout)
+        self.layout = other.layout.copy()
         self.brk_start, self.brk_current = other.brk_start, other.brk_current
         self.stack_start, self.stack_end = other.stack_start, other.stack_end
         self.arg_start, self.arg_end = other.arg_start, other.arg_end
