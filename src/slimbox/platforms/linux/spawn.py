@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
 
 from slimbox.platforms.linux import _native as native
 
@@ -33,20 +32,27 @@ _NAMESPACES = (
 )
 
 
-@dataclass
 class Isolation:
     """What the host granted the stub beyond seccomp and ptrace."""
 
-    namespaces: list[str] = field(default_factory=list)
-    empty_root: bool = False
+    __slots__ = ("namespaces", "empty_root")
+
+    def __init__(self, namespaces: list[str] | None = None, empty_root: bool = False) -> None:
+        self.namespaces = [] if namespaces is None else namespaces
+        self.empty_root = empty_root
+
+    def __repr__(self) -> str:
+        return f"Isolation(namespaces={self.namespaces!r}, empty_root={self.empty_root!r})"
 
 
-@dataclass
 class SpawnedStub:
-    pid: int          # host pid of the stub (the guest process)
-    # the stub holds its end of the mapping channel as CHANNEL_FD
-    keeper: int       # host pid of the keeper process
-    isolation: Isolation
+    __slots__ = ("pid", "keeper", "isolation")
+
+    def __init__(self, pid: int, keeper: int, isolation: Isolation) -> None:
+        self.pid = pid              # host pid of the stub (the guest process)
+        # the stub holds its end of the mapping channel as CHANNEL_FD
+        self.keeper = keeper        # host pid of the keeper process
+        self.isolation = isolation
 
 
 def _report(fd: int, text: str) -> None:
