@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="bytes written to standard output and error together (then SIGXFSZ, EFBIG)")
     limits.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                         help=f"stop the whole sandbox after this long (exit status {EXIT_TIMED_OUT})")
+    net = run.add_argument_group("network", "see docs/networking.md")
+    net.add_argument("--net", default="none", metavar="none|host",
+                     help="none (default): the sandbox's own loopback only; host: TCP to the --allow entries")
+    net.add_argument("--allow", action="append", default=[], metavar="HOST:PORT",
+                     help="with --net host, a host address and port the sandbox may connect to "
+                          "(names resolved once, at start)")
+    net.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:GUESTPORT",
+                     help="make the sandbox's TCP listener on GUESTPORT reachable on the host at HOSTPORT "
+                          "(on 127.0.0.1 unless IP is given)")
     run.add_argument("--no-lockdown", dest="lockdown", action="store_false",
                      help="do not restrict the supervisor to the host syscalls of `slimbox host-syscalls`")
     run.add_argument("-q", "--quiet", action="store_true", help="report only errors of the sandbox itself")
@@ -180,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.strace:
             strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
         sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log,
-                          limits=limits)
+                          limits=limits, net=args.net, allow=args.allow, publish=args.publish)
         result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
                              timeout=args.timeout)
     except PolicyError as exc:
@@ -241,7 +250,7 @@ def _command(args: argparse.Namespace) -> int:
         sys.stdout.write(markdown())
         return 0
     if args.command == "host-syscalls":
-        from slimbox.platforms.linux.lockdown import host_syscalls, markdown
+        from slimbox.platforms.linux.lockdown import host_syscalls, markdown, network_syscalls
 
         if args.markdown:
             print(markdown(), end="")
@@ -250,6 +259,11 @@ def _command(args: argparse.Namespace) -> int:
             rule = f" [{entry.constraint()}]" if entry.rule is not None else ""
             print(f"{entry.nr:4} {entry.name:<16} {entry.reason}{rule}")
         print(f"{len(host_syscalls())} host syscalls")
+        print("only with --net host or -p:")
+        for entry in network_syscalls():
+            rule = f" [{entry.constraint()}]" if entry.rule is not None else ""
+            print(f"{entry.nr:4} {entry.name:<16} {entry.reason}{rule}")
+        print(f"{len(network_syscalls())} more host syscalls with host networking")
         return 0
     return 2
 

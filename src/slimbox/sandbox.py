@@ -25,6 +25,7 @@ from slimbox.kernel.file import File
 from slimbox.kernel.fs.vfs import FsContext
 from slimbox.kernel.kernel import Kernel, KernelConfig, SandboxTimeout
 from slimbox.kernel.limits import Limits
+from slimbox.kernel.net.policy import NetworkPolicy
 from slimbox.kernel.policy import MountSpec, Policy, PolicyError
 from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
 from slimbox.north import SandboxOS
@@ -129,9 +130,14 @@ class Sandbox:
     def __init__(self, *, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
                  tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "linux",
                  uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
+                 publish: Iterable[str] = ()) -> None:
+        """`net`: "none" (only the sandbox's own loopback) or "host" (TCP to the HOST:PORT
+        entries of `allow`, resolved here); `publish`: "[IP:]HOSTPORT:GUESTPORT" entries,
+        host ports whose connections reach sandbox listeners (docs/networking.md)."""
         specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
         self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
+        self.network = NetworkPolicy.build(net, allow, publish)
         self.platform_name = platform
         self.host = _make_host(platform)
         self.uid = 0 if uid is None else uid
@@ -144,6 +150,12 @@ class Sandbox:
         self.kernel = Kernel(self.host, config, log)
         self.kernel.vfs = build_view(self.kernel, self.host, self.policy)
         self.os = SandboxOS(self.kernel)
+        self._allowed: frozenset = frozenset()
+        if self.network.mode == "host":
+            from slimbox import _network
+
+            self._allowed, hosts = _network.resolve_allowed(platform, self.network)
+            _network.write_resolver_files(self.os, hostname, hosts)
 
     # --- running programs ------------------------------------------------------------
 
@@ -169,6 +181,9 @@ class Sandbox:
         platform = _platform(self.platform_name, self.host)
         kernel.platform = platform
         try:
+            from slimbox._network import start_network
+
+            kernel.network = start_network(kernel, self.platform_name, platform, self.network, self._allowed)
             fds, terminal = self._stdio(input, stdout, stderr, out, err)
             kernel.terminal = terminal
             cred = Credentials.of(self.uid, self.gid)
@@ -184,7 +199,7 @@ class Sandbox:
                 raise ExecError(exc.errno, strerror(exc.errno), args[0].decode(errors="replace")) from None
             task.context.resume()
             if lockdown:
-                platform.lock_down()
+                platform.lock_down(network=self.network.uses_host_sockets)
             deadline = None if timeout is None else kernel.monotonic_ns() + int(timeout * 1e9)
             try:
                 with _forwarding_host_signals(kernel, platform):
@@ -194,6 +209,9 @@ class Sandbox:
                                                 bytes(err) if stderr == PIPE else None) from None
         finally:
             kernel.kill_everything("run finished")
+            if getattr(kernel, "network", None) is not None:
+                kernel.network.close()
+                kernel.network = None
             platform.close()
             kernel.platform = None
             kernel.init = None
@@ -278,9 +296,12 @@ def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_outp
         stdout=None, stderr=None, timeout: float | None = None, env: Mapping[str, str] | None = None,
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
         tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
-        lockdown: bool = False, limits: Limits | None = None) -> SandboxResult:
-    """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run)."""
-    with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits) as sandbox:
+        lockdown: bool = False, limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
+        publish: Iterable[str] = ()) -> SandboxResult:
+    """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run; `net`,
+    `allow` and `publish` as Sandbox takes them)."""
+    with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits, net=net, allow=allow,
+                 publish=publish) as sandbox:
         return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
                            timeout=timeout, env=env, cwd=cwd, strace=strace, check=check, lockdown=lockdown)
 

@@ -12,13 +12,16 @@ import pathlib
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from slimbox.platforms.linux.lockdown import ALLOWED, ARGUMENT_RULES, build_lockdown_filter, host_syscalls
+from slimbox.platforms.linux.lockdown import (
+    ALLOWED, ARGUMENT_RULES, NETWORK, build_lockdown_filter, host_syscalls, network_syscalls,
+)
 
 BUSYBOX = "/bin/busybox"
 GUEST_TESTS = pathlib.Path(__file__).resolve().parent.parent / "guest"
@@ -103,7 +106,7 @@ def test_the_list_is_short_and_every_entry_says_why():
     entries = host_syscalls()
     assert len(entries) <= 60
     assert all(entry.reason.strip() for entry in entries)
-    assert set(ARGUMENT_RULES) <= set(ALLOWED)
+    assert set(ARGUMENT_RULES) <= set(ALLOWED) | set(NETWORK)
     # nothing that would let a compromised supervisor reach further
     for forbidden in ("execve", "execveat", "socket", "connect", "bind", "fork", "vfork", "clone",
                       "clone3", "open", "mount", "setns", "unshare", "ptrace_attach", "process_vm_writev",
@@ -114,15 +117,18 @@ def test_the_list_is_short_and_every_entry_says_why():
 def test_cli_prints_the_list():
     proc = subprocess.run([*SLIMBOX, "host-syscalls"], capture_output=True, text=True, check=True)
     lines = proc.stdout.splitlines()
-    assert lines[-1] == f"{len(ALLOWED)} host syscalls"
-    assert {line.split()[1] for line in lines[:-1]} == set(ALLOWED)
+    end = lines.index(f"{len(ALLOWED)} host syscalls")
+    assert {line.split()[1] for line in lines[:end]} == set(ALLOWED)
+    assert lines[end + 1] == "only with --net host or -p:"
+    assert lines[-1] == f"{len(NETWORK)} more host syscalls with host networking"
+    assert {line.split()[1] for line in lines[end + 2:-1]} == set(NETWORK)
 
 
-def _locked_child(body: str) -> subprocess.CompletedProcess:
+def _locked_child(body: str, network: bool = False) -> subprocess.CompletedProcess:
     script = textwrap.dedent(f"""
         import os, socket, mmap, ctypes
         from slimbox.platforms.linux.lockdown import lock_down
-        lock_down()
+        lock_down(network={network})
         print("locked", flush=True)
         {body}
         print("survived", flush=True)
@@ -165,3 +171,58 @@ def test_no_lockdown_flag_runs_unrestricted():
     proc = subprocess.run([*SLIMBOX, "run", "-q", "--no-lockdown", "--", BUSYBOX, "echo", "ok"],
                           capture_output=True, timeout=60, env={**os.environ})
     assert proc.returncode == 0 and proc.stdout == b"ok\n"
+
+
+# --- host networking: its syscalls are allowed only when a sandbox uses host sockets ---------
+
+
+def test_network_syscalls_are_a_separate_list_each_with_a_reason():
+    assert NETWORK and not set(NETWORK) & set(ALLOWED)
+    assert all(reason.strip() for reason in NETWORK.values())
+    assert {entry.name for entry in host_syscalls()} == set(ALLOWED)
+    assert {entry.name for entry in host_syscalls(network=True)} == set(ALLOWED) | set(NETWORK)
+    assert {entry.name for entry in network_syscalls()} == set(NETWORK)
+    # without host networking the filter is exactly what it was; with it, it differs
+    assert build_lockdown_filter() == build_lockdown_filter(network=False)
+    assert build_lockdown_filter(network=True) != build_lockdown_filter()
+    for forbidden in ("execve", "fork", "clone", "bind", "listen", "setsockopt", "ptrace_attach", "socketpair"):
+        assert forbidden not in NETWORK, forbidden
+
+
+def test_with_network_a_tcp_socket_is_allowed_but_nothing_else_is():
+    proc = _locked_child("socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK).close()",
+                         network=True)
+    assert proc.returncode == 0, proc.stderr
+    proc = _locked_child("socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)", network=True)
+    assert proc.returncode == -signal.SIGSYS, (proc.returncode, proc.stderr)
+    proc = _locked_child("socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)")
+    assert proc.returncode == -signal.SIGSYS, (proc.returncode, proc.stderr)
+
+
+NET_PROBE = textwrap.dedent("""
+    import socket, sys
+    for host, port in (('127.0.0.2', int(sys.argv[1])), ('192.0.2.1', 80)):
+        try:
+            socket.create_connection((host, port), timeout=5)
+        except OSError as exc:
+            print(host, exc.errno)
+""")
+
+
+def test_with_net_none_the_supervisor_makes_no_inet_socket_at_all(tmp_path):
+    """The guest tries a host listener's address and a remote one: nothing reaches the
+    host listener, and the supervisor's whole trace has no AF_INET/AF_INET6 socket and
+    no connect."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.2", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        proc, calls = _strace_supervisor(tmp_path, ["/usr/bin/python3", "-c", NET_PROBE, str(port)])
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode().splitlines() == ["127.0.0.2 111", "192.0.2.1 101"]  # ECONNREFUSED, ENETUNREACH
+    trace = (tmp_path / "strace.log").read_text()
+    assert "socket(AF_INET" not in trace and "connect(" not in trace
+    assert not set(calls) & set(NETWORK)

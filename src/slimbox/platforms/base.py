@@ -294,6 +294,60 @@ class Host(Protocol):
         """Auxiliary-vector entries describing the CPU (AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ)."""
 
 
+class HostConnection(Protocol):
+    """A host TCP connection the supervisor holds for the sandbox; non-blocking."""
+
+    def connect_result(self) -> int:
+        """The errno a finished connect ended with (0: connected)."""
+
+    def send(self, data: bytes) -> int:
+        """Bytes the host took; 0 when its buffer is full. OSError for a broken connection."""
+
+    def receive(self, length: int) -> bytes | None:
+        """Up to `length` bytes; None if nothing has come yet, b'' at end of stream."""
+
+    def shutdown_send(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class HostListener(Protocol):
+    """A listening host socket that publishes a sandbox port."""
+
+    #: (16-byte ip, port) it is bound to
+    address: tuple[bytes, int]
+
+    def accept(self) -> tuple[HostConnection, tuple[bytes, int]] | None:
+        """The next connection and its client's (16-byte ip, port), or None."""
+
+    def close(self) -> None: ...
+
+
+class HostNetwork(Protocol):
+    """The host side of a sandbox's network: connections the policy allows and
+    listeners that publish sandbox ports. Addresses are 16 bytes (IPv4 v4-mapped).
+    The platform watches it like a host stream (`Platform.watch_readable`): it is
+    ready when one of its sockets is, and `ready_keys()` then names their keys."""
+
+    def ready(self) -> bool: ...
+
+    def ready_keys(self) -> list[object]:
+        """Keys of sockets ready now for what they are watched for (never waits)."""
+
+    def watch(self, handle: HostConnection | HostListener, key: object, readable: bool, writable: bool) -> None:
+        """Report `key` from ready_keys() while `handle` is readable and/or writable."""
+
+    def connect(self, ip: bytes, port: int) -> HostConnection:
+        """Start a TCP connection; it completes when the connection turns writable."""
+
+    def listen(self, ip: str, port: int) -> HostListener: ...
+
+    def resolve(self, name: str) -> list[bytes]:
+        """The addresses of a host name as the host resolves it."""
+
+    def close(self) -> None: ...
+
+
 class Platform(Protocol):
     """A way of hosting guest code."""
 
@@ -312,9 +366,10 @@ class Platform(Protocol):
     def poke(self) -> None:
         """Make a blocked wait() return soon; safe to call from a signal handler."""
 
-    def lock_down(self) -> None:
-        """Restrict the supervisor to the host syscalls a running sandbox needs
-        (irreversible; for a process dedicated to one sandbox)."""
+    def lock_down(self, *, network: bool = False) -> None:
+        """Restrict the supervisor to the host syscalls a running sandbox needs, with
+        those of host sockets when `network` (irreversible; for a process dedicated
+        to one sandbox)."""
 
     def close(self) -> None:
         """Kill every guest thread and release what the platform holds."""

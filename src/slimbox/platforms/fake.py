@@ -539,7 +539,7 @@ class FakePlatform:
         self.waits: list[int | None] = []
         self.closed = False
 
-    def lock_down(self) -> None:
+    def lock_down(self, *, network: bool = False) -> None:
         self.locked = True
 
     def new_process(self) -> FakeContext:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.file import POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from slimbox.kernel.net.unix import (
     POLLWRBAND, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_DGRAM, SOCK_STREAM, Message, UnixSocket, owner_of,
@@ -240,9 +240,15 @@ class InetSocket(UnixSocket):
         self.check_family(ip)
         if is_wildcard(ip):
             ip = LOOPBACK4 if is_mapped(ip) else LOOPBACK6
-        if not is_loopback(ip):
-            raise LinuxError(Errno.ENETUNREACH)
+        network = getattr(task.kernel, "network", None)
+        brokered = network is not None and network.brokers(ip, port)
+        if not is_loopback(ip) and not brokered:
+            if network is None:
+                raise LinuxError(Errno.ENETUNREACH)
+            raise network.refuse(ip, port, self.kind == SOCK_STREAM)
         if self.kind == SOCK_DGRAM:
+            if brokered:
+                raise network.refuse(ip, port, False)  # UDP is not brokered
             self.autobind(task)
             assert self.address is not None
             if is_wildcard(self.address[0]):
@@ -252,6 +258,17 @@ class InetSocket(UnixSocket):
             return
         if self.listening:
             raise LinuxError(Errno.EINVAL)
+        if getattr(self.peer, "connecting", False):
+            # a host connection still under way (kernel/net/broker.py)
+            if "host_connect" in task.restart:
+                raise Block((self.state_queue,))
+            raise LinuxError(Errno.EALREADY)
+        if task.restart.pop("host_connect", None) is not None:
+            # a blocking connect to the host woke: it ended one way or the other
+            if self.peer is not None:
+                return
+            error, self.pending_error = self.pending_error or Errno.ECONNREFUSED, 0
+            raise LinuxError(error)
         if self.connect_in_progress:
             # the first connect after EINPROGRESS reports how it ended, as Linux's does
             self.connect_in_progress = False
@@ -262,6 +279,14 @@ class InetSocket(UnixSocket):
         if self.pending_error:
             error, self.pending_error = self.pending_error, 0
             raise LinuxError(error)
+        if brokered:
+            self.autobind(task)
+            network.connect(task, self, ip, port)
+            if self.nonblocking:
+                self.connect_in_progress = True
+                raise LinuxError(Errno.EINPROGRESS)
+            task.restart["host_connect"] = True
+            raise Block((self.state_queue,))
         ports = ports_of(task.kernel)
         listener = ports.find(IPPROTO_TCP, ip, port, listening=True) if port else None
         if listener is None:
@@ -285,16 +310,8 @@ class InetSocket(UnixSocket):
         self.address = (ip, self.address[1])
 
     def new_server_end(self, task: Task, listener: UnixSocket) -> UnixSocket:
-        assert isinstance(listener, InetSocket) and listener.address is not None
-        server_end = InetSocket(listener.family, self.kind, 0, task.kernel.next_id() + 0x100000, listener.owner)
-        local = self.destination if self.destination is not None else listener.address[0]
-        server_end.address = (local, listener.address[1])
-        # a connection holds its port as the listener does, so that a new bind sees it
-        server_end.reuse_address, server_end.reuse_port = listener.reuse_address, listener.reuse_port
-        server_end._ports = ports_of(task.kernel)
-        server_end._ports.add(server_end, listener.address[1])
-        server_end.inet_options = dict(listener.inet_options)
-        return server_end
+        assert isinstance(listener, InetSocket)
+        return server_end_for(task.kernel, listener, self.destination)
 
     def peer_address(self) -> Address | None:
         if self.kind == SOCK_DGRAM:
@@ -343,8 +360,13 @@ class InetSocket(UnixSocket):
         self.check_family(ip)
         if is_wildcard(ip):
             ip = LOOPBACK4 if is_mapped(ip) else LOOPBACK6
+        network = getattr(task.kernel, "network", None)
+        if network is not None and network.brokers(ip, port):
+            raise network.refuse(ip, port, False)  # UDP is not brokered
         if not is_loopback(ip):
-            raise LinuxError(Errno.ENETUNREACH)
+            if network is None:
+                raise LinuxError(Errno.ENETUNREACH)
+            raise network.refuse(ip, port, False)
         if port == 0:
             raise LinuxError(Errno.EINVAL)
         if len(data) > 65507:
@@ -382,6 +404,21 @@ class InetSocket(UnixSocket):
         if self._ports is not None:
             self._ports.remove(self)
         super().release()
+
+
+def server_end_for(kernel, listener: InetSocket, destination: bytes | None) -> InetSocket:
+    """The socket accept(2) hands out for a connection to `listener` addressed to
+    `destination` (its local address; the listener's own when None)."""
+    assert listener.address is not None
+    server_end = InetSocket(listener.family, SOCK_STREAM, 0, kernel.next_id() + 0x100000, listener.owner)
+    local = destination if destination is not None else listener.address[0]
+    server_end.address = (local, listener.address[1])
+    # a connection holds its port as the listener does, so that a new bind sees it
+    server_end.reuse_address, server_end.reuse_port = listener.reuse_address, listener.reuse_port
+    server_end._ports = ports_of(kernel)
+    server_end._ports.add(server_end, listener.address[1])
+    server_end.inet_options = dict(listener.inet_options)
+    return server_end
 
 
 def new_socket(task: Task, family: int, kind: int, flags: int) -> InetSocket:

@@ -7,7 +7,9 @@ exec programs, map new executable memory, signal foreign processes or ptrace new
 Where a syscall's use is narrow, its arguments are pinned too (`ARGUMENT_RULES`).
 
 This is the whole host attack surface of a running sandbox without host networking;
-`slimbox host-syscalls` prints it and a test checks the supervisor stays inside it.
+`NETWORK` adds the calls of host sockets only for a sandbox that uses them (`--net
+host` or `-p`). `slimbox host-syscalls` prints both and a test checks the supervisor
+stays inside them.
 """
 
 from __future__ import annotations
@@ -82,6 +84,21 @@ ALLOWED: dict[str, str] = {
 }
 
 
+# name -> why: added only when the sandbox uses host sockets (`--net host` or `-p`);
+# the sockets are made in platforms/linux/hostnet.py, for TCP only
+NETWORK: dict[str, str] = {
+    "socket": "a TCP socket for a connection the policy allows (AF_INET/AF_INET6 only: pinned below)",
+    "connect": "start that connection (non-blocking)",
+    "getsockopt": "how a non-blocking connect ended (SO_ERROR)",
+    "accept4": "take a connection to a published port",
+    "recvfrom": "read from a host connection",
+    "sendto": "write to a host connection",
+    "shutdown": "pass on a guest's end of stream (SHUT_WR)",
+    "getsockname": "the address of a socket the supervisor accepted",
+    "getpeername": "the address a host client connects from",
+}
+
+
 class Rule(NamedTuple):
     """Allow the syscall only when argument `index` (its low 32 bits) is one of `values`,
     or, with `mask`, when those bits are clear."""
@@ -93,6 +110,7 @@ class Rule(NamedTuple):
 
 _PROT_EXEC = 4
 _SIGKILL = 9
+_AF_INET, _AF_INET6 = 2, 10
 ARGUMENT_RULES: dict[str, Rule] = {
     "ioctl": Rule(1, (
         seccomp.IOCTL_NOTIF_RECV, seccomp.IOCTL_NOTIF_SEND, seccomp.IOCTL_NOTIF_ID_VALID,
@@ -108,6 +126,7 @@ ARGUMENT_RULES: dict[str, Rule] = {
     )),
     "mmap": Rule(2, mask=_PROT_EXEC),
     "mprotect": Rule(2, mask=_PROT_EXEC),
+    "socket": Rule(0, (_AF_INET, _AF_INET6)),
 }
 
 
@@ -126,9 +145,16 @@ class HostSyscall(NamedTuple):
         return f"arg{self.rule.index} in {{{', '.join(hex(v) for v in self.rule.values)}}}"
 
 
-def host_syscalls() -> list[HostSyscall]:
+def host_syscalls(*, network: bool = False) -> list[HostSyscall]:
+    """The allowed host syscalls; with `network`, those of host sockets too."""
+    allowed = {**ALLOWED, **NETWORK} if network else ALLOWED
     return sorted((HostSyscall(name, BY_NAME[name].nr, reason, ARGUMENT_RULES.get(name))
-                   for name, reason in ALLOWED.items()), key=lambda h: h.nr)
+                   for name, reason in allowed.items()), key=lambda h: h.nr)
+
+
+def network_syscalls() -> list[HostSyscall]:
+    """Only those the host sockets add."""
+    return [entry for entry in host_syscalls(network=True) if entry.name in NETWORK]
 
 
 def markdown() -> str:
@@ -148,21 +174,37 @@ def markdown() -> str:
     ]
     for entry in entries:
         lines.append(f"| {entry.nr} | {entry.name} | {entry.reason} | {entry.constraint() or 'any'} |")
+    extra = network_syscalls()
+    lines += [
+        "",
+        "## With host networking",
+        "",
+        f"Only when the sandbox uses host sockets (`--net host` or `-p`), these {len(extra)} more are",
+        "allowed; with `--net none` and no `-p` the list above is the whole of it.",
+        "See [networking.md](networking.md).",
+        "",
+        "| nr | name | why | arguments allowed |",
+        "|---:|---|---|---|",
+    ]
+    for entry in extra:
+        lines.append(f"| {entry.nr} | {entry.name} | {entry.reason} | {entry.constraint() or 'any'} |")
     return "\n".join(lines) + "\n"
 
 
-def build_lockdown_filter() -> bytes:
-    """The filter program: the allowed syscalls (with their argument rules); anything
-    else, or another architecture, kills the process."""
+def build_lockdown_filter(*, network: bool = False) -> bytes:
+    """The filter program: the allowed syscalls (with their argument rules), with those
+    of host sockets when `network`; anything else, or another architecture, kills the
+    process."""
+    entries = host_syscalls(network=network)
     asm = seccomp._Asm()
     asm.load(seccomp._ARCH)
     asm.jump(seccomp._JEQ, seccomp.AUDIT_ARCH_X86_64, 0, "kill")
-    for entry in host_syscalls():
+    for entry in entries:
         label = f"check_{entry.name}"
         asm.load(seccomp._NR)
         asm.jump(seccomp._JEQ, entry.nr, label if entry.rule else "allow", 0)
     asm.ret(seccomp.SECCOMP_RET_KILL_PROCESS)
-    for entry in host_syscalls():
+    for entry in entries:
         rule = entry.rule
         if rule is None:
             continue
@@ -181,6 +223,6 @@ def build_lockdown_filter() -> bytes:
     return asm.assemble()
 
 
-def lock_down() -> None:
+def lock_down(*, network: bool = False) -> None:
     """Install the filter on every thread of the calling process (irreversible)."""
-    native.install_seccomp_filter(build_lockdown_filter(), tsync=True)
+    native.install_seccomp_filter(build_lockdown_filter(network=network), tsync=True)

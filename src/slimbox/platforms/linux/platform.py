@@ -351,11 +351,12 @@ class LinuxPlatform:
             if key not in self._ready_now:
                 self._ready_now.append(key)
 
-    def lock_down(self) -> None:
+    def lock_down(self, *, network: bool = False) -> None:
         """Restrict this supervisor process to the host syscalls a running sandbox needs
-        (platforms/linux/lockdown.py). Irreversible: for a process that exists to
-        supervise one sandbox, such as `slimbox run`."""
-        lockdown.lock_down()
+        (platforms/linux/lockdown.py), with those of host sockets when `network`.
+        Irreversible: for a process that exists to supervise one sandbox, such as
+        `slimbox run`."""
+        lockdown.lock_down(network=network)
         self._locked = True
 
     def stats(self) -> dict[str, int]:

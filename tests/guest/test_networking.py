@@ -1,0 +1,294 @@
+"""Brokered host networking (kernel/net/broker.py, platforms/linux/hostnet.py): a
+sandbox port published on the host with -p, TCP to host addresses --net host allows,
+and what the policy refuses. Host-side servers and clients live in this test process,
+on loopback only, and every loop is bounded in count and time."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+import slimbox
+from slimbox.kernel.policy import PolicyError
+
+pytestmark = pytest.mark.guest
+
+PYTHON = "/usr/bin/python3"
+#: a host address that is local on Linux (127.0.0.0/8 is all loopback) but is not the
+#: sandbox's own 127.0.0.1, so --allow can name it
+HOST_SIDE = "127.0.0.2"
+
+
+class RecordingLog:
+    """A stand-in for the sandbox's logger that keeps the lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def _keep(self, msg, *args, **kwargs) -> None:
+        self.lines.append(msg % args if args else msg)
+
+    debug = info = warning = error = _keep
+
+
+def _free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+class Background:
+    """slimbox.run in a thread, so this process can be the host-side peer meanwhile."""
+
+    def __init__(self, argv: list[str], **kwargs) -> None:
+        self.result = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(argv, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, argv, kwargs) -> None:
+        try:
+            self.result = slimbox.run(argv, capture_output=True, timeout=90, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - reported by join
+            self.error = exc
+
+    def join(self):
+        self._thread.join(120)
+        assert not self._thread.is_alive(), "the sandbox did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _fetch(url: str, attempts: int = 300) -> bytes:
+    """GET `url`, retrying while the sandbox's server is not listening yet (a published
+    port with no listener closes the connection at once)."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=20) as response:
+                return response.read()
+        except OSError as exc:
+            last = exc
+            threading.Event().wait(0.1)
+    raise AssertionError(f"no answer from {url}: {last}")
+
+
+HTTP_SERVER = """
+import http.server, os, sys
+os.makedirs('/tmp/www')
+payload = bytes(range(256)) * 4096 + b'end'
+open('/tmp/www/file.bin', 'wb').write(payload)
+os.chdir('/tmp/www')
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+server = http.server.HTTPServer(('127.0.0.1', 8000), Quiet)
+server.timeout = 60
+for _ in range(int(sys.argv[1])):
+    server.handle_request()
+print('served', flush=True)
+"""
+
+
+def test_http_server_in_the_sandbox_serves_a_host_client_through_a_published_port():
+    port = _free_port()
+    run = Background([PYTHON, "-c", HTTP_SERVER, "2"], publish=[f"{port}:8000"])
+    expected = bytes(range(256)) * 4096 + b"end"
+    assert _fetch(f"http://127.0.0.1:{port}/file.bin") == expected
+    assert _fetch(f"http://127.0.0.1:{port}/file.bin") == expected
+    result = run.join()
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b"served\n"
+
+
+def test_a_published_port_that_the_host_already_uses_is_refused_before_the_program_runs():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PolicyError, match=f"cannot publish 127.0.0.1:{port}"):
+            slimbox.run([PYTHON, "-c", "print('never')"], publish=[f"{port}:80"], capture_output=True,
+                        timeout=60)
+
+
+@pytest.mark.parametrize("bad", ["80", "0:80", "70000:80", "a:80", "1.2.3:80:80", "8080:80:90:1", "[::1:80:80"])
+def test_bad_publish_values_are_value_errors(bad):
+    with pytest.raises(ValueError):
+        slimbox.run([PYTHON, "-c", "pass"], publish=[bad])
+
+
+class HostServer:
+    """A TCP server on the host side: for each of `count` connections it reads a line,
+    then sends `reply(line)` and closes."""
+
+    def __init__(self, count: int, reply) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((HOST_SIDE, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(60)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._serve, args=(count, reply), daemon=True)
+        self._thread.start()
+
+    def _serve(self, count: int, reply) -> None:
+        try:
+            for _ in range(count):
+                connection, _ = self.sock.accept()
+                with connection:
+                    connection.settimeout(60)
+                    data = b""
+                    while not data.endswith(b"\n"):
+                        chunk = connection.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.received.append(data)
+                    try:
+                        connection.sendall(reply(data))
+                    except OSError:
+                        pass  # the guest went away mid-transfer
+        except BaseException as exc:  # noqa: BLE001
+            self.errors.append(exc)
+
+    def close(self) -> None:
+        self._thread.join(60)
+        self.sock.close()
+
+
+ALLOWED_CLIENT = """
+import socket, sys, errno
+port = int(sys.argv[1])
+# a blocking connect, a large request (more than a socket buffer) and a large answer
+s = socket.create_connection(('127.0.0.2', port), timeout=30)
+s.sendall(b'x' * 300000 + b'\\n')
+answer = b''
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    answer += chunk
+print('blocking', len(answer), answer == bytes(range(256)) * 2000)
+# a non-blocking connect finished with poll and SO_ERROR
+import select
+s = socket.socket(); s.setblocking(False)
+print('connect_ex', errno.errorcode.get(s.connect_ex(('127.0.0.2', port)), 0))
+select.select([], [s], [], 30)
+print('SO_ERROR', s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+s.setblocking(True)
+s.sendall(b'second\\n')
+s.shutdown(socket.SHUT_WR)
+print('second', s.recv(100, socket.MSG_WAITALL))
+print('peer', s.getpeername())
+"""
+
+
+def test_net_host_relays_an_allowed_connection_both_ways():
+    server = HostServer(2, lambda line: bytes(range(256)) * 2000 if line.startswith(b"x") else line.upper())
+    try:
+        result = slimbox.run([PYTHON, "-c", ALLOWED_CLIENT, str(server.port)], net="host",
+                             allow=[f"{HOST_SIDE}:{server.port}"], capture_output=True, timeout=90)
+    finally:
+        server.close()
+    assert not server.errors, server.errors
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().splitlines() == [
+        "blocking 512000 True", "connect_ex EINPROGRESS", "SO_ERROR 0", "second b'SECOND\\n'",
+        f"peer ('127.0.0.2', {server.port})"]
+    assert server.received == [b"x" * 300000 + b"\n", b"second\n"]
+
+
+REFUSED_CLIENT = """
+import socket, sys, errno
+for address in sys.argv[1:]:
+    host, port = address.rsplit(':', 1)
+    s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET)
+    host = host.strip('[]')
+    try:
+        s.connect((host, int(port)))
+        print(address, 'connected')
+    except OSError as exc:
+        print(address, errno.errorcode[exc.errno])
+    s.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b'x', ('192.0.2.1', 53))
+    print('udp sent')
+except OSError as exc:
+    print('udp', errno.errorcode[exc.errno])
+"""
+
+
+def test_net_host_refuses_addresses_not_allowed_with_econnrefused_and_logs_them():
+    allowed_port = _free_port(HOST_SIDE)
+    other_port = _free_port(HOST_SIDE)
+    log = RecordingLog()
+    with socket.socket() as listener:
+        listener.bind((HOST_SIDE, other_port))
+        listener.listen()
+        listener.setblocking(False)
+        with slimbox.Sandbox(net="host", allow=[f"{HOST_SIDE}:{allowed_port}"], log=log) as sandbox:
+            result = sandbox.run([PYTHON, "-c", REFUSED_CLIENT, f"{HOST_SIDE}:{other_port}", "192.0.2.1:80"],
+                                 capture_output=True, timeout=60)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the refused connection never reached the host
+    assert result.stdout.decode().splitlines() == [
+        # 127.0.0.2 is loopback: without an --allow entry it is the sandbox's own, where nothing listens
+        f"{HOST_SIDE}:{other_port} ECONNREFUSED", "192.0.2.1:80 ECONNREFUSED", "udp EPERM"]
+    assert any("192.0.2.1:80" in line and "ECONNREFUSED" in line for line in log.lines), log.lines
+    assert any("192.0.2.1:53" in line and "EPERM" in line for line in log.lines), log.lines
+
+
+def test_net_none_reaches_nothing_and_says_enetunreach():
+    log = RecordingLog()
+    with socket.socket() as listener:
+        listener.bind((HOST_SIDE, 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        with slimbox.Sandbox(log=log) as sandbox:
+            result = sandbox.run([PYTHON, "-c", REFUSED_CLIENT, f"{HOST_SIDE}:{port}", "192.0.2.1:80",
+                                  "[2001:db8::1]:443"], capture_output=True, timeout=60)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert result.stdout.decode().splitlines() == [
+        f"{HOST_SIDE}:{port} ECONNREFUSED", "192.0.2.1:80 ENETUNREACH", "[2001:db8::1]:443 ENETUNREACH",
+        "udp ENETUNREACH"]
+    assert any("192.0.2.1:80" in line and "--net none" in line for line in log.lines), log.lines
+
+
+@pytest.mark.parametrize("bad", [{"net": "bridge"}, {"allow": ["example.org:80"]},
+                                 {"net": "host", "allow": ["example.org"]},
+                                 {"net": "host", "allow": ["127.0.0.1:80"]},
+                                 {"net": "host", "allow": ["localhost:80"]}])
+def test_bad_network_policies_are_value_errors(bad):
+    with pytest.raises(ValueError):
+        slimbox.Sandbox(**bad)
+
+
+MID_TRANSFER = """
+import socket, sys
+port = int(sys.argv[1])
+s = socket.create_connection(('127.0.0.2', port), timeout=30)
+s.sendall(b'go\\n')
+print('got', len(s.recv(1000)) > 0)
+s.close()  # the host is still sending megabytes
+s = socket.create_connection(('127.0.0.2', port), timeout=30)
+s.sendall(b'small\\n')
+print('then', s.recv(100, socket.MSG_WAITALL))
+"""
+
+
+def test_a_guest_closing_mid_transfer_leaves_the_relay_working():
+    server = HostServer(2, lambda line: b"y" * (8 << 20) if line == b"go\n" else line.upper())
+    try:
+        result = slimbox.run([PYTHON, "-c", MID_TRANSFER, str(server.port)], net="host",
+                             allow=[f"{HOST_SIDE}:{server.port}"], capture_output=True, timeout=90)
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().splitlines() == ["got True", "then b'SMALL\\n'"]
