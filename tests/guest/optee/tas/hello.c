@@ -1,0 +1,45 @@
+/* hello: command 0 adds one to a value (value_inout a); command 1 panics; command 2 faults */
+#include "tee_ta.h"
+
+TA_HEADER(16384, 0, 0x8aaaf200, 0x2450, 0x11e4, 0xab, 0xe2, 0x00, 0x02, 0xa5, 0xd5, 0xc5, 0x1b);
+
+static int created;
+static volatile unsigned long bad_address = 16;
+
+TEE_Result TA_CreateEntryPoint(void) { created++; return TEE_SUCCESS; }
+void TA_DestroyEntryPoint(void) {}
+
+TEE_Result TA_OpenSessionEntryPoint(uint32_t types, TEE_Param params[4], void **session)
+{
+	(void)types;
+	(void)params;
+	*session = 0;
+	ta_log("hello: session opened");
+	return TEE_SUCCESS;
+}
+
+void TA_CloseSessionEntryPoint(void *session) { (void)session; }
+
+TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t types, TEE_Param params[4])
+{
+	(void)session;
+	switch (cmd) {
+	case 0:
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INOUT, 0, 0, 0))
+			return TEE_ERROR_BAD_PARAMETERS;
+		params[0].value.a++;
+		return TEE_SUCCESS;
+	case 1:
+		utee_panic(0xdead);
+	case 2:
+		*(volatile int *)bad_address = 1;
+		return TEE_SUCCESS;
+	case 3: /* how many times this instance was created, and an unknown utee number's answer */
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0, 0))
+			return TEE_ERROR_BAD_PARAMETERS;
+		params[0].value.a = created;
+		params[0].value.b = (uint32_t)utee_syscall(500, 0, 0, 0, 0, 0, 0, 0, 0);
+		return TEE_SUCCESS;
+	}
+	return TEE_ERROR_BAD_PARAMETERS;
+}

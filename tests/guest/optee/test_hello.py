@@ -1,0 +1,76 @@
+"""The hello TA: the entry convention, sessions and instances, and how a TA that
+panics, faults or calls what is not there ends."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from slimbox.optee import OpenSessionError, Param, TeeClientError
+from slimbox.shims.optee import abi
+from tests.guest.optee.conftest import HELLO
+
+
+def test_increment_through_value_inout(tee):
+    with tee.open_session(HELLO) as session:
+        result = session.invoke(0, [Param.value_inout(41, 7)])
+        assert result.code == abi.TEE_SUCCESS and result.origin == abi.TEE_ORIGIN_TRUSTED_APP
+        assert (result.params[0].a, result.params[0].b) == (42, 7)
+        again = session.invoke(0, [Param.value_inout(0xFFFFFFFF)])
+        assert again.params[0].a == 0  # a 32-bit value wraps, as in C
+
+
+def test_wrong_parameter_types_are_bad_parameters(tee):
+    with tee.open_session(HELLO) as session:
+        for params in ([Param.value_input(1)], [Param.memref_input(b"x")], []):
+            result = session.invoke(0, params)
+            assert result.code == abi.TEE_ERROR_BAD_PARAMETERS
+            assert result.origin == abi.TEE_ORIGIN_TRUSTED_APP
+
+
+def test_each_session_has_its_own_instance(tee):
+    first = tee.open_session(HELLO)
+    second = tee.open_session(HELLO)
+    assert first.instance is not second.instance
+    for session in (first, second):
+        result = session.invoke(3, [Param.value_output()])
+        assert result.params[0].a == 1  # TA_CreateEntryPoint ran once in each
+    first.close()
+    assert second.invoke(0, [Param.value_inout(1)]).params[0].a == 2
+    second.close()
+    assert not first.instance.alive and not second.instance.alive
+
+
+def test_unknown_syscall_is_not_supported_and_logged(tee, caplog):
+    with caplog.at_level(logging.WARNING, logger="slimbox.optee"):
+        with tee.open_session(HELLO) as session:
+            result = session.invoke(3, [Param.value_output()])
+    assert result.code == abi.TEE_SUCCESS
+    assert result.params[0].b == abi.TEE_ERROR_NOT_SUPPORTED
+    assert "utee syscall 500" in caplog.text
+
+
+@pytest.mark.parametrize("command,why", [(1, "panicked with code 0xdead"), (2, "SIGSEGV")])
+def test_a_dying_ta_ends_its_session_with_target_dead(tee, caplog, command, why):
+    with caplog.at_level(logging.ERROR, logger="slimbox.optee"):
+        session = tee.open_session(HELLO)
+        result = session.invoke(command)
+    assert result.code == abi.TEE_ERROR_TARGET_DEAD and result.origin == abi.TEE_ORIGIN_TEE
+    assert f"TA {HELLO} died: {why}" in caplog.text
+    assert session.invoke(0, [Param.value_inout(1)]).code == abi.TEE_ERROR_TARGET_DEAD
+    session.close()
+    # the supervisor goes on: a new session starts a new instance
+    with tee.open_session(HELLO) as fresh:
+        assert fresh.invoke(0, [Param.value_inout(5)]).params[0].a == 6
+
+
+def test_unknown_uuid_and_closed_session(tee):
+    with pytest.raises(TeeClientError) as raised:
+        tee.open_session("00000000-0000-0000-0000-000000000000")
+    assert raised.value.code == abi.TEE_ERROR_ITEM_NOT_FOUND
+    session = tee.open_session(HELLO)
+    session.close()
+    with pytest.raises(TeeClientError):
+        session.invoke(0, [Param.value_inout(1)])
+    assert not issubclass(TeeClientError, OpenSessionError)
