@@ -9,7 +9,6 @@ getcwd use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 from slimbox.abi.errno import Errno
@@ -20,6 +19,7 @@ from slimbox.kernel.file import (
     O_WRONLY, DirectoryFile, File, PathFile,
 )
 from slimbox.kernel.fs.inode import S_IFDIR, S_IFMT, FileSystem, Inode, Stat
+from slimbox.kernel.record import Record
 
 MAX_SYMLINKS = 40
 PATH_MAX = 4096
@@ -72,13 +72,15 @@ class PathNode:
         return f"PathNode({self.full_path()!r})"
 
 
-@dataclass
-class FsContext:
+class FsContext(Record):
     """A process's view of the filesystem: root, working directory, umask."""
 
-    root: PathNode
-    cwd: PathNode
-    umask: int = 0o022
+    __slots__ = ("root", "cwd", "umask")
+
+    def __init__(self, root: PathNode, cwd: PathNode, umask: int = 0o022) -> None:
+        self.root = root
+        self.cwd = cwd
+        self.umask = umask
 
     def copy(self) -> FsContext:
         return FsContext(self.root, self.cwd, self.umask)
