@@ -14,7 +14,6 @@ Conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple, Protocol, Sequence
 
 from slimbox.abi.regs import Regs
@@ -119,47 +118,57 @@ class Context(Protocol):
 # --- events ---------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class SyscallEvent:
     """`context` executed `syscall` number `nr` with six raw argument values."""
 
-    context: Context
-    nr: int
-    args: list[int]
+    __slots__ = ("context", "nr", "args")
+
+    def __init__(self, context: Context, nr: int, args: list[int]) -> None:
+        self.context = context
+        self.nr = nr
+        self.args = args
 
 
-@dataclass(slots=True)
 class FaultEvent:
     """`context` took a synchronous fault (or an unsupported instruction such as int 0x80)."""
 
-    context: Context
-    signal: int
-    code: int
-    address: int
-    description: str
+    __slots__ = ("context", "signal", "code", "address", "description")
+
+    def __init__(self, context: Context, signal: int, code: int, address: int, description: str) -> None:
+        self.context = context
+        self.signal = signal
+        self.code = code
+        self.address = address
+        self.description = description
 
 
-@dataclass(slots=True)
 class ExitEvent:
     """`context`'s host thread is gone. `killed_by` is the host signal, or 0."""
 
-    context: Context
-    killed_by: int
-    description: str
+    __slots__ = ("context", "killed_by", "description")
+
+    def __init__(self, context: Context, killed_by: int, description: str) -> None:
+        self.context = context
+        self.killed_by = killed_by
+        self.description = description
 
 
-@dataclass(slots=True)
 class InterruptEvent:
     """`context` stopped because the kernel asked it to (Context.interrupt)."""
 
-    context: Context
+    __slots__ = ("context",)
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
 
 
-@dataclass(slots=True)
 class HostReadyEvent:
     """A host object the kernel asked to watch is ready; `key` is the kernel's key."""
 
-    key: object
+    __slots__ = ("key",)
+
+    def __init__(self, key: object) -> None:
+        self.key = key
 
 
 Event = SyscallEvent | FaultEvent | ExitEvent | InterruptEvent | HostReadyEvent
