@@ -7,12 +7,12 @@ does not support fails with the errno Linux gives (ENOTDIR, EPERM, EROFS, EINVAL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import count
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
+from slimbox.kernel.record import Record
 
 if TYPE_CHECKING:
     from slimbox.kernel.cred import Credentials
@@ -35,21 +35,28 @@ def dirent_type(mode: int) -> int:
             S_IFREG: DT_REG, S_IFLNK: DT_LNK, S_IFSOCK: DT_SOCK}.get(mode & S_IFMT, DT_UNKNOWN)
 
 
-@dataclass(slots=True)
-class Stat:
-    dev: int
-    ino: int
-    mode: int
-    nlink: int
-    uid: int
-    gid: int
-    rdev: int
-    size: int
-    blksize: int
-    blocks: int
-    atime_ns: int
-    mtime_ns: int
-    ctime_ns: int
+class Stat(Record):
+    __slots__ = ("dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atime_ns",
+                 "mtime_ns", "ctime_ns")
+
+    def __init__(self, dev: int, ino: int, mode: int, nlink: int, uid: int, gid: int, rdev: int, size: int,
+                 blksize: int, blocks: int, atime_ns: int, mtime_ns: int, ctime_ns: int) -> None:
+        self.dev = dev
+        self.ino = ino
+        self.mode = mode
+        self.nlink = nlink
+        self.uid = uid
+        self.gid = gid
+        self.rdev = rdev
+        self.size = size
+        self.blksize = blksize
+        self.blocks = blocks
+        self.atime_ns = atime_ns
+        self.mtime_ns = mtime_ns
+        self.ctime_ns = ctime_ns
+
+    def copy(self) -> Stat:
+        return Stat(*self._values())
 
 
 class DirEntry(NamedTuple):

@@ -34,7 +34,6 @@ Key decisions:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 from weakref import WeakKeyDictionary, WeakSet, WeakValueDictionary
 
@@ -233,7 +232,9 @@ class OverlayInode(Inode):
     # attributes -------------------------------------------------------------------
 
     def stat(self) -> Stat:
-        return replace(self.layer.stat(), dev=self.fs.dev, ino=self.ino)
+        st = self.layer.stat().copy()
+        st.dev, st.ino = self.fs.dev, self.ino
+        return st
 
     @property
     def mode(self) -> int:
@@ -296,7 +297,8 @@ class OverlayDir(OverlayInode):
         st = super().stat()
         if self.upper is not None and self.lower is not None:
             below = self.lower.stat()
-            st = replace(st, size=below.size, nlink=below.nlink, blocks=below.blocks, blksize=below.blksize)
+            st = st.copy()
+            st.size, st.nlink, st.blocks, st.blksize = below.size, below.nlink, below.blocks, below.blksize
         return st
 
     def truncate(self, size: int) -> None:
