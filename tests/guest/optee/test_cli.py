@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import subprocess
 import sys
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from slimbox.shims.optee import abi
 from tests.guest.optee.conftest import HERE
 
 ROOT = HERE.parents[2]
@@ -45,3 +53,64 @@ def test_a_malformed_command_file_is_refused(tas, state, tmp_path):
 def test_syscall_table_prints():
     done = run_cli("syscalls")
     assert done.returncode == 0 and "`_utee_return`" in done.stdout and "`_ldelf_map_zi`" in done.stdout
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _run_file(tas, state, tmp_path, ta: str, steps: list) -> list[dict]:
+    commands = tmp_path / f"{ta}.json"
+    commands.write_text(json.dumps(steps))
+    done = run_cli("run", str(tas[ta]), str(commands), "--storage", str(state["storage_dir"]),
+                   "--secret", str(state["secret_file"]))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _invoke(command: int, *params: dict) -> dict:
+    return {"step": "invoke_command", "command": command, "params": list(params)}
+
+
+OPEN, CLOSE = {"step": "open_session"}, {"step": "close_session"}
+
+
+def test_every_test_ta_through_the_cli(tas, state, tmp_path):
+    data, key, iv = b"through the command line" * 3, bytes(range(16)), bytes(range(16, 32))
+    digest = _run_file(tas, state, tmp_path, "digest", [OPEN, _invoke(
+        0, {"type": "memref_input", "data_base64": _b64(data)}, {"type": "value_input", "value_a": abi.ALG_SHA384},
+        {"type": "memref_output", "buffer_size": 64}), CLOSE])
+    assert base64.b64decode(digest[1]["params"][0]["data_base64"]) == hashlib.sha384(data).digest()
+
+    mac = _run_file(tas, state, tmp_path, "hmac", [OPEN, _invoke(
+        0, {"type": "memref_input", "data_base64": _b64(key)}, {"type": "memref_input", "data_base64": _b64(data)},
+        {"type": "value_input", "value_a": abi.ALG_HMAC_SHA256}, {"type": "memref_output", "buffer_size": 32}), CLOSE])
+    assert base64.b64decode(mac[1]["params"][0]["data_base64"]) == hmac.new(key, data, "sha256").digest()
+
+    plain = data[:64]
+    aes = _run_file(tas, state, tmp_path, "aes", [OPEN, _invoke(
+        0, {"type": "memref_input", "data_base64": _b64(key)}, {"type": "memref_input", "data_base64": _b64(iv)},
+        {"type": "value_input", "value_a": abi.ALG_AES_CBC_NOPAD, "value_b": abi.MODE_ENCRYPT},
+        {"type": "memref_inout", "data_base64": _b64(plain)}), CLOSE])
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    assert base64.b64decode(aes[1]["params"][0]["data_base64"]) == encryptor.update(plain) + encryptor.finalize()
+
+    random = _run_file(tas, state, tmp_path, "random", [OPEN, _invoke(0, {"type": "memref_output",
+                                                                           "buffer_size": 48}), CLOSE])
+    assert len(base64.b64decode(random[1]["params"][0]["data_base64"])) == 48
+
+    hashed = hashlib.sha256(data).digest()
+    signed = _run_file(tas, state, tmp_path, "sign", [OPEN, _invoke(
+        0, {"type": "value_input", "value_a": 0x70004830, "value_b": 1024},
+        {"type": "memref_input", "data_base64": _b64(hashed)}, {"type": "memref_output", "buffer_size": 128},
+        {"type": "memref_output", "buffer_size": 128}), CLOSE])
+    signature, modulus = (base64.b64decode(p["data_base64"]) for p in signed[1]["params"])
+    public = rsa.RSAPublicNumbers(65537, int.from_bytes(modulus, "big")).public_key()
+    public.verify(signature, hashed, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+
+    object_id = {"type": "memref_input", "data_base64": _b64(b"note")}
+    _run_file(tas, state, tmp_path, "storage", [OPEN, _invoke(0, object_id, {"type": "memref_input",
+                                                                             "data_base64": _b64(data)}), CLOSE])
+    stored = _run_file(tas, state, tmp_path, "storage", [OPEN, _invoke(1, object_id, {"type": "memref_output",
+                                                                                      "buffer_size": 256}), CLOSE])
+    assert base64.b64decode(stored[1]["params"][0]["data_base64"]) == data

@@ -74,3 +74,21 @@ def test_unknown_uuid_and_closed_session(tee):
     with pytest.raises(TeeClientError):
         session.invoke(0, [Param.value_inout(1)])
     assert not issubclass(TeeClientError, OpenSessionError)
+
+
+@pytest.mark.parametrize("prop_set,name,kind,expected", [
+    (abi.TEE_PROPSET_CURRENT_TA, b"gpd.ta.appID", abi.PROP_TYPE_UUID, abi.parse_uuid(HELLO)),
+    (abi.TEE_PROPSET_CURRENT_TA, b"gpd.ta.stackSize", abi.PROP_TYPE_U32, (16384).to_bytes(4, "little")),
+    (abi.TEE_PROPSET_CURRENT_TA, b"gpd.ta.singleInstance", abi.PROP_TYPE_BOOL, bytes(4)),
+    (abi.TEE_PROPSET_CURRENT_CLIENT, b"gpd.client.identity", abi.PROP_TYPE_IDENTITY, bytes(20)),
+    (abi.TEE_PROPSET_TEE_IMPLEMENTATION, b"gpd.tee.apiversion", abi.PROP_TYPE_STRING, b"1.3.1\0"),
+])
+def test_properties(tee, prop_set, name, kind, expected):
+    with tee.open_session(HELLO) as session:
+        result = session.invoke(4, [Param.memref_input(name), Param.value_input(prop_set), Param.memref_output(64),
+                                    Param.value_output()])
+        missing = session.invoke(4, [Param.memref_input(b"gpd.no.such"), Param.value_input(prop_set),
+                                     Param.memref_output(64), Param.value_output()])
+    assert result.code == abi.TEE_SUCCESS
+    assert result.params[2].data == expected and result.params[3].a == kind
+    assert missing.code == abi.TEE_ERROR_ITEM_NOT_FOUND

@@ -1,4 +1,9 @@
-/* hello: command 0 adds one to a value (value_inout a); command 1 panics; command 2 faults */
+/*
+ * hello: command 0 adds one to a value (value_inout a); command 1 panics; command 2
+ * faults; command 3 reports how often the instance was created and what an unknown
+ * utee number answers; command 4 reads the property named by params[0] from the
+ * property set params[1].value.a into params[2], its type into params[3].value.a.
+ */
 #include "tee_ta.h"
 
 TA_HEADER(16384, 0, 0x8aaaf200, 0x2450, 0x11e4, 0xab, 0xe2, 0x00, 0x02, 0xa5, 0xd5, 0xc5, 0x1b);
@@ -40,6 +45,23 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 		params[0].value.a = created;
 		params[0].value.b = (uint32_t)utee_syscall(500, 0, 0, 0, 0, 0, 0, 0, 0);
 		return TEE_SUCCESS;
+	case 4: {
+		uint32_t index, type, len;
+		TEE_Result res;
+
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_VALUE_INPUT,
+					     TEE_PARAM_TYPE_MEMREF_OUTPUT, TEE_PARAM_TYPE_VALUE_OUTPUT))
+			return TEE_ERROR_BAD_PARAMETERS;
+		res = utee_get_property_name_to_index(params[1].value.a, params[0].memref.buffer,
+						      params[0].memref.size, &index);
+		if (res)
+			return res;
+		len = params[2].memref.size;
+		res = utee_get_property(params[1].value.a, index, 0, 0, params[2].memref.buffer, &len, &type);
+		params[2].memref.size = len;
+		params[3].value.a = type;
+		return res;
+	}
 	}
 	return TEE_ERROR_BAD_PARAMETERS;
 }

@@ -37,6 +37,8 @@ TEE_Result utee_get_property_name_to_index(unsigned long prop_set, const void *n
 TEE_Result utee_check_access_rights(uint32_t flags, const void *buf, size_t len)
 { return SC(8, flags, buf, len, 0, 0, 0, 0, 0); }
 TEE_Result utee_get_cancellation_flag(uint32_t *cancel) { return SC(9, cancel, 0, 0, 0, 0, 0, 0, 0); }
+TEE_Result utee_unmask_cancellation(uint32_t *old_mask) { return SC(10, old_mask, 0, 0, 0, 0, 0, 0, 0); }
+TEE_Result utee_mask_cancellation(uint32_t *old_mask) { return SC(11, old_mask, 0, 0, 0, 0, 0, 0, 0); }
 TEE_Result utee_wait(unsigned long timeout) { return SC(12, timeout, 0, 0, 0, 0, 0, 0, 0); }
 TEE_Result utee_get_time(unsigned long cat, TEE_Time *time) { return SC(13, cat, time, 0, 0, 0, 0, 0, 0); }
 TEE_Result utee_cryp_state_alloc(unsigned long algo, unsigned long mode, unsigned long key1, unsigned long key2,
@@ -68,6 +70,11 @@ TEE_Result utee_cryp_obj_reset(unsigned long obj) { return SC(29, obj, 0, 0, 0, 
 TEE_Result utee_cryp_obj_populate(unsigned long obj, struct utee_attribute *attrs, unsigned long attr_count)
 { return SC(30, obj, attrs, attr_count, 0, 0, 0, 0, 0); }
 TEE_Result utee_cryp_obj_copy(unsigned long dst, unsigned long src) { return SC(31, dst, src, 0, 0, 0, 0, 0, 0); }
+TEE_Result utee_cryp_obj_restrict_usage(unsigned long obj, unsigned long usage)
+{ return SC(25, obj, usage, 0, 0, 0, 0, 0, 0); }
+TEE_Result utee_cryp_obj_generate_key(unsigned long obj, unsigned long key_size,
+				      const struct utee_attribute *params, unsigned long param_count)
+{ return SC(54, obj, key_size, params, param_count, 0, 0, 0, 0); }
 TEE_Result utee_cryp_derive_key(unsigned long state, const struct utee_attribute *params,
 				unsigned long param_count, unsigned long derived_key)
 { return SC(32, state, params, param_count, derived_key, 0, 0, 0, 0); }

@@ -70,6 +70,8 @@ TEE_Result utee_get_property_name_to_index(unsigned long prop_set, const void *n
 					   uint32_t *index);
 TEE_Result utee_check_access_rights(uint32_t flags, const void *buf, size_t len);
 TEE_Result utee_get_cancellation_flag(uint32_t *cancel);
+TEE_Result utee_unmask_cancellation(uint32_t *old_mask);
+TEE_Result utee_mask_cancellation(uint32_t *old_mask);
 TEE_Result utee_wait(unsigned long timeout);
 TEE_Result utee_get_time(unsigned long cat, TEE_Time *time);
 TEE_Result utee_cryp_state_alloc(unsigned long algo, unsigned long mode, unsigned long key1, unsigned long key2,
@@ -92,6 +94,7 @@ TEE_Result utee_cryp_obj_close(unsigned long obj);
 TEE_Result utee_cryp_obj_reset(unsigned long obj);
 TEE_Result utee_cryp_obj_populate(unsigned long obj, struct utee_attribute *attrs, unsigned long attr_count);
 TEE_Result utee_cryp_obj_copy(unsigned long dst, unsigned long src);
+TEE_Result utee_cryp_obj_restrict_usage(unsigned long obj, unsigned long usage);
 TEE_Result utee_cryp_obj_generate_key(unsigned long obj, unsigned long key_size,
 				      const struct utee_attribute *params, unsigned long param_count);
 TEE_Result utee_cryp_derive_key(unsigned long state, const struct utee_attribute *params,
