@@ -292,3 +292,56 @@ def test_a_guest_closing_mid_transfer_leaves_the_relay_working():
         server.close()
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().splitlines() == ["got True", "then b'SMALL\\n'"]
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_cli_publishes_a_port_for_a_host_client():
+    import os
+    import subprocess
+    import sys
+
+    from tests.guest.conftest import HERE
+
+    port = _free_port()
+    command = [sys.executable, "-m", "slimbox", "run", "-q", "--timeout", "90", "-p", f"127.0.0.1:{port}:8000",
+               "--", PYTHON, "-c", HTTP_SERVER, "1"]
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent / "src")}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        try:
+            body = _fetch(f"http://127.0.0.1:{port}/file.bin")
+            out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert body == bytes(range(256)) * 4096 + b"end"
+    assert proc.returncode == 0, err.decode()
+    assert out == b"served\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "80"], "bad -p '80'"),
+    (["-p", "99999:80"], "the port must be a number from 1 to 65535"),
+    (["--net", "bridge"], "bad --net 'bridge'"),
+    (["--allow", "example.org:80"], "--allow needs --net host"),
+    (["--net", "host", "--allow", "127.0.0.1:80"], "the sandbox's own loopback"),
+])
+def test_cli_refuses_bad_network_values_with_status_2(args, message):
+    from tests.guest.conftest import slimbox_cli
+
+    proc = slimbox_cli("run", *args, "--", "/bin/true")
+    assert proc.returncode == 2
+    assert message in proc.stderr.decode()
+
+
+def test_cli_refuses_a_host_port_in_use_with_status_2():
+    from tests.guest.conftest import slimbox_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = slimbox_cli("run", "-p", f"{port}:80", "--", "/bin/echo", "never")
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert f"cannot publish 127.0.0.1:{port} -> 80" in proc.stderr.decode()

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -226,3 +227,45 @@ def test_with_net_none_the_supervisor_makes_no_inet_socket_at_all(tmp_path):
     trace = (tmp_path / "strace.log").read_text()
     assert "socket(AF_INET" not in trace and "connect(" not in trace
     assert not set(calls) & set(NETWORK)
+
+
+ONE_REQUEST_SERVER = textwrap.dedent("""
+    import http.server
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    server = http.server.HTTPServer(('127.0.0.1', 8000), Quiet)
+    server.timeout = 60
+    server.handle_request()
+""")
+
+
+def test_a_supervisor_publishing_a_port_stays_inside_the_network_list(tmp_path):
+    """-p under strace: the supervisor accepts and relays the host client's connection
+    with nothing beyond the list and its network part."""
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "strace.log"
+    command = ["strace", "-qq", "-o", str(log), *SLIMBOX, "run", "-q", "--timeout", "90", "-p", f"{port}:8000",
+               "--", "/usr/bin/python3", "-c", ONE_REQUEST_SERVER]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            body = None
+            for _ in range(300):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=20) as response:
+                        body = response.read()
+                    break
+                except OSError:
+                    threading.Event().wait(0.1)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert body is not None and b"Directory listing" in body
+    assert proc.returncode == 0, err.decode()
+    calls = _calls_after_lock_down(log)
+    assert "accept4" in calls
+    outside = sorted(set(calls) - set(ALLOWED) - set(NETWORK))
+    assert not outside, f"host syscalls outside the list: {outside}"

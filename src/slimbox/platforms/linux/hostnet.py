@@ -7,12 +7,13 @@ Every socket is non-blocking. Readiness is kept in one epoll of this module's ow
 whose descriptor the platform watches like a host stream: when it is readable, some
 socket here is ready, and `ready_keys()` says which. Sockets are made with SOCK_NONBLOCK
 and accepted ones set non-blocking with fcntl, so no ioctl outside the lock-down's
-pinned list is ever needed.
+pinned list is ever needed (Python's setblocking and os.set_blocking use FIONBIO).
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import os
 import select
@@ -109,7 +110,8 @@ class HostListener:
             if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EMFILE, errno.ENFILE, errno.ENOBUFS):
                 return None
             raise
-        os.set_blocking(fd, False)
+        # fcntl, not os.set_blocking, which uses ioctl(FIONBIO): outside the lock-down list
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
         sock = socket.socket(self._sock.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0, fileno=fd)
         if self._network.full():
             sock.close()
