@@ -6,9 +6,8 @@ platform); what comes out is a set of (16-byte ip, port) pairs the kernel checks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from slimbox.kernel.policy import PolicyError
+from slimbox.kernel.record import Frozen
 
 NET_NONE, NET_HOST = "none", "host"
 NET_MODES = (NET_NONE, NET_HOST)
@@ -34,12 +33,13 @@ def _split_host(spec: str, what: str) -> tuple[str, str]:
     return host, rest
 
 
-@dataclass(frozen=True)
-class Allowed:
+class Allowed(Frozen):
     """One --allow entry: a host name or address and a port."""
 
-    host: str
-    port: int
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self._set(host=host, port=port)
 
     @classmethod
     def parse(cls, spec: str) -> Allowed:
@@ -49,13 +49,13 @@ class Allowed:
         return cls(host, _port(port, "--allow", spec))
 
 
-@dataclass(frozen=True)
-class Publish:
+class Publish(Frozen):
     """One -p entry: a host address and port that reach a sandbox TCP port."""
 
-    host_ip: str
-    host_port: int
-    guest_port: int
+    __slots__ = ("host_ip", "host_port", "guest_port")
+
+    def __init__(self, host_ip: str, host_port: int, guest_port: int) -> None:
+        self._set(host_ip=host_ip, host_port=host_port, guest_port=guest_port)
 
     @classmethod
     def parse(cls, spec: str) -> Publish:
@@ -79,11 +79,11 @@ class Publish:
         return cls(host_ip, _port(host_port, "-p host port", spec), _port(guest_port, "-p sandbox port", spec))
 
 
-@dataclass(frozen=True)
-class NetworkPolicy:
-    mode: str = NET_NONE
-    allow: tuple[Allowed, ...] = ()
-    publish: tuple[Publish, ...] = ()
+class NetworkPolicy(Frozen):
+    __slots__ = ("mode", "allow", "publish")
+
+    def __init__(self, mode: str = NET_NONE, allow: tuple[Allowed, ...] = (), publish: tuple[Publish, ...] = ()) -> None:
+        self._set(mode=mode, allow=allow, publish=publish)
 
     @classmethod
     def build(cls, mode: str, allow, publish) -> NetworkPolicy:
