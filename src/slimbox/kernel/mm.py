@@ -363,9 +363,10 @@ class MemoryManager:
         end = page_up(addr + length)
         if end > TASK_SIZE or end <= addr:
             raise LinuxError(Errno.EINVAL)
-        for vma in self._take_range(addr, end):
+        taken = self._take_range(addr, end)
+        for vma in taken:
             self._write_back(vma, vma.start, vma.end)
-            self.aspace.unmap(vma.start, vma.end - vma.start)
+        self._unmap_spans(taken)
 
     def _write_back(self, vma: Vma, lo: int, hi: int) -> None:
         """Copy a shared file mapping's bytes in [lo, hi) back into the file (never past
@@ -603,10 +604,24 @@ class MemoryManager:
 
     def clear(self) -> None:
         """Unmap everything (execve)."""
-        for vma in self._take_range(0, TASK_SIZE):
+        taken = self._take_range(0, TASK_SIZE)
+        for vma in taken:
             self._write_back(vma, vma.start, vma.end)
-            self.aspace.unmap(vma.start, vma.end - vma.start)
+        self._unmap_spans(taken)
         self.brk_start = self.brk_current = 0
+
+    def _unmap_spans(self, vmas: list[Vma]) -> None:
+        """Unmap `vmas` (sorted, just taken out of the list) on the host with as few calls
+        as possible: one per run of mappings with no reserved range among them, holes
+        included (nothing of the guest's is mapped there, and unmapping a hole is a no-op)."""
+        spans: list[list[int]] = []
+        for vma in vmas:
+            if spans and not self._hits_reserved(spans[-1][0], vma.end):
+                spans[-1][1] = vma.end
+            else:
+                spans.append([vma.start, vma.end])
+        for start, end in spans:
+            self.aspace.unmap(start, end - start)
 
     def forget(self) -> None:
         """The process is gone (its host memory with it): give its charge back to the

@@ -422,3 +422,46 @@ def test_fake_address_space_is_lazy_and_keeps_contents_when_moving():
     assert aspace.read(0x6000_0000, 2) == b"\0\0" and aspace.read(0x6000_0000 + PAGE, 1) == b"B"
     aspace.protect(0x6000_0000 + PAGE, PAGE, PROT_NONE)
     assert [m[2] for m in aspace.mappings()] == [PROT_READ, PROT_NONE, PROT_READ]
+
+
+# --- unmapping in few host calls -------------------------------------------------------------
+
+
+class _RecordingAddressSpace(FakeAddressSpace):
+    """Records every unmap the kernel asks of the platform."""
+
+    def __init__(self, reserved) -> None:
+        super().__init__(reserved)
+        self.unmapped: list[tuple[int, int]] = []
+
+    def unmap(self, addr: int, length: int) -> None:
+        self.unmapped.append((addr, addr + length))
+        super().unmap(addr, length)
+
+
+_RESERVED = (0x5000_0000, 0x5000_1000)
+
+
+def _scattered(aspace: FakeAddressSpace) -> MemoryManager:
+    mm = MemoryManager(aspace, Layout(mmap_base=0x7F00_0000_0000))
+    for addr in (0x40_0000, 0x40_2000, 0x40_5000, _RESERVED[0] - PAGE, _RESERVED[1], 0x6000_0000, 0x7000_0000):
+        mm.mmap(addr, PAGE, RW, ANON | MAP_FIXED)
+    return mm
+
+
+def test_clearing_an_address_space_unmaps_runs_around_reserved_ranges_only():
+    aspace = _RecordingAddressSpace([_RESERVED])
+    mm = _scattered(aspace)
+    mm.clear()
+    assert mm.vmas() == []
+    assert aspace._ranges == []  # nothing of the guest's is left on the host
+    assert aspace.unmapped == [(0x40_0000, _RESERVED[0]), (_RESERVED[1], 0x7000_0000 + PAGE)]
+
+
+def test_munmap_across_mappings_spares_a_reserved_range_inside():
+    aspace = _RecordingAddressSpace([_RESERVED])
+    mm = _scattered(aspace)
+    mm.munmap(0x40_2000, 0x6000_0000 - 0x40_2000 + PAGE)
+    assert [(v.start, v.end) for v in mm.vmas()] == [(0x40_0000, 0x40_1000), (0x7000_0000, 0x7000_1000)]
+    assert aspace.unmapped == [(0x40_2000, _RESERVED[0]), (_RESERVED[1], 0x6000_0000 + PAGE)]
+    assert all(not (lo < _RESERVED[1] and _RESERVED[0] < hi) for lo, hi in aspace.unmapped)

@@ -64,6 +64,13 @@ def _host(call: Callable[..., _T], *args) -> _T:
         raise from_os_error(exc) from None
 
 
+def _opened_stat(host_file: HostFile) -> HostStat:
+    """The attributes of a just-opened host file: those its host handle took when it was
+    opened, if it keeps them, else asked for now."""
+    opened = getattr(host_file, "opened", None)
+    return opened if opened is not None else _host(host_file.stat)
+
+
 def normalise_hidden(paths: Iterable[bytes]) -> frozenset[bytes]:
     """Relative paths as `hidden` matches them: components joined by single slashes."""
     result = set()
@@ -120,6 +127,9 @@ class HostFs(FileSystem):
         self._max_open_dirs = max_open_dirs
         self._root_dir = root
         self._open_dirs: OrderedDict[int, HostDirectory] = OrderedDict()
+        #: the handle of the file created last, until the open that follows its creation
+        #: takes it (at most one is held)
+        self._created: tuple[HostInode, HostFile] | None = None
         root_stat = _host(root.stat)
         if root_stat.mode & S_IFMT != S_IFDIR:
             raise LinuxError(Errno.ENOTDIR)
@@ -139,7 +149,14 @@ class HostFs(FileSystem):
     def make_inode(self, st: HostStat, parent: HostDirInode, name: bytes) -> HostInode:
         rel = name if not parent.rel else parent.rel + b"/" + name
         kind = st.mode & S_IFMT
-        cls = {S_IFDIR: HostDirInode, S_IFREG: HostFileInode, S_IFLNK: HostSymlinkInode}.get(kind, HostOtherInode)
+        if kind == S_IFREG:
+            cls: type[HostInode] = HostFileInode
+        elif kind == S_IFDIR:
+            cls = HostDirInode
+        elif kind == S_IFLNK:
+            cls = HostSymlinkInode
+        else:
+            cls = HostOtherInode
         return cls(self, self.ino_of(st), parent, name, rel, kind)
 
     def is_hidden(self, rel: bytes) -> bool:
@@ -153,7 +170,13 @@ class HostFs(FileSystem):
     # --- directory handles ---------------------------------------------------------
 
     def directory(self, inode: HostDirInode) -> HostDirectory:
-        return self.directories(inode)[0]
+        if inode.parent is None:
+            return self._root_dir
+        cached = self._open_dirs.get(inode.ino)
+        if cached is not None:  # the usual case, taken without building the walk's lists
+            self._open_dirs.move_to_end(inode.ino)
+            return cached
+        return self._resolve(inode, set())
 
     def directories(self, *inodes: HostDirInode) -> list[HostDirectory]:
         """Open handles for each directory; handles obtained earlier in the same call
@@ -213,6 +236,24 @@ class HostFs(FileSystem):
         if handle is not None:
             handle.close()
 
+    def keep_created(self, inode: HostInode, host_file: HostFile) -> None:
+        self._drop_created()
+        self._created = (inode, host_file)
+
+    def take_created(self, inode: HostInode) -> HostFile | None:
+        """The handle `create` opened for `inode`, if that is still unclaimed."""
+        created = self._created
+        if created is None or created[0] is not inode:
+            return None
+        self._created = None
+        return created[1]
+
+    def _drop_created(self) -> None:
+        if self._created is not None:
+            _, host_file = self._created
+            self._created = None
+            host_file.close()
+
     def fifo(self, ino: int) -> Pipe:
         """The sandbox's pipe for the host FIFO with inode number `ino`."""
         pipe = self._fifos.get(ino)
@@ -227,6 +268,7 @@ class HostFs(FileSystem):
 
     def close(self) -> None:
         """Release every host handle, the root's included (the filesystem owns it)."""
+        self._drop_created()
         while self._open_dirs:
             self._open_dirs.popitem()[1].close()
         self._root_dir.close()
@@ -311,13 +353,15 @@ class HostFileInode(HostInode):
         # O_TRUNC is carried out by the VFS through the file, which needs a writable
         # host handle even when the guest asked for O_RDONLY
         host_flags = O_RDWR if accmode == O_RDONLY and flags & O_TRUNC else accmode
-        host_file = _host(self.parent_directory().open_file, self.name, host_flags, 0)
-        try:
-            if self.fs.ino_of(_host(host_file.stat)) != self.ino:
-                raise LinuxError(Errno.ESTALE)
-        except BaseException:
-            host_file.close()
-            raise
+        host_file = self.fs.take_created(self)
+        if host_file is None:
+            host_file = _host(self.parent_directory().open_file, self.name, host_flags, 0)
+            try:
+                if self.fs.ino_of(_opened_stat(host_file)) != self.ino:
+                    raise LinuxError(Errno.ESTALE)
+            except BaseException:
+                host_file.close()
+                raise
         bound = HostFileInode(self.fs, self.ino, self.parent, self.name, self.rel, self.kind, host_file)
         return RegularFile(flags, None, bound, HostStorage(host_file))
 
@@ -373,7 +417,7 @@ class HostDirInode(HostInode):
         return name if not self.rel else self.rel + b"/" + name
 
     def _visible(self, name: bytes) -> None:
-        if self.fs.is_hidden(self._child_rel(name)):
+        if self.fs.hidden and self.fs.is_hidden(self._child_rel(name)):
             raise LinuxError(Errno.ENOENT)
 
     def _may_create(self, name: bytes) -> HostDirectory:
@@ -385,8 +429,18 @@ class HostDirInode(HostInode):
     # --- reading ------------------------------------------------------------------
 
     def lookup(self, name: bytes) -> Inode:
+        return self.fs.make_inode(self._lookup_host(name), self, name)
+
+    def lookup_stat(self, name: bytes) -> tuple[Inode, Stat | None]:
+        st = self._lookup_host(name)
+        return self.fs.make_inode(st, self, name), self.fs.to_stat(st)
+
+    def _lookup_host(self, name: bytes) -> HostStat:
         self._visible(name)
-        return self.fs.make_inode(_host(self.handle().lookup, name), self, name)
+        try:
+            return self.fs.directory(self).lookup(name)
+        except OSError as exc:
+            raise from_os_error(exc) from None
 
     def entries(self) -> list[DirEntry]:
         directory = self.handle()
@@ -404,22 +458,36 @@ class HostDirInode(HostInode):
     # --- changing -------------------------------------------------------------------
 
     def _settle_new(self, directory: HostDirectory, name: bytes, mode: int | None,
-                    cred: Credentials) -> HostStat:
-        st = _host(directory.lookup, name)
+                    cred: Credentials, st: HostStat | None = None) -> HostStat:
+        """Give a new entry the caller's owner and exactly `mode`; `st` is what it has
+        (looked up by name when not given); returns its attributes afterwards."""
+        if st is None:
+            st = _host(directory.lookup, name)
+        changed = False
         if (st.uid, st.gid) != (cred.fsuid, cred.fsgid):
             try:
                 directory.chown(name, cred.fsuid, cred.fsgid)
+                changed = True
             except OSError:
                 pass  # an unprivileged supervisor cannot give files away; the host owner stands
         if mode is not None and st.mode & 0o7777 != mode & 0o7777:
             _host(directory.chmod, name, mode & 0o7777)
-        return _host(directory.lookup, name)
+            changed = True
+        return _host(directory.lookup, name) if changed else st
 
     def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
         directory = self._may_create(name)
-        host_file = _host(directory.open_file, name, O_CREAT | O_EXCL | O_WRONLY, mode & 0o7777)
-        _host(host_file.close)
-        return self.fs.make_inode(self._settle_new(directory, name, mode, cred), self, name)
+        # Opened for reading and writing (the creating open may, whatever `mode` says) and
+        # kept for the open that follows creation, so a new file costs one host open
+        host_file = _host(directory.open_file, name, O_CREAT | O_EXCL | O_RDWR, mode & 0o7777)
+        try:
+            st = self._settle_new(directory, name, mode, cred, _opened_stat(host_file))
+            inode = self.fs.make_inode(st, self, name)
+        except BaseException:
+            host_file.close()
+            raise
+        self.fs.keep_created(inode, host_file)
+        return inode
 
     def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
         directory = self._may_create(name)

@@ -149,6 +149,11 @@ class Inode:
     def lookup(self, name: bytes) -> Inode:
         _fail(Errno.ENOTDIR)
 
+    def lookup_stat(self, name: bytes) -> tuple[Inode, Stat | None]:
+        """`lookup`, with the entry's attributes when the lookup learnt them anyway
+        (None otherwise: ask the inode)."""
+        return self.lookup(name), None
+
     def entries(self) -> list[DirEntry]:
         _fail(Errno.ENOTDIR)
 

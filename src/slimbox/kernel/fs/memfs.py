@@ -61,6 +61,16 @@ class MemInode(Inode):
     def mode(self) -> int:
         return self._mode
 
+    # the file type tests path walks make at every step, without going through `mode`
+    def is_dir(self) -> bool:
+        return self._mode & S_IFMT == S_IFDIR
+
+    def is_symlink(self) -> bool:
+        return self._mode & S_IFMT == S_IFLNK
+
+    def is_regular(self) -> bool:
+        return self._mode & S_IFMT == S_IFREG
+
     def size(self) -> int:
         return 0
 

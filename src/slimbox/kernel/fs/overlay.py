@@ -120,6 +120,12 @@ class OverlayFs(FileSystem):
         if names is not None:
             names.discard(name)
 
+    def as_own(self, st: Stat, ino: int) -> Stat:
+        """A layer's attributes under this filesystem's device and inode number (field by
+        field: dataclasses.replace costs several times more, once per stat)."""
+        return Stat(self.dev, ino, st.mode, st.nlink, st.uid, st.gid, st.rdev, st.size, st.blksize,
+                    st.blocks, st.atime_ns, st.mtime_ns, st.ctime_ns)
+
     def wrap(self, upper: MemInode | None, lower: Inode | None, parent: OverlayDir | None,
              name: bytes) -> OverlayInode:
         layer = upper if upper is not None else lower
@@ -232,9 +238,7 @@ class OverlayInode(Inode):
     # attributes -------------------------------------------------------------------
 
     def stat(self) -> Stat:
-        st = self.layer.stat().copy()
-        st.dev, st.ino = self.fs.dev, self.ino
-        return st
+        return self.fs.as_own(self.layer.stat(), self.ino)
 
     @property
     def mode(self) -> int:
@@ -343,25 +347,36 @@ class OverlayDir(OverlayInode):
     # reading --------------------------------------------------------------------------------
 
     def lookup(self, name: bytes) -> Inode:
+        return self._find(name, False)[0]
+
+    def lookup_stat(self, name: bytes) -> tuple[Inode, Stat | None]:
+        return self._find(name, True)
+
+    def _find(self, name: bytes, with_stat: bool) -> tuple[Inode, Stat | None]:
         fs = self.fs
         upper_dir = self._upper_dir()
-        upper = _lookup_or_none(upper_dir, name) if upper_dir is not None else None
+        upper = upper_dir.children.get(name) if upper_dir is not None else None
         lower: Inode | None
-        if upper is not None:
-            assert isinstance(upper, MemInode)
-            if upper.is_dir():
-                lower = None
-                if not fs.is_opaque(upper) and self.lower is not None:
-                    lower = _lookup_or_none(self.lower, name)
-                    if lower is not None and not lower.is_dir():
-                        lower = None
-            else:
-                lower = fs.origin_of(upper)
-        else:
+        if upper is None:
             if self.lower is None or name in fs.whiteouts(upper_dir):
                 raise LinuxError(Errno.ENOENT)
-            lower = self.lower.lookup(name)
-        return self._child(name, upper, lower)
+            if not with_stat:
+                return self._child(name, None, self.lower.lookup(name)), None
+            # only the lower layer has it: its attributes are the entry's, as the lower
+            # filesystem saw them during the lookup (if it reports them)
+            lower, seen = self.lower.lookup_stat(name)
+            child = self._child(name, None, lower)
+            return child, (fs.as_own(seen, child.ino) if seen is not None else None)
+        assert isinstance(upper, MemInode)
+        if upper.is_dir():
+            lower = None
+            if not fs.is_opaque(upper) and self.lower is not None:
+                lower = _lookup_or_none(self.lower, name)
+                if lower is not None and not lower.is_dir():
+                    lower = None
+        else:
+            lower = fs.origin_of(upper)
+        return self._child(name, upper, lower), None
 
     def entries(self) -> list[DirEntry]:
         fs = self.fs

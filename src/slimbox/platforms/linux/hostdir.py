@@ -34,10 +34,14 @@ def _component(name: bytes) -> bytes:
 
 
 class PosixHostFile:
-    __slots__ = ("fd",)
+    """`opened` holds the attributes the file had when it was opened (taken anyway to
+    check its type), so the caller need not ask the host again at once."""
 
-    def __init__(self, fd: int) -> None:
+    __slots__ = ("fd", "opened")
+
+    def __init__(self, fd: int, opened: HostStat | None = None) -> None:
         self.fd = fd
+        self.opened = opened
 
     def pread(self, length: int, offset: int) -> bytes:
         return os.pread(self.fd, length, offset)
@@ -103,12 +107,13 @@ class PosixHostDirectory:
             self._need_write()
         fd = os.open(_component(name), flags | _ALWAYS, mode & 0o7777, dir_fd=self.fd)
         try:
-            if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
                 raise OSError(errno.EACCES, "only regular host files can be opened")
         except BaseException:
             os.close(fd)
             raise
-        return PosixHostFile(fd)
+        return PosixHostFile(fd, host_stat(st))
 
     def readlink(self, name: bytes) -> bytes:
         return os.readlink(_component(name), dir_fd=self.fd)

@@ -82,7 +82,8 @@ def _stat_node(task: Task, dirfd: int, pathname: int, flags: int):
     path = read_optional_path(task, pathname, flags)
     if not path:
         return task.fds.get(dirfd).stat() if dirfd != AT_FDCWD else task.process.fs.cwd.inode.stat()
-    return node_at(task, dirfd, path, follow=not flags & AT_SYMLINK_NOFOLLOW).inode.stat()
+    return _vfs(task).stat(task.process.fs, task.cred, dir_start(task, dirfd, path), path,
+                           follow=not flags & AT_SYMLINK_NOFOLLOW)
 
 
 def newfstatat(task: Task, dirfd: int, pathname: int, statbuf: int, flags: int) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.file import O_APPEND, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from slimbox.kernel.file import O_APPEND, O_CREAT, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
 from slimbox.kernel.fs.hostfs import HostFs
 from slimbox.platforms.linux.hostdir import PosixHostDirectory
 
@@ -375,3 +375,77 @@ def test_reopening_an_evicted_directory_checks_it_is_the_same_one(sandbox, tmp_p
     (tree / "a" / "b").mkdir()
     assert sandbox.errno(sandbox.write, b"here2", b"2") == Errno.ESTALE
     assert not (tree / "a" / "b" / "here2").exists()
+
+
+# --- what the walk learns is never kept past the call --------------------------------------
+
+
+def test_stat_sees_a_file_replaced_or_removed_on_the_host(sandbox, share):
+    mount_host(sandbox, share, readonly=True)
+    before = sandbox.stat(b"/mnt/sub/inner.txt")
+    replacement = share / "sub" / "replacement"
+    replacement.write_bytes(b"a longer replacement\n")
+    os.rename(replacement, share / "sub" / "inner.txt")
+    after = sandbox.stat(b"/mnt/sub/inner.txt")
+    host = os.stat(share / "sub" / "inner.txt")
+    assert (after.ino, after.size) == (host.st_ino, host.st_size) != (before.ino, before.size)
+    assert sandbox.read(b"/mnt/sub/inner.txt") == b"a longer replacement\n"
+    os.unlink(share / "sub" / "inner.txt")
+    assert sandbox.errno(sandbox.stat, b"/mnt/sub/inner.txt") == Errno.ENOENT
+
+
+def test_a_directory_renamed_on_the_host_is_found_under_its_new_name_only(sandbox, share):
+    mount_host(sandbox, share, readonly=True)
+    assert sandbox.read(b"/mnt/sub/deeper/leaf.txt") == b"leaf\n"  # its handle is now held
+    os.rename(share / "sub", share / "renamed")
+    assert sandbox.errno(sandbox.stat, b"/mnt/sub/deeper/leaf.txt") == Errno.ENOENT
+    assert sandbox.read(b"/mnt/renamed/deeper/leaf.txt") == b"leaf\n"
+    assert sandbox.stat(b"/mnt/renamed/deeper/leaf.txt").ino == os.stat(share / "renamed/deeper/leaf.txt").st_ino
+
+
+def test_a_symlink_swapped_in_for_a_walked_directory_is_resolved_in_the_sandbox(sandbox, share, tmp_path):
+    mount_host(sandbox, share, readonly=True)
+    assert sandbox.read(b"/mnt/sub/inner.txt") == b"inner\n"
+    os.rename(share / "sub", share / "sub.old")
+    os.symlink(str(tmp_path), share / "sub")  # on the host it would lead to secret.txt
+    assert sandbox.errno(sandbox.read, b"/mnt/sub/secret.txt") == Errno.ENOENT
+    assert sandbox.errno(sandbox.stat, b"/mnt/sub/secret.txt") == Errno.ENOENT
+    assert sandbox.errno(sandbox.stat, b"/mnt/sub/inner.txt") == Errno.ENOENT
+    assert stat_mod.S_ISLNK(sandbox.stat(b"/mnt/sub", follow=False).mode)
+
+
+# --- the handle a creation opens serves the open that follows -------------------------------
+
+
+def test_a_file_created_without_write_permission_is_still_written_by_its_creator(sandbox, share, tmp_path):
+    native = tmp_path / "native"
+    fd = os.open(native, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o400)
+    try:
+        native_wrote = os.write(fd, b"first words")
+    finally:
+        os.close(fd)
+    mount_host(sandbox, share)
+    file = sandbox.open(b"/mnt/readonly-new", O_CREAT | O_WRONLY, 0o400)
+    try:
+        assert file.write(None, b"first words") == native_wrote
+    finally:
+        file.release()
+    assert (share / "readonly-new").read_bytes() == native.read_bytes()
+    assert stat_mod.S_IMODE(os.stat(share / "readonly-new").st_mode) == 0o400
+    write_only = sandbox.open(b"/mnt/other-new", O_CREAT | O_WRONLY, 0o600)
+    try:  # the guest's file is write-only, whatever the host handle behind it allows
+        assert (write_only.readable, write_only.writable) == (False, True)
+    finally:
+        write_only.release()
+
+
+def test_a_creation_handle_nobody_opens_is_not_kept(sandbox, share):
+    fs = mount_host(sandbox, share)
+    directory = sandbox.node(b"/mnt").inode
+    baseline = _open_descriptors()
+    for index in range(5):
+        directory.create(b"made%d" % index, 0o644, sandbox.cred)
+    assert _open_descriptors() <= baseline + 1
+    fs.close()
+    assert _open_descriptors() < baseline
+    assert sorted(p.name for p in share.glob("made*")) == [f"made{i}" for i in range(5)]
