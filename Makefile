@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SERVER_PACKAGES := nginx-light redis-server redis-tools wrk curl
 APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace $(SERVER_PACKAGES)
 
-.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench fuzz
+.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench bench-servers fuzz
 
 run: deps venv
 	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
@@ -70,6 +70,14 @@ BENCH_ARGS ?=
 bench: deps venv
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_PACKAGES)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Request rates of nginx (wrk) and redis (redis-benchmark), natively and in slimbox, in
+# one run pinned to one CPU (bench/servers.py; docs/performance.md, Servers). Bounded:
+# SERVERS_ARGS='--seconds 5 --requests 20000' sets the length of each measure.
+SERVERS_ARGS ?=
+
+bench-servers: deps venv
+	$(BIN)/python bench/servers.py $(SERVERS_ARGS)
 
 # Random syscalls, 1,000,000 in all: FUZZ_FAKE of them against the kernel on the fake
 # platform, FUZZ_REAL from a C guest in sandboxes on the Linux platform (docs/fuzzing.md).
