@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import IntEnum
 from types import MappingProxyType
 
 
-class Errno(IntEnum):
-    """errno values as the kernel returns them (negated) from a system call."""
+class Errno:
+    """errno values as the kernel returns them (negated) from a system call.
+
+    Plain int constants, named by `errno_name`: an IntEnum of them took a noticeable
+    part of start-up to build."""
 
     EPERM = 1
     ENOENT = 2
@@ -146,7 +148,7 @@ class Errno(IntEnum):
     EHWPOISON = 133
 
 
-class RestartCode(IntEnum):
+class RestartCode:
     """Kernel-internal returns asking for a syscall restart; never seen by user space.
 
     After signal delivery they become EINTR or a restart, depending on the
@@ -160,6 +162,12 @@ class RestartCode(IntEnum):
 
 
 MAX_ERRNO = 4095  # return values in [-4095, -1] are errors
+
+#: every errno name (aliases too) and its value
+ERRNO_VALUES: Mapping[str, int] = MappingProxyType({k: v for k, v in vars(Errno).items() if k.startswith("E")})
+
+#: errno value -> its name (of aliases, the first listed: EAGAIN, not EWOULDBLOCK)
+_NAMES: Mapping[int, str] = MappingProxyType({v: k for k, v in reversed(ERRNO_VALUES.items())})
 
 _MESSAGES: Mapping[int, str] = MappingProxyType(
     {
@@ -296,6 +304,11 @@ _MESSAGES: Mapping[int, str] = MappingProxyType(
         133: "Memory page has hardware error",
     }
 )
+
+
+def errno_name(n: int) -> str | None:
+    """"ENOENT" for 2; None for a number that is no errno."""
+    return _NAMES.get(n)
 
 
 def strerror(n: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-from slimbox.abi.errno import Errno, strerror
+from slimbox.abi.errno import Errno, errno_name, strerror
 
 if TYPE_CHECKING:
     from slimbox.kernel.waitqueue import WaitQueue
@@ -26,11 +26,7 @@ class LinuxError(Exception):
         super().__init__(detail or strerror(self.errno))
 
     def __str__(self) -> str:
-        try:
-            name = Errno(self.errno).name
-        except ValueError:
-            name = str(self.errno)
-        return f"{name}: {self.args[0]}"
+        return f"{errno_name(self.errno) or self.errno}: {self.args[0]}"
 
 
 class Block(Exception):

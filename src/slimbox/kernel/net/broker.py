@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slimbox.abi.errno import Errno
+from slimbox.abi.errno import Errno, errno_name
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.net.inet import (
     IPPROTO_TCP, LOOPBACK4, LOOPBACK6, Address, InetSocket, is_mapped, ports_of, server_end_for,
@@ -360,7 +360,7 @@ class NetworkService:
         else:
             error, why = Errno.ENETUNREACH, "--net none"
         what = "connect to" if tcp else "datagram to"
-        self.note(f"{what} {text_of(ip, port)} refused ({why}): {Errno(error).name}")
+        self.note(f"{what} {text_of(ip, port)} refused ({why}): {errno_name(error)}")
         return LinuxError(error)
 
     def note(self, line: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from slimbox.abi.errno import Errno
+from slimbox.abi.errno import errno_name
 from slimbox.abi.syscalls import SyscallSpec
 from slimbox.kernel.errors import LinuxError
 
@@ -99,11 +99,7 @@ def format_call(task: Task, spec: SyscallSpec, args: list[int]) -> str:
 def format_result(spec: SyscallSpec, result: int) -> str:
     if -4096 < result < 0:
         errno = -result
-        try:
-            name = Errno(errno).name
-        except ValueError:
-            name = str(errno)
-        return f"-1 {name}"
+        return f"-1 {errno_name(errno) or errno}"
     if spec.ret == "addr":
         return f"{result:#x}"
     return str(result)
