@@ -85,17 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("syscalls", help="print the syscall support table (markdown)")
     host = sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
     host.add_argument("--markdown", action="store_true", help="as the page docs/host-syscalls.md")
-    optee = sub.add_parser("optee", help="run OP-TEE Trusted Applications (see docs/optee.md)")
-    optee.add_argument("action", choices=("run", "syscalls"), help="run a TA with a command file, or print "
-                                                                    "the OP-TEE syscall table (markdown)")
-    optee.add_argument("ta", nargs="?", metavar="TA.elf")
-    optee.add_argument("commands", nargs="?", metavar="COMMANDS.json")
-    optee.add_argument("--ldelf", metavar="LDELF", help="load the TA with this ldelf binary")
-    optee.add_argument("--storage", metavar="DIR", help="where persistent objects are kept (default: the "
-                                                        "user's state directory)")
-    optee.add_argument("--secret", metavar="FILE", help="the host-held secret storage keys derive from "
-                                                        "(default: in the user's state directory, made if absent)")
-    optee.add_argument("--debug", action="store_true", help="log what the TEE does")
+    optee = sub.add_parser("optee", add_help=False, help="run OP-TEE Trusted Applications (slimbox optee run --help)")
+    optee.add_argument("optee_args", nargs=argparse.REMAINDER, metavar="run TA.elf [--ldelf LDELF] COMMANDS.json")
     return parser
 
 
@@ -263,7 +254,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "optee":
         from slimbox.optee import main as optee_main
 
-        return optee_main(args)
+        return optee_main(args.optee_args)
     if args.command == "host-syscalls":
         from slimbox.platforms.linux.lockdown import host_syscalls, markdown, network_syscalls
 

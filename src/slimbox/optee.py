@@ -19,6 +19,7 @@ import pathlib
 from typing import Iterable
 
 from slimbox.kernel.cred import Credentials
+from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import FsContext
 from slimbox.shims.optee.abi import format_uuid, parse_uuid
 from slimbox.shims.optee.client import (
@@ -63,18 +64,17 @@ class TeeContext:
     def __init__(self, tas: Iterable[str | os.PathLike], *, storage_dir: str | os.PathLike | None = None,
                  secret_file: str | os.PathLike | None = None, log: logging.Logger | None = None,
                  request_timeout: float | None = 60.0, ldelf: str | os.PathLike | None = None) -> None:
-        if ldelf is not None:
-            raise ValueError("loading TAs through an ldelf binary is not provided yet")
         from slimbox.platforms.linux.platform import LinuxPlatform
         from slimbox.sandbox import Sandbox
         from slimbox.shims.optee.storage import SecureStorage
 
         paths = [pathlib.Path(ta).resolve() for ta in tas]
+        loader = pathlib.Path(ldelf).resolve() if ldelf is not None else None
         state = default_state_dir()
         storage = pathlib.Path(storage_dir) if storage_dir is not None else state / "storage"
         storage.mkdir(parents=True, exist_ok=True, mode=0o700)
         secret = load_or_create_secret(pathlib.Path(secret_file) if secret_file is not None else state / "secret")
-        directories = sorted({str(p.parent) for p in paths})
+        directories = sorted({str(p.parent) for p in paths + ([loader] if loader is not None else [])})
         mounts = [f"{d}:{_TA_ROOT}/{i}:ro" for i, d in enumerate(directories)]
         mounts.append(f"{storage.resolve()}:{_STORAGE_ROOT}:rw")
         self._sandbox = Sandbox(mounts=mounts, log=log)
@@ -82,13 +82,20 @@ class TeeContext:
         self._platform = LinuxPlatform(self._sandbox.host, notify=False)
         kernel.platform = self._platform
         secure = SecureStorage(self._sandbox.os, _STORAGE_ROOT, secret)
-        self.core = TeeCore(kernel, secure.for_ta, request_timeout)
+        root = kernel.vfs.root
+
+        def node_of(path: pathlib.Path):
+            guest = f"{_TA_ROOT}/{directories.index(str(path.parent))}/{path.name}"
+            try:
+                return kernel.vfs.resolve(FsContext(root, root), Credentials.of(0, 0), root, guest.encode())
+            except LinuxError as exc:
+                raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from None
+
         try:
+            self.core = TeeCore(kernel, secure.for_ta, request_timeout,
+                                node_of(loader) if loader is not None else None)
             for path in paths:
-                guest = f"{_TA_ROOT}/{directories.index(str(path.parent))}/{path.name}"
-                root = kernel.vfs.root
-                node = kernel.vfs.resolve(FsContext(root, root), Credentials.of(0, 0), root, guest.encode())
-                self.core.install(node)
+                self.core.install(node_of(path))
         except BaseException:
             self.close()
             raise
@@ -180,11 +187,33 @@ def run_steps(tee: TeeContext, uuid: str, steps: list) -> list[dict]:
 
 
 
-def main(args) -> int:
-    """`slimbox optee run|syscalls` (arguments parsed by slimbox.cli)."""
+def _parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="slimbox optee", usage="slimbox optee run TA.elf [--ldelf LDELF] COMMANDS.json | slimbox optee syscalls",
+        description="Run an OP-TEE Trusted Application with the steps of a command file (a JSON list of "
+                    "open_session, invoke_command and close_session steps, each with a command id and up to four "
+                    "typed parameters); output parameters are printed as JSON. 'syscalls' prints the OP-TEE "
+                    "syscall table.")
+    parser.add_argument("action", choices=("run", "syscalls"))
+    parser.add_argument("ta", nargs="?", metavar="TA.elf")
+    parser.add_argument("commands", nargs="?", metavar="COMMANDS.json")
+    parser.add_argument("--ldelf", metavar="LDELF", help="load the TA with this ldelf binary")
+    parser.add_argument("--storage", metavar="DIR", help="where persistent objects are kept (default: in the "
+                                                         "user's state directory)")
+    parser.add_argument("--secret", metavar="FILE", help="the host-held secret storage keys derive from "
+                                                         "(default: in the user's state directory, made if absent)")
+    parser.add_argument("--debug", action="store_true", help="log what the TEE does")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """`slimbox optee run|syscalls`."""
     import json
     import sys
 
+    args = _parser().parse_intermixed_args(argv)
     if args.action == "syscalls":
         from slimbox.shims.optee.table import markdown
 

@@ -30,20 +30,29 @@ SIGN = "2d1e0a15-6b3c-4e59-8a01-5a113c0d0005"
 STORAGE = "2d1e0a16-6b3c-4e59-8a01-5a113c0d0006"
 
 
-def build_ta(name: str) -> pathlib.Path:
+def _build(out: pathlib.Path, sources: list[pathlib.Path], flags: list[str]) -> pathlib.Path:
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.fail("gcc is missing: run `make deps`")
     BUILD.mkdir(exist_ok=True)
-    sources = [TAS / f"{name}.c", TALIB / "tee_ta.c"]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + [TALIB / "tee_ta.h"])
-                            + " ".join(FLAGS).encode()).hexdigest()[:16]
-    out = BUILD / f"{name}.ta"
-    stamp = BUILD / f"{name}.stamp"
+                            + " ".join(flags).encode()).hexdigest()[:16]
+    stamp = BUILD / f"{out.name}.stamp"
     if not (out.exists() and stamp.exists() and stamp.read_text() == digest):
-        subprocess.run([gcc, *FLAGS, f"-I{TALIB}", "-o", str(out), *map(str, sources)], check=True)
+        subprocess.run([gcc, *flags, "-o", str(out), *map(str, sources)], check=True)
         stamp.write_text(digest)
     return out
+
+
+def build_ta(name: str) -> pathlib.Path:
+    return _build(BUILD / f"{name}.ta", [TAS / f"{name}.c", TALIB / "tee_ta.c"], [*FLAGS, f"-I{TALIB}"])
+
+
+@pytest.fixture(scope="session")
+def ldelf() -> pathlib.Path:
+    """The tests' small ldelf, linked away from where the TAs load."""
+    flags = [*FLAGS[:-2], "-e", "__ldelf_entry", "-Wl,-Ttext-segment=0x10000000"]
+    return _build(BUILD / "ldelf", [HERE / "ldelf" / "ldelf.c"], flags)
 
 
 @pytest.fixture(scope="session")

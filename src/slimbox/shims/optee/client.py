@@ -20,14 +20,21 @@ from slimbox.kernel.file import O_RDONLY
 from slimbox.kernel.fs.vfs import FsContext
 from slimbox.shims.optee import abi
 from slimbox.shims.optee.instance import Outcome, TaInstance
-from slimbox.shims.optee.loader import TaHeader, load_ta, read_ta_header
+from slimbox.shims.optee.loader import TaHeader, load_ldelf, load_ta, read_ta_header
 from slimbox.shims.optee.params import Param, ParamSet
 from slimbox.shims.optee.personality import OpteePersonality
 
 if TYPE_CHECKING:
+    from slimbox.kernel.file import File
     from slimbox.kernel.fs.vfs import PathNode
     from slimbox.kernel.kernel import Kernel
     from slimbox.shims.optee.storage import TaStorage
+
+
+class _LoadError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(abi.result_name(code))
+        self.code = code
 
 
 class TeeClientError(Exception):
@@ -102,8 +109,10 @@ class TeeCore:
     be attached while requests run)."""
 
     def __init__(self, kernel: Kernel, storage_for: Callable[[bytes], TaStorage | None],
-                 request_timeout_s: float | None = None) -> None:
+                 request_timeout_s: float | None = None, ldelf: PathNode | None = None) -> None:
         self.kernel = kernel
+        #: a loader binary that loads each TA in its own process, or None: the kernel loads TAs
+        self.ldelf = ldelf
         self._storage_for = storage_for
         self._timeout_ns = None if request_timeout_s is None else int(request_timeout_s * 1e9)
         self.images: dict[bytes, TaImage] = {}
@@ -133,7 +142,10 @@ class TeeCore:
             raise TeeClientError(abi.TEE_ERROR_ITEM_NOT_FOUND, abi.TEE_ORIGIN_TEE,
                                  f"no TA with UUID {abi.format_uuid(raw)}")
         param_set = ParamSet.of(params)
-        instance = self._instance_for(image)
+        try:
+            instance = self._instance_for(image)
+        except _LoadError as failure:
+            raise OpenSessionError(Outcome(failure.code, abi.TEE_ORIGIN_TEE, param_set)) from None
         session_id = next(self._session_ids)
         outcome = instance.enter(abi.ENTRY_OPEN_SESSION, session_id, param_set, 0, self.deadline())
         if outcome.code != abi.TEE_SUCCESS:
@@ -182,20 +194,39 @@ class TeeCore:
         root = kernel.vfs.root
         personality = OpteePersonality()
         task = kernel.new_process(personality, Credentials.of(0, 0), FsContext(root, root), FdTable())
-        file = image.node.inode.open(O_RDONLY)
-        file.path = image.node
+        task.process.comm = b"ta-" + abi.format_uuid(image.header.uuid)[:8].encode()
+        program = self.ldelf if self.ldelf is not None else image.node
+        file = program.inode.open(O_RDONLY)
+        file.path = program
         try:
-            loaded = load_ta(task, file, image.header)
+            if self.ldelf is not None:
+                entry, stack_top, argument = load_ldelf(task, file, image.header.uuid)
+            else:
+                loaded = load_ta(task, file, image.header)
+                entry, stack_top = loaded.entry, loaded.stack_top
         except BaseException:
             kernel.exit_process(task.process, 0, 9, "the TA could not be loaded")
             raise
         finally:
             file.release()
-        task.process.comm = b"ta-" + abi.format_uuid(image.header.uuid)[:8].encode()
-        instance = TaInstance(kernel, task, image.header, loaded.entry, loaded.stack_top,
+        instance = TaInstance(kernel, task, image.header, entry, stack_top,
                               self._storage_for(image.header.uuid), (abi.TEE_LOGIN_PUBLIC, bytes(16)))
         personality.instance = instance
+        if self.ldelf is not None:
+            instance.open_binary = self._open_binary
+            code = instance.run_loader(entry, stack_top, argument, self.deadline())
+            if code != abi.TEE_SUCCESS:
+                instance.close()
+                raise _LoadError(code)
         return instance
+
+    def _open_binary(self, uuid: bytes) -> File | None:
+        image = self.images.get(uuid)
+        if image is None:
+            return None
+        file = image.node.inode.open(O_RDONLY)
+        file.path = image.node
+        return file
 
     def close(self) -> None:
         for session in list(self.sessions.values()):

@@ -24,6 +24,7 @@ from slimbox.shims.optee.memory import TaMemory
 from slimbox.shims.optee.params import MEMREF_TYPES, VALUE_TYPES, ParamSet
 
 if TYPE_CHECKING:
+    from slimbox.kernel.file import File
     from slimbox.kernel.kernel import Kernel
     from slimbox.kernel.task import Task
     from slimbox.shims.optee.loader import TaHeader
@@ -83,8 +84,10 @@ class TaInstance:
         self.sessions: set[int] = set()
         #: what ended the instance, for the log and the client
         self.death = ""
-        #: called when a loader (ldelf) returns, to start the TA it loaded
+        #: called when a loader (ldelf) returns, with its result
         self.on_loader_return: Callable[[int], None] | None = None
+        #: what ldelf's open_bin opens: the file of the TA with a UUID, or None
+        self.open_binary: Callable[[bytes], File | None] | None = None
 
     @property
     def name(self) -> str:
@@ -113,7 +116,7 @@ class TaInstance:
             regs.rax = 0
             self.returned = None
             self.kernel.resume(self.task)
-            self._run_until_return(deadline_ns)
+            self._run_until(lambda: self.returned is not None, deadline_ns)
             if self.returned is None:
                 return Outcome(TEE_ERROR_TARGET_DEAD, TEE_ORIGIN_TEE, params)
             return Outcome(self.returned, TEE_ORIGIN_TRUSTED_APP, self._read_params(area, params, buffers))
@@ -154,9 +157,36 @@ class TaInstance:
                 param.size = b
         return out
 
-    def _run_until_return(self, deadline_ns: int | None) -> None:
+    def run_loader(self, entry: int, stack_top: int, arg_address: int, deadline_ns: int | None = None) -> int:
+        """Run ldelf (already mapped) until it returns; on success the TA's entry point and
+        stack are those it wrote into `struct ldelf_arg`. Returns ldelf's TEE_Result."""
+        from slimbox.shims.optee.sys_ldelf import LDELF_ARG
+
+        results: list[int] = []
+        self.phase = "ldelf"
+        self.on_loader_return = results.append
+        regs = self.task.context.regs
+        regs.rip, regs.rsp, regs.rdi = entry, stack_top - 8, arg_address
+        self.kernel.resume(self.task)
+        self._run_until(lambda: bool(results), deadline_ns)
+        self.on_loader_return = None
+        if not results:
+            return TEE_ERROR_TARGET_DEAD
+        if results[0] != 0:
+            self.kill(f"its loader (ldelf) returned {results[0]:#x}")
+            return results[0]
+        _uuid, is_32bit, _flags, entry_func, _load, stack_ptr, *_ = LDELF_ARG.unpack(
+            self.memory.read(arg_address, LDELF_ARG.size))
+        if is_32bit or not entry_func or not stack_ptr:
+            self.kill("its loader (ldelf) gave no 64-bit entry point and stack")
+            return TEE_ERROR_TARGET_DEAD
+        self.entry, self.stack_top = entry_func, stack_ptr & ~(_ALIGN - 1)
+        self.phase = "ta"
+        return 0
+
+    def _run_until(self, done: Callable[[], bool], deadline_ns: int | None) -> None:
         kernel = self.kernel
-        while self.returned is None and self.alive:
+        while not done() and self.alive:
             if deadline_ns is not None:
                 left = deadline_ns - kernel.monotonic_ns()
                 if left <= 0:

@@ -106,3 +106,31 @@ def load_ta(task: Task, file: File, header: TaHeader) -> LoadedTa:
     task.context.reset_fpu_state()
     return LoadedTa(bias + image.entry, top)
 
+
+
+def load_ldelf(task: Task, file: File, uuid: bytes) -> tuple[int, int, int]:
+    """Map an ldelf binary and its stack into the task's (empty) process, with a
+    `struct ldelf_arg` naming the TA to load on the stack; returns (entry, stack top,
+    address of the argument)."""
+    from slimbox.shims.optee.sys_ldelf import LDELF_ARG, LDELF_STACK_SIZE
+
+    process = task.process
+    mm = process.mm
+    try:
+        image = parse_elf(read_header(file), lambda off, n: file.pread(n, off))
+    except LinuxError:
+        raise TaFormatError("ldelf is not an x86-64 ELF executable") from None
+    if image.interp is not None:
+        raise TaFormatError("ldelf must not name an ELF interpreter")
+    mm.clear()
+    mm.layout = fresh_layout(process)
+    bias = map_elf(mm, file, image, mm.layout.pie_base if image.type == ET_DYN else None)
+    size = LDELF_STACK_SIZE + STACK_SLACK
+    top = mm.layout.stack_top
+    mm.map_fixed_anonymous(top - size, size, PROT_READ | PROT_WRITE, b"[stack]")
+    mm.stack_start, mm.stack_end = top - size, top
+    argument = (top - LDELF_ARG.size) & ~15
+    mm.write(argument, LDELF_ARG.pack(uuid, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    task.context.regs = initial_registers(task.context.regs, bias + image.entry, argument)
+    task.context.reset_fpu_state()
+    return bias + image.entry, argument, argument

@@ -20,10 +20,6 @@ MAX_LOG = 4096
 
 
 def utee_return(inst: TaInstance, result: int) -> object:
-    if inst.phase == "ldelf":
-        if inst.on_loader_return is not None:
-            inst.on_loader_return(result & 0xFFFFFFFF)
-        return NO_REPLY
     inst.returned = result & 0xFFFFFFFF
     return NO_REPLY
 

@@ -16,6 +16,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from slimbox.shims.optee import sys_core as C
 from slimbox.shims.optee import sys_crypto as K
+from slimbox.shims.optee import sys_ldelf as L
 from slimbox.shims.optee import sys_object as O
 from slimbox.shims.optee import sys_storage as S
 
@@ -117,18 +118,18 @@ _UTEE_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], 
 )
 
 _LDELF_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], ...] = (
-    (0, "return", 1, None, NONE, "loading through ldelf is not provided yet"),
-    (1, "log", 2, None, NONE, "loading through ldelf is not provided yet"),
-    (2, "panic", 1, None, NONE, "loading through ldelf is not provided yet"),
-    (3, "map_zi", 5, None, NONE, "loading through ldelf is not provided yet"),
-    (4, "unmap", 2, None, NONE, "loading through ldelf is not provided yet"),
-    (5, "open_bin", 3, None, NONE, "loading through ldelf is not provided yet"),
-    (6, "close_bin", 1, None, NONE, "loading through ldelf is not provided yet"),
-    (7, "map_bin", 7, None, NONE, "loading through ldelf is not provided yet"),
-    (8, "cp_from_bin", 4, None, NONE, "loading through ldelf is not provided yet"),
-    (9, "set_prot", 3, None, NONE, "loading through ldelf is not provided yet"),
-    (10, "remap", 5, None, NONE, "loading through ldelf is not provided yet"),
-    (11, "gen_rnd_num", 2, None, NONE, "loading through ldelf is not provided yet"),
+    (0, "return", 1, L.ldelf_return, FULL, "hands the TA's entry point and stack (struct ldelf_arg) to the TEE"),
+    (1, "log", 2, L.ldelf_log, FULL, ""),
+    (2, "panic", 1, L.ldelf_panic, FULL, "the TA fails to load: its session gets TEE_ERROR_TARGET_DEAD"),
+    (3, "map_zi", 5, L.map_zi, FULL, "zeroed read-write memory, at the address asked for or a free one"),
+    (4, "unmap", 2, L.unmap, FULL, ""),
+    (5, "open_bin", 3, L.open_bin, PARTIAL, "the TAs the TEE was given, by UUID; no shared libraries"),
+    (6, "close_bin", 1, L.close_bin, FULL, ""),
+    (7, "map_bin", 7, L.map_bin, PARTIAL, "private copies of the file's pages; SHAREABLE is not shared"),
+    (8, "cp_from_bin", 4, L.cp_from_bin, FULL, ""),
+    (9, "set_prot", 3, L.set_prot, FULL, "BTI is ignored (x86-64)"),
+    (10, "remap", 5, L.remap, FULL, ""),
+    (11, "gen_rnd_num", 2, L.gen_rnd_num, FULL, ""),
 )
 
 
