@@ -28,6 +28,8 @@ AES = "2d1e0a13-6b3c-4e59-8a01-5a113c0d0003"
 RANDOM = "2d1e0a14-6b3c-4e59-8a01-5a113c0d0004"
 SIGN = "2d1e0a15-6b3c-4e59-8a01-5a113c0d0005"
 STORAGE = "2d1e0a16-6b3c-4e59-8a01-5a113c0d0006"
+COUNTER = "2d1e0a17-6b3c-4e59-8a01-5a113c0d0007"
+SOLO = "2d1e0a17-6b3c-4e59-8a01-5a113c0d0008"
 
 
 def _build(out: pathlib.Path, sources: list[pathlib.Path], flags: list[str]) -> pathlib.Path:
@@ -35,7 +37,8 @@ def _build(out: pathlib.Path, sources: list[pathlib.Path], flags: list[str]) -> 
     if gcc is None:
         pytest.fail("gcc is missing: run `make deps`")
     BUILD.mkdir(exist_ok=True)
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + [TALIB / "tee_ta.h"])
+    inputs = sources + [TALIB / "tee_ta.h"] + sorted(TAS.glob("*.c"))  # a TA may include another
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)
                             + " ".join(flags).encode()).hexdigest()[:16]
     stamp = BUILD / f"{out.name}.stamp"
     if not (out.exists() and stamp.exists() and stamp.read_text() == digest):

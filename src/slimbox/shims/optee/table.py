@@ -162,7 +162,10 @@ def markdown() -> str:
         "Trusted Applications call the TEE through OP-TEE's utee system calls, by OP-TEE's own",
         "numbers; a loader (ldelf) running in the TA's process uses its own smaller set. On",
         "x86-64 the number goes in rax and up to eight arguments in rdi, rsi, rdx, r10, r8, r9,",
-        "r12, r13. A call marked *none* returns TEE_ERROR_NOT_SUPPORTED and is logged by name.",
+        "r12, r13. A call marked *none*, and any number not listed, returns",
+        "TEE_ERROR_NOT_SUPPORTED and is logged by name once. One exception: a number with bit 30",
+        "set (the x32 marker) is refused by the Linux platform's seccomp filter before the",
+        "kernel sees it, so the TA is killed and its sessions get TEE_ERROR_TARGET_DEAD.",
         "",
     ]
     lines += _section("utee calls", "_utee", UTEE)

@@ -2,7 +2,10 @@
  * hello: command 0 adds one to a value (value_inout a); command 1 panics; command 2
  * faults; command 3 reports how often the instance was created and what an unknown
  * utee number answers; command 4 reads the property named by params[0] from the
- * property set params[1].value.a into params[2], its type into params[3].value.a.
+ * property set params[1].value.a into params[2], its type into params[3].value.a;
+ * command 5 makes utee call params[0].value.a with the eight arguments in params[1]
+ * (an argument of 1 becomes a pointer to a zeroed scratch page) and returns what it
+ * answered in params[2].value.a.
  */
 #include "tee_ta.h"
 
@@ -10,6 +13,7 @@ TA_HEADER(16384, 0, 0x8aaaf200, 0x2450, 0x11e4, 0xab, 0xe2, 0x00, 0x02, 0xa5, 0x
 
 static int created;
 static volatile unsigned long bad_address = 16;
+static unsigned char scratch[4096] __attribute__((aligned(4096)));
 
 TEE_Result TA_CreateEntryPoint(void) { created++; return TEE_SUCCESS; }
 void TA_DestroyEntryPoint(void) {}
@@ -61,6 +65,21 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 		params[2].memref.size = len;
 		params[3].value.a = type;
 		return res;
+	}
+	case 5: {
+		long args[8];
+
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_MEMREF_INPUT,
+					     TEE_PARAM_TYPE_VALUE_OUTPUT, 0) || params[1].memref.size != sizeof(args))
+			return TEE_ERROR_BAD_PARAMETERS;
+		memcpy(args, params[1].memref.buffer, sizeof(args));
+		memset(scratch, 0, sizeof(scratch));
+		for (int i = 0; i < 8; i++)
+			if (args[i] == 1)
+				args[i] = (long)scratch;
+		params[2].value.a = (uint32_t)utee_syscall(params[0].value.a, args[0], args[1], args[2], args[3],
+							   args[4], args[5], args[6], args[7]);
+		return TEE_SUCCESS;
 	}
 	}
 	return TEE_ERROR_BAD_PARAMETERS;
