@@ -4,6 +4,7 @@ panics, faults or calls what is not there ends."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -92,3 +93,11 @@ def test_properties(tee, prop_set, name, kind, expected):
     assert result.code == abi.TEE_SUCCESS
     assert result.params[2].data == expected and result.params[3].a == kind
     assert missing.code == abi.TEE_ERROR_ITEM_NOT_FOUND
+
+
+def test_wait_and_time(tee):
+    with tee.open_session(HELLO) as session:
+        result = session.invoke(6, [Param.value_input(30), Param.value_output()])
+    assert result.code == abi.TEE_SUCCESS
+    assert result.params[1].a >= 30  # the kernel parks the TA until the deadline has passed
+    assert abs(result.params[1].b - time.time()) < 60  # REE time is the host's clock

@@ -5,7 +5,9 @@
  * property set params[1].value.a into params[2], its type into params[3].value.a;
  * command 5 makes utee call params[0].value.a with the eight arguments in params[1]
  * (an argument of 1 becomes a pointer to a zeroed scratch page) and returns what it
- * answered in params[2].value.a.
+ * answered in params[2].value.a; command 6 waits params[0].value.a milliseconds and
+ * reports in params[1] the milliseconds of system time that passed and the REE time's
+ * seconds.
  */
 #include "tee_ta.h"
 
@@ -80,6 +82,23 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 		params[2].value.a = (uint32_t)utee_syscall(params[0].value.a, args[0], args[1], args[2], args[3],
 							   args[4], args[5], args[6], args[7]);
 		return TEE_SUCCESS;
+	}
+	case 6: {
+		TEE_Time before, after, ree;
+		TEE_Result res;
+
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0))
+			return TEE_ERROR_BAD_PARAMETERS;
+		res = utee_get_time(0, &before);
+		if (!res)
+			res = utee_wait(params[0].value.a);
+		if (!res)
+			res = utee_get_time(0, &after);
+		if (!res)
+			res = utee_get_time(2, &ree);
+		params[1].value.a = (after.seconds - before.seconds) * 1000 + after.millis - before.millis;
+		params[1].value.b = ree.seconds;
+		return res;
 	}
 	}
 	return TEE_ERROR_BAD_PARAMETERS;
