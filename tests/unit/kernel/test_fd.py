@@ -143,3 +143,32 @@ def test_copy_shares_descriptions_and_flags():
     assert file.released == 0 and fds.count() == 2
     fds.close_all()
     assert file.released == 1 and fds.count() == 0
+
+
+def test_lowest_free_number_matches_a_plain_search_after_any_mix_of_operations():
+    """The table remembers where its lowest free number may be; whatever install,
+    install_at, close and copy did before, install takes the number a search from 0
+    (or from the minimum) finds."""
+    import random
+
+    rng = random.Random(7)
+    fds = FdTable(limit=64)
+    for _ in range(3000):
+        action = rng.randrange(5)
+        used = {fd for fd, _ in fds.items()}
+        if action == 0 and len(used) < 64:
+            expected = min(n for n in range(64) if n not in used)
+            assert fds.install(Tracked()) == expected
+        elif action == 1:
+            minimum = rng.randrange(64)
+            free = [n for n in range(minimum, 64) if n not in used]
+            if free:
+                assert fds.install(Tracked(), minimum=minimum) == free[0]
+            else:
+                assert errno_of(fds.install, Tracked(), minimum=minimum) == Errno.EMFILE
+        elif action == 2:
+            fds.install_at(rng.randrange(64), Tracked())
+        elif action == 3 and used:
+            fds.close(rng.choice(sorted(used)))
+        elif action == 4:
+            fds = fds.copy()
