@@ -119,6 +119,9 @@ class EpollFile(AnonFile):
         super().__init__(O_RDWR)
         self.kernel = kernel
         self.interests: dict[tuple[File, int], Interest] = {}
+        #: the descriptor numbers of each watched file's interests, so that closing one
+        #: file of many does not scan the whole interest list
+        self.numbers_of: dict[File, set[int]] = {}
         #: interests that may have events, oldest first (a dict used as an ordered set)
         self.ready: dict[Interest, None] = {}
         #: notified when an interest becomes ready
@@ -137,6 +140,7 @@ class EpollFile(AnonFile):
             self._check_nesting(file)
         item = Interest(self, file, fd, events | ALWAYS_REPORTED, data)
         self.interests[key] = item
+        self.numbers_of.setdefault(file, set()).add(fd)
         if file.watchers is None:
             file.watchers = []
         if self.forget_file not in file.watchers:
@@ -158,18 +162,22 @@ class EpollFile(AnonFile):
         if item is None:
             raise LinuxError(Errno.ENOENT)
         self._drop(item)
-        if file.watchers is not None and not any(key[0] is file for key in self.interests):
+        if file.watchers is not None and file not in self.numbers_of:
             _remove_watcher(file, self.forget_file)
 
     def forget_file(self, file: File) -> None:
         """The last reference to `file` went: its interests (any fd number) go too."""
-        for key in [key for key in self.interests if key[0] is file]:
-            self._drop(self.interests[key])
+        for fd in list(self.numbers_of.get(file, ())):
+            self._drop(self.interests[(file, fd)])
 
     def _drop(self, item: Interest) -> None:
         item.unsubscribe()
         self.ready.pop(item, None)
         del self.interests[(item.file, item.fd)]
+        numbers = self.numbers_of[item.file]
+        numbers.discard(item.fd)
+        if not numbers:
+            del self.numbers_of[item.file]
 
     def _arm(self, task, item: Interest) -> None:
         """After ADD or MOD (which always enable the interest: EPOLLERR and EPOLLHUP are
@@ -273,6 +281,7 @@ class EpollFile(AnonFile):
             if item.file.watchers is not None:
                 _remove_watcher(item.file, self.forget_file)
         self.interests.clear()
+        self.numbers_of.clear()
         self.ready.clear()
 
 

@@ -137,6 +137,31 @@ def test_interest_follows_the_description(g):
     assert wait(g, ep) == [] and g.task.fds.get(ep).interests == {}
 
 
+def test_one_description_under_several_numbers(g):
+    """Interests of one description under two numbers: DEL of one leaves the other
+    reporting; the last close of the description drops every one of them."""
+    ep = g.syscall("epoll_create1", 0)
+    r, w = pipe(g)
+    other_r, other_w = pipe(g)
+    copy = g.syscall("dup", r)
+    ctl(g, ep, ADD, r, EPOLLIN, 1)
+    ctl(g, ep, ADD, copy, EPOLLIN, 2)
+    ctl(g, ep, ADD, other_r, EPOLLIN, 3)
+    g.syscall("write", w, b"x", 1)
+    g.syscall("write", other_w, b"x", 1)
+    assert sorted(wait(g, ep)) == [(EPOLLIN, 1), (EPOLLIN, 2), (EPOLLIN, 3)]
+    assert ctl(g, ep, DEL, r) == 0
+    assert sorted(wait(g, ep)) == [(EPOLLIN, 2), (EPOLLIN, 3)]
+    assert ctl(g, ep, ADD, r, EPOLLIN, 4) == 0
+    g.syscall("close", r)
+    g.syscall("close", copy)
+    assert wait(g, ep) == [(EPOLLIN, 3)]
+    interests = g.task.fds.get(ep).interests
+    assert [item.data for item in interests.values()] == [3]
+    g.syscall("close", other_r)
+    assert wait(g, ep) == [] and interests == {}
+
+
 def test_maxevents_limits_and_busy_descriptors_take_turns(g):
     ep = g.syscall("epoll_create1", 0)
     ends = [pipe(g) for _ in range(3)]
