@@ -11,7 +11,6 @@ in place of the host's directories. `-v HOST:GUEST` mounts a host directory as i
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import Credentials
@@ -25,6 +24,7 @@ from slimbox.kernel.fs.procfs import ProcFs
 from slimbox.kernel.fs.vfs import FsContext, Vfs
 from slimbox.kernel.policy import Policy, PolicyError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
     from slimbox.platforms.base import Host

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from typing import TYPE_CHECKING, AnyStr
 
 from slimbox.abi.errno import Errno, strerror
 from slimbox.kernel.cred import Credentials
@@ -18,7 +17,9 @@ from slimbox.kernel.fd import FdTable
 from slimbox.kernel.file import O_DIRECTORY, O_RDONLY
 from slimbox.kernel.fs.vfs import FsContext
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import AnyStr
     from slimbox.kernel.kernel import Kernel
 
 _PathLike = str | bytes | os.PathLike

@@ -12,7 +12,6 @@ import contextlib
 import signal
 import subprocess
 import threading
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, TextIO
 
 from slimbox._view import build_view
 from slimbox.abi.errno import Errno, strerror
@@ -31,7 +30,9 @@ from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
 from slimbox.north import SandboxOS
 from slimbox.shims.linux.personality import LinuxPersonality
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Iterable, Mapping, Sequence, TextIO
     import logging
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

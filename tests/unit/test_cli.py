@@ -8,7 +8,7 @@ from slimbox.cli import _StderrLog
 
 # imported only when a message is logged, a help text is printed, a record type or
 # type annotation is evaluated...: none of them may come back with `import slimbox.cli`
-LAZY = ("logging", "traceback", "dataclasses", "inspect")
+LAZY = ("logging", "traceback", "dataclasses", "inspect", "typing")
 
 
 def test_importing_the_cli_leaves_lazy_modules_unimported():

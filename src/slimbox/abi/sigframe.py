@@ -22,10 +22,14 @@ the `read(addr, length) -> bytes` callable that `parse_frame` is given.
 from __future__ import annotations
 
 import struct
-from typing import Callable, NamedTuple
+from collections import namedtuple
 
 from slimbox.abi.regs import MASK64, Regs
 from slimbox.abi.structs import STACK_T
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 MASK32 = (1 << 32) - 1
 
@@ -403,20 +407,21 @@ def handler_registers(regs: Regs, frame_addr: int, handler: int, signo: int) -> 
 # --- rt_sigreturn -----------------------------------------------------------------------
 
 
-class SigreturnState(NamedTuple):
-    """What rt_sigreturn restores from a frame."""
+class SigreturnState(namedtuple("SigreturnState", "registers blocked_mask fpstate altstack")):
+    """What rt_sigreturn restores from a frame.
 
-    #: the thread's new registers when parse_frame was given them, else register name ->
-    #: new value; either way orig_rax is -1 so no syscall restart follows
-    registers: Regs | dict[str, int]
-    #: the signal mask to install (SIGKILL and SIGSTOP already removed)
-    blocked_mask: int
-    #: the XSAVE image, the 512-byte FXSAVE legacy area alone (the other components return
-    #: to their initial state), or b"" when the frame has no FP state (reset it all)
-    fpstate: bytes
-    #: uc_stack as (ss_sp, ss_flags, ss_size), to hand to sigaltstack (whose failures
-    #: other than a fault rt_sigreturn ignores)
-    altstack: tuple[int, int, int]
+    registers:    the thread's new registers when parse_frame was given them, else
+                  register name -> new value; either way orig_rax is -1 so no syscall
+                  restart follows
+    blocked_mask: the signal mask to install (SIGKILL and SIGSTOP already removed)
+    fpstate:      the XSAVE image, the 512-byte FXSAVE legacy area alone (the other
+                  components return to their initial state), or b"" when the frame has no
+                  FP state (reset it all)
+    altstack:     uc_stack as (ss_sp, ss_flags, ss_size), to hand to sigaltstack (whose
+                  failures other than a fault rt_sigreturn ignores)
+    """
+
+    __slots__ = ()
 
 
 def _read(read: Callable[[int, int], bytes], addr: int, length: int) -> bytes:

@@ -36,9 +36,9 @@ the man pages, or the kernel where there is no page.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 BASE_TYPES: frozenset[str] = frozenset(
     {
@@ -51,16 +51,11 @@ SET_KINDS: frozenset[str] = frozenset({"flags", "enum"})
 RETURN_KINDS: frozenset[str] = frozenset({"long", "int", "fd", "addr", "pid"})
 
 
-class Param(NamedTuple):
-    name: str
-    type: str
+#: one parameter: its name and its type (a BASE_TYPES name, or flags:SET / enum:SET)
+Param = namedtuple("Param", "name type")
 
-
-class SyscallSpec(NamedTuple):
-    nr: int
-    name: str
-    params: tuple[Param, ...]
-    ret: str = "long"
+#: a syscall's number, name, parameters (a tuple of Param) and return kind (RETURN_KINDS)
+SyscallSpec = namedtuple("SyscallSpec", "nr name params ret", defaults=("long",))
 
 
 def _s(nr: int, name: str, *params: str, ret: str = "long") -> SyscallSpec:

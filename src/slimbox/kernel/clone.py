@@ -8,14 +8,13 @@ memory, the parent waiting until the child execs or exits as vfork requires.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno
 from slimbox.abi.regs import Regs
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.mm import TASK_SIZE, MemoryManager
 from slimbox.kernel.task import Process, Task
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
 

@@ -8,12 +8,11 @@ has a finite limit, so a limit is met within that much wall-clock time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.kernel import sigdeliver
 from slimbox.kernel.signals import SIGKILL, SIGXCPU, kernel_info
 from slimbox.kernel.task import RLIM_INFINITY, RLIMIT_CPU
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel, Timer
     from slimbox.kernel.task import Process

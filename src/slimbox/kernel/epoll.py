@@ -24,14 +24,14 @@ to the files it watches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import AnonFile, O_RDWR, POLLIN, POLLRDNORM, File
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
     from slimbox.kernel.kernel import Kernel
 
 EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP = 0x1, 0x2, 0x4, 0x8, 0x10

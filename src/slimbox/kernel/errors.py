@@ -8,11 +8,11 @@ handlers are written to have no effect until they can complete.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
-
 from slimbox.abi.errno import Errno, errno_name, strerror
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Iterable
     from slimbox.kernel.waitqueue import WaitQueue
 
 

@@ -7,8 +7,6 @@ the old address space is gone and a failure kills the process, as on Linux.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno
 from slimbox.abi.regs import Regs
 from slimbox.kernel.cred import MAY_EXEC, MAY_READ
@@ -23,6 +21,7 @@ from slimbox.kernel.loader import (
 from slimbox.kernel.mm import PAGE, PROT_READ, PROT_WRITE, Layout, page_up
 from slimbox.kernel.signals import SIG_IGN, Action
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.fs.vfs import PathNode
     from slimbox.kernel.task import Process, Task

@@ -3,13 +3,12 @@ process exit, zombies, reparenting, and telling the parent (SIGCHLD, wait queues
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import sigframe
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.signals import CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN, SIGCHLD
 from slimbox.platforms.base import GuestMemoryError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
     from slimbox.kernel.task import Process, Task

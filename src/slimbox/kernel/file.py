@@ -8,12 +8,16 @@ whose behaviour depends on it (terminals, /proc).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.inode import DirEntry, Inode, Stat, dirent_type
 from slimbox.kernel.waitqueue import WaitQueue
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the protocols below document the interface; nothing checks them at run time
 
 if TYPE_CHECKING:
     from slimbox.kernel.fs.vfs import PathNode

@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
 from slimbox.abi.regs import MASK64
@@ -43,7 +42,9 @@ from slimbox.platforms.base import (
     ExitEvent, FaultEvent, GuestMemoryError, Host, HostReadyEvent, InterruptEvent, Platform, SyscallEvent,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
     import logging
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1

@@ -9,11 +9,10 @@ when the corresponding resource runs out, so programs handle it as they would th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.record import Frozen
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Process
 

@@ -9,7 +9,6 @@ host vDSO and every clock read is a syscall the kernel answers.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -19,7 +18,9 @@ from slimbox.kernel.mm import (
 )
 from slimbox.kernel.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
     from slimbox.kernel.fs.vfs import PathNode
 
 ELF_MAGIC = b"\x7fELF"

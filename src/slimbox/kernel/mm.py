@@ -14,7 +14,6 @@ supervisor error.
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -22,6 +21,7 @@ from slimbox.kernel.limits import Budget
 from slimbox.kernel.record import Record
 from slimbox.platforms.base import GuestMemoryError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.file import File
     from slimbox.kernel.fs.inode import Inode

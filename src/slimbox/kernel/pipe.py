@@ -27,7 +27,6 @@ sized chunks holds somewhat less there); POLLOUT means at least a page is free.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Callable
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
@@ -40,7 +39,9 @@ from slimbox.kernel.fs.inode import S_IFIFO, FileSystem, Inode, Stat
 from slimbox.kernel.stdio import STREAM_DEV
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
     from slimbox.kernel.kernel import Kernel
 
 PAGE_SIZE = 4096

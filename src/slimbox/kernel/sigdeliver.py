@@ -12,8 +12,6 @@ A signal is acted on when one of the target's threads is in the kernel's hands:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import sigframe
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -23,6 +21,7 @@ from slimbox.kernel.signals import (
     Action, PendingSignal, bit, default_action, is_ignored, kernel_info, pick_thread,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
     from slimbox.kernel.task import Process, Task

@@ -13,7 +13,6 @@ signals.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from slimbox.abi import sigframe
 from slimbox.abi.errno import Errno
@@ -22,6 +21,7 @@ from slimbox.kernel.file import AnonFile, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM
 from slimbox.kernel.signals import UNBLOCKABLE, PendingSignal
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel
 

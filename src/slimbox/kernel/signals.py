@@ -9,11 +9,10 @@ purpose when it was running): default action, ignore, or a handler frame built b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import sigframe
 from slimbox.kernel.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Process, Task
 

@@ -3,8 +3,6 @@ fills and collects (input= and capture_output=)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError, from_os_error
@@ -13,6 +11,7 @@ from slimbox.kernel.fs.inode import S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, Stat
 from slimbox.kernel.signals import SIGXFSZ
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.platforms.base import HostStream
 

@@ -6,14 +6,18 @@ platform context and the state of the syscall it is in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.fd import FdTable
 from slimbox.kernel.fs.vfs import FsContext, PathNode
 from slimbox.kernel.mm import MemoryManager
 from slimbox.kernel.signals import Action, SignalQueue
 from slimbox.kernel.waitqueue import WaitQueue
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the protocols below document the interface; nothing checks them at run time
 
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel

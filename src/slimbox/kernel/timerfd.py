@@ -14,14 +14,13 @@ no more (the sandbox itself never sets a clock).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.file import AnonFile, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.kernel import Kernel, Timer
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
+
 
 
 class WaitQueue:

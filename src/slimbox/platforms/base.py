@@ -14,9 +14,15 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import BinaryIO, NamedTuple, Protocol, Sequence
+from collections import namedtuple
 
 from slimbox.abi.regs import Regs
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol, Sequence
+else:
+    Protocol = object  # the protocols below document the interface; nothing checks them at run time
 
 PAGE_SIZE = 4096
 
@@ -177,20 +183,8 @@ Event = SyscallEvent | FaultEvent | ExitEvent | InterruptEvent | HostReadyEvent
 # --- host services ----------------------------------------------------------------
 
 
-class HostStat(NamedTuple):
-    mode: int
-    ino: int
-    dev: int
-    nlink: int
-    uid: int
-    gid: int
-    rdev: int
-    size: int
-    blksize: int
-    blocks: int
-    atime_ns: int
-    mtime_ns: int
-    ctime_ns: int
+#: a host file's attributes
+HostStat = namedtuple("HostStat", "mode ino dev nlink uid gid rdev size blksize blocks atime_ns mtime_ns ctime_ns")
 
 
 class HostFile(Protocol):

@@ -24,12 +24,15 @@ import errno
 import hashlib
 import itertools
 from collections import deque
-from typing import Iterable, Sequence
 
 from slimbox.abi.regs import Regs
 from slimbox.platforms.base import (
     PAGE_SIZE, Event, ExitEvent, GuestMemoryError, HostReadyEvent, HostStat, InterruptEvent, SyscallEvent,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
 
 #: where the fake clocks start: a monotonic clock some seconds after boot, and a
 #: realtime clock in November 2023

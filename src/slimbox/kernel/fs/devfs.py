@@ -26,8 +26,6 @@ Key decisions:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import LinuxError
@@ -35,7 +33,10 @@ from slimbox.kernel.file import File
 from slimbox.kernel.fs.inode import S_IFIFO, S_IFCHR, S_IFMT, Inode
 from slimbox.kernel.fs.memfs import MemDir, MemFs, MemNode
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from slimbox.kernel.waitqueue import WaitQueue
 
 TTY_GID = 5  # the "tty" group owns /dev/tty on Linux systems
@@ -61,8 +62,9 @@ DEV_RANDOM = makedev(1, 8)
 DEV_URANDOM = makedev(1, 9)
 DEV_TTY = makedev(5, 0)
 
-#: (open flags, the device node) -> the File for a device
-DeviceOpener = Callable[[int, Inode], File]
+if TYPE_CHECKING:
+    #: (open flags, the device node) -> the File for a device
+    DeviceOpener = Callable[[int, Inode], File]
 
 
 # --- the device files --------------------------------------------------------------

@@ -33,7 +33,6 @@ Key decisions:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError, from_os_error
@@ -46,15 +45,16 @@ from slimbox.kernel.fs.inode import (
 from slimbox.kernel.pipe import Pipe
 from slimbox.platforms.base import HostDirectory, HostFile, HostStat
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable, Iterable, TypeVar
+
+    _T = TypeVar("_T")
     from slimbox.kernel.cred import Credentials
 
 DEFAULT_MAX_OPEN_DIRS = 256
 #: where a second host device's index goes in an inode number
 _DEVICE_SHIFT = 56
-
-_T = TypeVar("_T")
-
 
 def _host(call: Callable[..., _T], *args) -> _T:
     """Run one host operation, reporting its failure as the Linux errno."""

@@ -7,14 +7,17 @@ does not support fails with the errno Linux gives (ENOTDIR, EPERM, EROFS, EINVAL
 
 from __future__ import annotations
 
+from collections import namedtuple
 from itertools import count
-from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from slimbox.kernel.cred import Credentials
     from slimbox.kernel.file import File
 
@@ -59,10 +62,8 @@ class Stat(Record):
         return Stat(*self._values())
 
 
-class DirEntry(NamedTuple):
-    name: bytes
-    ino: int
-    type: int  # DT_*
+#: one directory entry; `type` is a DT_* value
+DirEntry = namedtuple("DirEntry", "name ino type")
 
 
 class FileSystem:

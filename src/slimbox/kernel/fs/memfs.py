@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import File, RegularFile
@@ -13,7 +11,9 @@ from slimbox.kernel.fs.inode import (
 from slimbox.kernel.limits import Budget
 from slimbox.kernel.pipe import Pipe
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
     from slimbox.kernel.cred import Credentials
 
 TMPFS_MAGIC = 0x01021994

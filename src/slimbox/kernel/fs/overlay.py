@@ -34,7 +34,6 @@ Key decisions:
 
 from __future__ import annotations
 
-from typing import Callable
 from weakref import WeakKeyDictionary, WeakSet, WeakValueDictionary
 
 from slimbox.abi.errno import Errno
@@ -46,6 +45,10 @@ from slimbox.kernel.fs.inode import (
 )
 from slimbox.kernel.fs.memfs import MemDir, MemFs, MemInode
 from slimbox.kernel.limits import Budget
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 OVERLAYFS_SUPER_MAGIC = 0x794C7630
 UPPER_INO_OFFSET = 1 << 62

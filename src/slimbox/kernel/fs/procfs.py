@@ -35,7 +35,7 @@ Key decisions:
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple, Union
+from collections import namedtuple
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -48,7 +48,10 @@ from slimbox.kernel.fs.vfs import Mount, PathNode, Vfs
 from slimbox.kernel.mm import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE
 from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_RSS, RLIMIT_SIGPENDING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable, Iterable, Union
+
     from slimbox.kernel.cred import Credentials
     from slimbox.kernel.kernel import Kernel
     from slimbox.kernel.task import Process, Task
@@ -119,10 +122,7 @@ class ProcFs(FileSystem):
 # --- inodes ------------------------------------------------------------------------------
 
 
-class Owner(NamedTuple):
-    uid: int
-    gid: int
-    time_ns: int
+Owner = namedtuple("Owner", "uid gid time_ns")
 
 
 class ProcNode(Inode):
@@ -274,21 +274,15 @@ class ProcDir(ProcNode):
 # symlink, a nested table (a subdirectory), or a builder of a dynamic subdirectory.
 
 
-class Gen(NamedTuple):
-    generate: Callable[[], bytes]
-    perm: int = 0o444
+#: a file whose text `generate()` makes at open
+Gen = namedtuple("Gen", "generate perm", defaults=(0o444,))
+#: a symlink whose target `target()` gives
+Link = namedtuple("Link", "target perm", defaults=(0o777,))
+#: a dynamic subdirectory: `build(path)` makes the directory inode (which knows its own mode)
+Sub = namedtuple("Sub", "build")
 
-
-class Link(NamedTuple):
-    target: Callable[[], bytes]
-    perm: int = 0o777
-
-
-class Sub(NamedTuple):
-    build: Callable[[bytes], ProcDir]  # path -> the directory inode (which knows its own mode)
-
-
-Table = dict[bytes, Union[Gen, Link, Sub, "Table"]]
+if TYPE_CHECKING:
+    Table = dict[bytes, Union[Gen, Link, Sub, "Table"]]
 
 
 class TableDir(ProcDir):
@@ -626,19 +620,11 @@ def exe_target(fs: ProcFs, process: Process) -> bytes:
 # --- per-process files ---------------------------------------------------------------------
 
 
-class MemoryUse(NamedTuple):
+class MemoryUse(namedtuple("MemoryUse", "size rss anon file shmem data stack exe lib")):
     """Byte counts estimated from the VMA list (every non-PROT_NONE mapping counts
     as resident)."""
 
-    size: int
-    rss: int
-    anon: int
-    file: int
-    shmem: int
-    data: int
-    stack: int
-    exe: int
-    lib: int
+    __slots__ = ()
 
     @classmethod
     def of(cls, process: Process) -> MemoryUse:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import lzma
 import tarfile
 import zlib
-from typing import IO, TYPE_CHECKING, Callable
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -35,7 +34,9 @@ from slimbox.kernel.fs.inode import (
     S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import IO, Callable
     from slimbox.kernel.cred import Credentials
 
 _BLOCK = 4096

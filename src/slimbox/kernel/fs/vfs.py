@@ -9,8 +9,6 @@ getcwd use.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import MAY_EXEC, MAY_READ, MAY_WRITE, Credentials, check_permission, permitted
 from slimbox.kernel.errors import LinuxError
@@ -20,6 +18,10 @@ from slimbox.kernel.file import (
 )
 from slimbox.kernel.fs.inode import S_IFDIR, S_IFMT, FileSystem, Inode, Stat
 from slimbox.kernel.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 MAX_SYMLINKS = 40
 PATH_MAX = 4096

@@ -30,8 +30,6 @@ with `--net host`; each refusal is logged with the address, up to a bound per ru
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno, errno_name
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.net.inet import (
@@ -40,6 +38,7 @@ from slimbox.kernel.net.inet import (
 from slimbox.kernel.net.policy import NET_HOST, NetworkPolicy
 from slimbox.kernel.net.unix import RCV_SHUTDOWN, SHUTDOWN_MASK, SOCK_STREAM, Message
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
     from slimbox.platforms.base import HostConnection, HostListener, HostNetwork

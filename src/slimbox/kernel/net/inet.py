@@ -14,8 +14,6 @@ the kernel object (`InetPorts`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.file import POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
@@ -23,6 +21,7 @@ from slimbox.kernel.net.unix import (
     POLLWRBAND, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_DGRAM, SOCK_STREAM, Message, UnixSocket, owner_of,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

@@ -32,7 +32,6 @@ client may send before it is accepted.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
@@ -42,6 +41,7 @@ from slimbox.kernel.file import ANY_EVENT, O_RDWR, POLLERR, POLLHUP, POLLIN, POL
 from slimbox.kernel.fs.inode import S_IFSOCK, Stat
 from slimbox.kernel.waitqueue import WaitQueue
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import BinaryIO
 
 from slimbox.platforms.linux.hostdir import PosixHostDirectory
 from slimbox.platforms.linux.stdio import FdStream
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _AT_HWCAP, _AT_HWCAP2, _AT_MINSIGSTKSZ = 16, 26, 51
 

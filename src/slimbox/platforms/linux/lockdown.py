@@ -14,7 +14,7 @@ stays inside them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from slimbox.abi.syscalls import BY_NAME
 from slimbox.platforms.linux import _native as native
@@ -99,13 +99,11 @@ NETWORK: dict[str, str] = {
 }
 
 
-class Rule(NamedTuple):
+class Rule(namedtuple("Rule", "index values mask", defaults=((), 0))):
     """Allow the syscall only when argument `index` (its low 32 bits) is one of `values`,
     or, with `mask`, when those bits are clear."""
 
-    index: int
-    values: tuple[int, ...] = ()
-    mask: int = 0
+    __slots__ = ()
 
 
 _PROT_EXEC = 4
@@ -130,11 +128,10 @@ ARGUMENT_RULES: dict[str, Rule] = {
 }
 
 
-class HostSyscall(NamedTuple):
-    name: str
-    nr: int
-    reason: str
-    rule: Rule | None
+class HostSyscall(namedtuple("HostSyscall", "name nr reason rule")):
+    """An allowed host syscall: why, and its Rule (or None)."""
+
+    __slots__ = ()
 
     def constraint(self) -> str:
         """The argument rule in words ('' when the syscall is allowed with any arguments)."""

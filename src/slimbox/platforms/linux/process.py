@@ -15,7 +15,6 @@ import signal
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
 
 from slimbox.abi.regs import MASK64, REG_NAMES, SYSCALL_ARG_REGS, Regs
 from slimbox.platforms.base import GuestMemoryError, PAGE_SIZE
@@ -24,6 +23,7 @@ from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.spawn import CHANNEL_FD
 from slimbox.platforms.linux.stub import StubImage
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.platforms.linux.platform import LinuxPlatform
 

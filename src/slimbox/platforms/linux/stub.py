@@ -16,7 +16,7 @@ own view of memory never shows it.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
@@ -37,10 +37,11 @@ _ENTRY_OFFSET = 0
 _TRAMPOLINE_OFFSET = 3
 
 
-class StubImage(NamedTuple):
-    elf: bytes
-    entry: int        # file offset (= load offset) of the entry point
-    trampoline: int   # load offset of the `syscall` instruction
+class StubImage(namedtuple("StubImage", "elf entry trampoline")):
+    """The stub's ELF bytes, the file offset (= load offset) of its entry point and the
+    load offset of the trampoline's `syscall` instruction."""
+
+    __slots__ = ()
 
     def trampoline_syscall_end(self, base: int) -> int:
         """The instruction pointer seccomp reports for a syscall made at the trampoline."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from slimbox.abi.syscalls import SyscallSpec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 def _s32(value: int) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno
 from slimbox.abi.structs import TWO_I32
 from slimbox.abi.structs import U64 as _U64
@@ -14,6 +12,7 @@ from slimbox.kernel.mm import PAGE, PAGE_MASK
 from slimbox.kernel.signals import SIGXFSZ
 from slimbox.kernel.task import RLIMIT_FSIZE
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.file import File
     from slimbox.kernel.mm import MemoryManager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TextIO
-
 from slimbox.abi.errno import Errno
 from slimbox.abi.syscalls import name_of
 from slimbox.kernel.errors import Block, LinuxError
@@ -12,7 +10,9 @@ from slimbox.shims.linux.args import converters
 from slimbox.shims.linux.strace import Strace, format_call, format_result
 from slimbox.shims.linux.table import BY_NAME, BY_NUMBER, NOT_IMPLEMENTED, Entry
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable, TextIO
     from slimbox.kernel.task import Task
 
 _ENOSYS = -Errno.ENOSYS

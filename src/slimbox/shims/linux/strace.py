@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
-
 from slimbox.abi.errno import errno_name
 from slimbox.abi.syscalls import SyscallSpec
 from slimbox.kernel.errors import LinuxError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import TextIO
     from slimbox.kernel.task import Task
 
 _STRING_SHOWN = 32

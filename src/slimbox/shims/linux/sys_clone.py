@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from slimbox.abi import sigframe, structs
 from slimbox.abi.errno import Errno
@@ -12,6 +11,7 @@ from slimbox.kernel import wait as kwait
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.signals import SIGCHLD
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel import sigdeliver
@@ -15,6 +14,7 @@ from slimbox.kernel.file import O_CLOEXEC, O_PATH, File
 from slimbox.kernel.mm import PROT_WRITE
 from slimbox.shims.linux.sys_poll import apply_wait_mask, read_timeout, wait_deadline
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

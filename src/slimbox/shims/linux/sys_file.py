@@ -3,8 +3,6 @@ getdents, fstat, sync, truncate."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -15,6 +13,7 @@ from slimbox.kernel.task import RLIM_INFINITY, RLIMIT_FSIZE
 from slimbox.shims.linux.common import refuse_past_file_size
 from slimbox.shims.linux.stat import pack_stat, pack_statfs
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

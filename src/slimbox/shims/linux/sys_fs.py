@@ -3,8 +3,6 @@ operations, attributes, the working directory."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.cred import MAY_EXEC, MAY_READ, MAY_WRITE
@@ -18,6 +16,7 @@ from slimbox.shims.linux.common import (
 )
 from slimbox.shims.linux.stat import pack_stat, pack_statfs, pack_statx
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

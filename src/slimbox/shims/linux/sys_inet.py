@@ -5,7 +5,6 @@ The sockets themselves are kernel/net/inet.py."""
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
@@ -14,6 +13,7 @@ from slimbox.kernel.net.inet import (
 )
 from slimbox.kernel.net.unix import SOCK_DGRAM, SOCK_STREAM
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

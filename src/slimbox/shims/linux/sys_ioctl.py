@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.kernel.file import O_ASYNC, O_NONBLOCK, PathFile
 from slimbox.kernel.errors import LinuxError
 from slimbox.abi.errno import Errno
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

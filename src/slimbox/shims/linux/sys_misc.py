@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

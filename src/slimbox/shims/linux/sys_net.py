@@ -4,7 +4,6 @@ loopback TCP and UDP, whose addresses and options sys_inet.py decodes (kernel/ne
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
@@ -19,6 +18,7 @@ from slimbox.shims.linux import sys_inet
 from slimbox.shims.linux.common import install_pair
 from slimbox.shims.linux.sys_file import _check_out_vectors, _gather, _scatter
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

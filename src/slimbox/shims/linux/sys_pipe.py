@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_CLOEXEC, O_DIRECT, O_NONBLOCK
 from slimbox.kernel.pipe import make_pipe, pipefs_of
 from slimbox.shims.linux.common import install_pair
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

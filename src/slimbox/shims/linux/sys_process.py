@@ -3,8 +3,6 @@ prctl, resource limits, scheduling queries."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel import exec as kexec
@@ -16,6 +14,7 @@ from slimbox.kernel.loader import MAX_ARGS_TOTAL
 from slimbox.kernel.task import RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_CPU, RLIMIT_NOFILE
 from slimbox.shims.linux.common import AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, dir_start, read_optional_path, read_strv
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 

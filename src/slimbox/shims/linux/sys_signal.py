@@ -3,8 +3,6 @@ rt_sigreturn, and the real-time interval timer (alarm/setitimer)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slimbox.abi import sigframe, structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel import sigdeliver
@@ -13,6 +11,7 @@ from slimbox.kernel.signals import (
     SI_KERNEL, SI_TKILL, SI_USER, SIGALRM, SIGKILL, SIGSTOP, UNBLOCKABLE, Action, bit, kill_info,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.kernel.task import Process, Task
 

@@ -12,10 +12,10 @@ Support levels:
 
 from __future__ import annotations
 
+from collections import namedtuple
 from types import MappingProxyType
-from typing import Callable, Mapping, NamedTuple
 
-from slimbox.abi.syscalls import SYSCALLS, SyscallSpec
+from slimbox.abi.syscalls import SYSCALLS
 from slimbox.shims.linux import sys_clone as K
 from slimbox.shims.linux import sys_epoll as E
 from slimbox.shims.linux import sys_eventfd as V
@@ -32,15 +32,19 @@ from slimbox.shims.linux import sys_process as T
 from slimbox.shims.linux import sys_signal as S
 from slimbox.shims.linux import sys_time as C
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable, Mapping
+
 FULL, PARTIAL, NONE = "full", "partial", "none"
 NOT_IMPLEMENTED = "not implemented"
 
 
-class Entry(NamedTuple):
-    spec: SyscallSpec
-    handler: Callable[..., int] | None
-    support: str
-    note: str
+class Entry(namedtuple("Entry", "spec handler support note")):
+    """A syscall's SyscallSpec, its handler (or None), how fully it is supported
+    (FULL, PARTIAL, NONE) and a note."""
+
+    __slots__ = ()
 
     @property
     def nr(self) -> int:
