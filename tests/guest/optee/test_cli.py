@@ -114,3 +114,23 @@ def test_every_test_ta_through_the_cli(tas, state, tmp_path):
     stored = _run_file(tas, state, tmp_path, "storage", [OPEN, _invoke(1, object_id, {"type": "memref_output",
                                                                                       "buffer_size": 256}), CLOSE])
     assert base64.b64decode(stored[1]["params"][0]["data_base64"]) == data
+
+
+def test_counter_tas_and_a_panic_through_the_cli(tas, state, tmp_path):
+    count = _invoke(0, {"type": "value_output"})
+    counted = _run_file(tas, state, tmp_path, "counter", [OPEN, count, count, CLOSE])
+    assert [r["params"] for r in counted[1:3]] == [[{"type": "value_output", "value_a": 1, "value_b": 1}],
+                                                   [{"type": "value_output", "value_a": 2, "value_b": 2}]]
+    solo = _run_file(tas, state, tmp_path, "solo", [OPEN, count, CLOSE])
+    assert solo[1]["params"] == [{"type": "value_output", "value_a": 1, "value_b": 1}]
+
+    commands = tmp_path / "panic.json"
+    commands.write_text(json.dumps([OPEN, _invoke(1), _invoke(0, {"type": "value_inout", "value_a": 1}), CLOSE]))
+    done = run_cli("run", str(tas["hello"]), str(commands), "--storage", str(state["storage_dir"]),
+                   "--secret", str(state["secret_file"]))
+    records = json.loads(done.stdout)
+    assert [r["result"] for r in records] == ["TEE_SUCCESS", "TEE_ERROR_TARGET_DEAD", "TEE_ERROR_TARGET_DEAD",
+                                              "TEE_SUCCESS"]
+    assert records[1]["origin"] == abi.TEE_ORIGIN_TEE
+    assert "died: panicked with code 0xdead" in done.stderr
+    assert done.returncode == 1

@@ -34,6 +34,14 @@ TA_HEADER(16384, 0, 0x2d1e0a15, 0x6b3c, 0x4e59, 0x8a, 0x01, 0x5a, 0x11, 0x3c, 0x
 
 static const unsigned char exponent[] = { 0x01, 0x00, 0x01 };
 
+#define VI TEE_PARAM_TYPE_VALUE_INPUT
+#define MI TEE_PARAM_TYPE_MEMREF_INPUT
+#define MO TEE_PARAM_TYPE_MEMREF_OUTPUT
+static const uint32_t expected[] = {
+	TEE_PARAM_TYPES(VI, MI, MO, MO), TEE_PARAM_TYPES(VI, MI, MO, MO), TEE_PARAM_TYPES(MI, MI, MI, VI),
+	TEE_PARAM_TYPES(MI, MI, MO, VI), TEE_PARAM_TYPES(MI, MO, MO, 0), TEE_PARAM_TYPES(MI, MI, MI, VI),
+};
+
 TEE_Result TA_CreateEntryPoint(void) { return TEE_SUCCESS; }
 void TA_DestroyEntryPoint(void) {}
 TEE_Result TA_OpenSessionEntryPoint(uint32_t t, TEE_Param p[4], void **s) { (void)t; (void)p; *s = 0; return 0; }
@@ -125,7 +133,8 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 	TEE_Result res;
 
 	(void)session;
-	(void)types;
+	if (cmd >= sizeof(expected) / sizeof(expected[0]) || types != expected[cmd])
+		return TEE_ERROR_BAD_PARAMETERS;
 	switch (cmd) {
 	case 0:
 		res = utee_cryp_obj_alloc(TYPE_RSA_KEYPAIR, params[0].value.b, &key);

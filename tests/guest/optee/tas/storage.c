@@ -23,6 +23,14 @@ void TA_DestroyEntryPoint(void) {}
 TEE_Result TA_OpenSessionEntryPoint(uint32_t t, TEE_Param p[4], void **s) { (void)t; (void)p; *s = 0; return 0; }
 void TA_CloseSessionEntryPoint(void *s) { (void)s; }
 
+#define MI TEE_PARAM_TYPE_MEMREF_INPUT
+#define MO TEE_PARAM_TYPE_MEMREF_OUTPUT
+static const uint32_t expected[] = {
+	TEE_PARAM_TYPES(MI, MI, 0, 0), TEE_PARAM_TYPES(MI, MO, 0, 0), TEE_PARAM_TYPES(MI, 0, 0, 0),
+	TEE_PARAM_TYPES(MI, MI, 0, 0), TEE_PARAM_TYPES(MI, TEE_PARAM_TYPE_VALUE_INPUT, MO, 0),
+	TEE_PARAM_TYPES(MI, MO, 0, 0), TEE_PARAM_TYPES(MI, TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0),
+};
+
 static TEE_Result read_all(uint32_t obj, TEE_Param *out)
 {
 	uint64_t count = 0;
@@ -39,7 +47,7 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 	TEE_Result res;
 
 	(void)session;
-	if (TEE_PARAM_TYPE_GET(types, 0) != TEE_PARAM_TYPE_MEMREF_INPUT)
+	if (cmd >= sizeof(expected) / sizeof(expected[0]) || types != expected[cmd])
 		return TEE_ERROR_BAD_PARAMETERS;
 	switch (cmd) {
 	case 0:
