@@ -180,10 +180,15 @@ print('connect_ex', errno.errorcode.get(s.connect_ex(('127.0.0.2', port)), 0))
 select.select([], [s], [], 30)
 print('SO_ERROR', s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 s.setblocking(True)
+print('peer', s.getpeername())
 s.sendall(b'second\\n')
 s.shutdown(socket.SHUT_WR)
 print('second', s.recv(100, socket.MSG_WAITALL))
-print('peer', s.getpeername())
+print('eof', s.recv(100))
+try:
+    print('closed', s.getpeername())
+except OSError as exc:
+    print('closed', errno.errorcode[exc.errno])
 """
 
 
@@ -197,8 +202,8 @@ def test_net_host_relays_an_allowed_connection_both_ways():
     assert not server.errors, server.errors
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().splitlines() == [
-        "blocking 512000 True", "connect_ex EINPROGRESS", "SO_ERROR 0", "second b'SECOND\\n'",
-        f"peer ('127.0.0.2', {server.port})"]
+        "blocking 512000 True", "connect_ex EINPROGRESS", "SO_ERROR 0", f"peer ('127.0.0.2', {server.port})",
+        "second b'SECOND\\n'", "eof b''", "closed ENOTCONN"]
     assert server.received == [b"x" * 300000 + b"\n", b"second\n"]
 
 
@@ -345,3 +350,83 @@ def test_cli_refuses_a_host_port_in_use_with_status_2():
     assert proc.returncode == 2
     assert proc.stdout == b""
     assert f"cannot publish 127.0.0.1:{port} -> 80" in proc.stderr.decode()
+
+
+ECHO_SERVER = """
+import socket, sys
+count = int(sys.argv[1])
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(('127.0.0.1', 8000))
+server.listen(256)
+served = 0
+while served < count:
+    connection, peer = server.accept()
+    with connection:
+        line = b''
+        while not line.endswith(b'\\n'):
+            chunk = connection.recv(100)
+            if not chunk:
+                break
+            line += chunk
+        connection.sendall(line[::-1])
+        served += 1
+print('served', served, peer[0], flush=True)
+"""
+
+
+def test_many_host_clients_of_a_published_port_each_get_their_own_answer():
+    """100 host clients at once (more than the guest server's accept loop takes at a
+    time) each get their own line back, reversed."""
+    count = 100
+    port = _free_port()
+    run = Background([PYTHON, "-c", ECHO_SERVER, str(count)], publish=[f"{port}:8000"])
+    answers: dict[int, bytes] = {}
+    failures: list[BaseException] = []
+
+    def client(number: int) -> None:
+        line = f"client {number}\n".encode()
+        last: BaseException | None = None
+        # until the sandbox publishes the port (refused) and its server listens (closed at once)
+        for _ in range(600):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                    sock.sendall(line)
+                    answer = b""
+                    while chunk := sock.recv(100):
+                        answer += chunk
+                if answer:
+                    answers[number] = answer
+                    return
+            except OSError as exc:
+                last = exc
+            threading.Event().wait(0.1)
+        failures.append(last or AssertionError(f"client {number} never got an answer"))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    result = run.join()
+    assert not failures, failures[:3]
+    assert answers == {n: f"client {n}\n".encode()[::-1] for n in range(count)}
+    assert result.returncode == 0, result.stderr.decode()
+    # a host client appears to come from the sandbox's own loopback address
+    assert result.stdout == f"served {count} 127.0.0.1\n".encode()
+
+
+def test_an_allowed_connection_behaves_as_natively():
+    """The client program of test_net_host_relays_an_allowed_connection_both_ways, run
+    natively and in the sandbox against the same host server, prints the same."""
+    from tests.guest.conftest import run_native
+
+    server = HostServer(4, lambda line: bytes(range(256)) * 2000 if line.startswith(b"x") else line.upper())
+    try:
+        native = run_native([PYTHON, "-c", ALLOWED_CLIENT, str(server.port)])
+        sandboxed = slimbox.run([PYTHON, "-c", ALLOWED_CLIENT, str(server.port)], net="host",
+                                allow=[f"{HOST_SIDE}:{server.port}"], capture_output=True, timeout=90)
+    finally:
+        server.close()
+    assert native.returncode == 0, native.stderr.decode()
+    assert (sandboxed.returncode, sandboxed.stdout, sandboxed.stderr) == (0, native.stdout, native.stderr)

@@ -161,6 +161,12 @@ class HostPeer(InetSocket):
         elif self.shutdown_state & RCV_SHUTDOWN and not self.outbox and not self.sent_fin:
             connection.shutdown_send()
             self.sent_fin = True
+        if self.host_eof and self.sent_fin:
+            # both ends have said they are done: the connection is closed, as TCP's
+            # CLOSED state, where getpeername says ENOTCONN
+            self.address = None
+            self._close_host()
+            return
         readable = not guest_gone and not self.host_eof and guest.room() > 0
         self.service.network.watch(connection, self, readable, bool(self.outbox))
 
