@@ -430,3 +430,49 @@ def test_an_allowed_connection_behaves_as_natively():
         server.close()
     assert native.returncode == 0, native.stderr.decode()
     assert (sandboxed.returncode, sandboxed.stdout, sandboxed.stderr) == (0, native.stdout, native.stderr)
+
+
+NAMED_CLIENT = """
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+print('hosts has it', any(name in line.split() for line in open('/etc/hosts')))
+print('resolves to', sorted({info[4][0] for info in socket.getaddrinfo(name, port, socket.AF_INET)}))
+with socket.create_connection((name, port), timeout=30) as s:
+    s.sendall(b'by name\\n')
+    print('answer', s.recv(100, socket.MSG_WAITALL))
+try:
+    socket.getaddrinfo('not-allowed.example', 80)
+    print('other name resolved')
+except socket.gaierror:
+    print('other name unknown')
+print(open('/etc/resolv.conf').read().split('nameserver ', 1)[1].split()[0])
+"""
+
+
+def test_allowed_names_are_resolved_by_the_supervisor_into_etc_hosts(monkeypatch):
+    """The host's resolver is asked for the --allow name once, at start; the sandbox
+    finds the name in its /etc/hosts and nothing else resolves. (The host's answer is
+    stubbed, so the test needs no name of this machine pointing off 127.0.0.1.)"""
+    from slimbox import _network
+    from slimbox.platforms.linux.hostnet import PosixHostNetwork
+
+    asked = []
+
+    class StubbedResolver(PosixHostNetwork):
+        @staticmethod
+        def resolve(name: str) -> list[bytes]:
+            asked.append(name)
+            return [bytes(10) + b"\xff\xff" + socket.inet_aton(HOST_SIDE)]
+
+    monkeypatch.setattr(_network, "_host_network", lambda platform: StubbedResolver)
+    server = HostServer(1, lambda line: line.upper())
+    try:
+        result = slimbox.run([PYTHON, "-c", NAMED_CLIENT, "service.test", str(server.port)], net="host",
+                             allow=[f"service.test:{server.port}"], capture_output=True, timeout=90)
+    finally:
+        server.close()
+    assert asked == ["service.test"]
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().splitlines() == [
+        "hosts has it True", f"resolves to ['{HOST_SIDE}']", "answer b'BY NAME\\n'", "other name unknown",
+        "127.0.0.1"]

@@ -269,3 +269,42 @@ def test_a_supervisor_publishing_a_port_stays_inside_the_network_list(tmp_path):
     assert "accept4" in calls
     outside = sorted(set(calls) - set(ALLOWED) - set(NETWORK))
     assert not outside, f"host syscalls outside the list: {outside}"
+
+
+ALLOWED_CLIENT = textwrap.dedent("""
+    import socket, sys
+    with socket.create_connection(('127.0.0.2', int(sys.argv[1])), timeout=30) as s:
+        s.sendall(b'hello')
+        s.shutdown(socket.SHUT_WR)
+        print(s.recv(100, socket.MSG_WAITALL))
+""")
+
+
+def test_a_supervisor_with_net_host_stays_inside_the_network_list(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.2", 0))
+        server.listen()
+        server.settimeout(60)
+        port = server.getsockname()[1]
+
+        def answer() -> None:
+            connection, _ = server.accept()
+            with connection:
+                data = b""
+                while chunk := connection.recv(100):
+                    data += chunk
+                connection.sendall(data.upper())
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        log = tmp_path / "strace.log"
+        proc = subprocess.run(["strace", "-qq", "-o", str(log), *SLIMBOX, "run", "-q", "--net", "host", "--allow",
+                               f"127.0.0.2:{port}", "--", "/usr/bin/python3", "-c", ALLOWED_CLIENT, str(port)],
+                              capture_output=True, timeout=120)
+        thread.join(60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == b"b'HELLO'\n"
+    calls = _calls_after_lock_down(log)
+    assert {"socket", "connect"} <= set(calls)
+    outside = sorted(set(calls) - set(ALLOWED) - set(NETWORK))
+    assert not outside, f"host syscalls outside the list: {outside}"
