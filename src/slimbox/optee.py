@@ -200,6 +200,8 @@ def _parser():
     parser.add_argument("ta", nargs="?", metavar="TA.elf")
     parser.add_argument("commands", nargs="?", metavar="COMMANDS.json")
     parser.add_argument("--ldelf", metavar="LDELF", help="load the TA with this ldelf binary")
+    parser.add_argument("--with", dest="others", action="append", default=[], metavar="OTHER.elf",
+                        help="another TA the first may open sessions on (repeatable)")
     parser.add_argument("--storage", metavar="DIR", help="where persistent objects are kept (default: in the "
                                                          "user's state directory)")
     parser.add_argument("--secret", metavar="FILE", help="the host-held secret storage keys derive from "
@@ -236,7 +238,7 @@ def main(argv: list[str]) -> int:
         print(f"slimbox: cannot read {args.commands}: {exc}", file=sys.stderr)
         return 2
     try:
-        with TeeContext([args.ta], storage_dir=args.storage, secret_file=args.secret, log=log,
+        with TeeContext([args.ta, *args.others], storage_dir=args.storage, secret_file=args.secret, log=log,
                         ldelf=args.ldelf) as tee:
             records = run_steps(tee, tee.uuids[0], steps)
     except (StepError, TeeClientError, ValueError, OSError) as exc:

@@ -30,6 +30,7 @@ SIGN = "2d1e0a15-6b3c-4e59-8a01-5a113c0d0005"
 STORAGE = "2d1e0a16-6b3c-4e59-8a01-5a113c0d0006"
 COUNTER = "2d1e0a17-6b3c-4e59-8a01-5a113c0d0007"
 SOLO = "2d1e0a17-6b3c-4e59-8a01-5a113c0d0008"
+CALLER = "2d1e0a18-6b3c-4e59-8a01-5a113c0d0009"
 
 
 def _build(out: pathlib.Path, sources: list[pathlib.Path], flags: list[str]) -> pathlib.Path:

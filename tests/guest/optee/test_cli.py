@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from slimbox.shims.optee import abi
-from tests.guest.optee.conftest import HERE
+from tests.guest.optee.conftest import HELLO, HERE
 
 ROOT = HERE.parents[2]
 
@@ -134,3 +134,14 @@ def test_counter_tas_and_a_panic_through_the_cli(tas, state, tmp_path):
     assert records[1]["origin"] == abi.TEE_ORIGIN_TEE
     assert "died: panicked with code 0xdead" in done.stderr
     assert done.returncode == 1
+
+
+def test_a_ta_calling_another_through_the_cli(tas, state, tmp_path):
+    commands = tmp_path / "caller.json"
+    commands.write_text(json.dumps([OPEN, _invoke(
+        0, {"type": "memref_input", "data_base64": _b64(abi.parse_uuid(HELLO))},
+        {"type": "value_inout", "value_a": 0}, {"type": "value_inout", "value_a": 6, "value_b": 1}), CLOSE]))
+    done = run_cli("run", str(tas["caller"]), "--with", str(tas["hello"]), str(commands), "--storage",
+                   str(state["storage_dir"]), "--secret", str(state["secret_file"]))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[1]["params"][1] == {"type": "value_inout", "value_a": 7, "value_b": 1}

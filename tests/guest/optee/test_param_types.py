@@ -7,12 +7,12 @@ import pytest
 
 from slimbox.optee import Param
 from slimbox.shims.optee import abi
-from tests.guest.optee.conftest import AES, COUNTER, DIGEST, HELLO, HMAC, RANDOM, SIGN, STORAGE
+from tests.guest.optee.conftest import AES, CALLER, COUNTER, DIGEST, HELLO, HMAC, RANDOM, SIGN, STORAGE
 
 WRONG = [[], [Param.value_input(1)], [Param.value_output()] * 4, [Param.memref_input(b"x")] * 3]
 
 
-@pytest.mark.parametrize("uuid", [HELLO, DIGEST, HMAC, AES, RANDOM, SIGN, STORAGE, COUNTER])
+@pytest.mark.parametrize("uuid", [HELLO, DIGEST, HMAC, AES, RANDOM, SIGN, STORAGE, COUNTER, CALLER])
 def test_wrong_types_are_bad_parameters(tee, uuid):
     with tee.open_session(uuid) as session:
         for params in WRONG:

@@ -71,11 +71,20 @@ class InvokeResult:
         return self.code == abi.TEE_SUCCESS
 
 
+#: a client application's identity: TEEC_LOGIN_PUBLIC, no UUID
+PUBLIC_CLIENT = (abi.TEE_LOGIN_PUBLIC, bytes(16))
+#: how deep TAs may open sessions on TAs that open sessions on TAs...
+MAX_NESTING = 4
+
+
 class Session:
-    def __init__(self, core: TeeCore, session_id: int, instance: TaInstance) -> None:
+    def __init__(self, core: TeeCore, session_id: int, instance: TaInstance,
+                 client: tuple[int, bytes] = PUBLIC_CLIENT) -> None:
         self._core = core
         self.id = session_id
         self.instance = instance
+        #: who opened the session (login type, UUID): a client application or a TA
+        self.client = client
         self.closed = False
         #: the open-session parameters as the TA left them
         self.opened_with: list[Param] = []
@@ -87,7 +96,7 @@ class Session:
         if not 0 <= command <= 0xFFFFFFFF:
             raise TeeClientError(abi.TEE_ERROR_BAD_PARAMETERS, abi.TEE_ORIGIN_API, "command ids are 32-bit")
         outcome = self.instance.enter(abi.ENTRY_INVOKE_COMMAND, self.id, ParamSet.of(params), command,
-                                      self._core.deadline())
+                                      self._core.deadline(), self.client)
         return InvokeResult(outcome.code, outcome.origin, outcome.params.params)
 
     def close(self) -> None:
@@ -119,6 +128,8 @@ class TeeCore:
         self._shared: dict[bytes, TaInstance] = {}
         self._session_ids = itertools.count(1)
         self.sessions: dict[int, Session] = {}
+        #: sessions TAs have open on other TAs, inside one another, right now
+        self.nesting = 0
 
     def deadline(self) -> int | None:
         return None if self._timeout_ns is None else self.kernel.monotonic_ns() + self._timeout_ns
@@ -133,7 +144,8 @@ class TeeCore:
         self.images[header.uuid] = TaImage(node, header)
         return header
 
-    def open_session(self, uuid: bytes | str, params: list[Param] | None = None) -> Session:
+    def open_session(self, uuid: bytes | str, params: list[Param] | None = None,
+                     client: tuple[int, bytes] = PUBLIC_CLIENT) -> Session:
         """TEEC_OpenSession with TEEC_LOGIN_PUBLIC; raises OpenSessionError when the
         TA refuses (or dies), TeeClientError when no TA has that UUID."""
         raw = abi.parse_uuid(uuid) if isinstance(uuid, str) else bytes(uuid)
@@ -147,12 +159,12 @@ class TeeCore:
         except _LoadError as failure:
             raise OpenSessionError(Outcome(failure.code, abi.TEE_ORIGIN_TEE, param_set)) from None
         session_id = next(self._session_ids)
-        outcome = instance.enter(abi.ENTRY_OPEN_SESSION, session_id, param_set, 0, self.deadline())
+        outcome = instance.enter(abi.ENTRY_OPEN_SESSION, session_id, param_set, 0, self.deadline(), client)
         if outcome.code != abi.TEE_SUCCESS:
             self._drop_if_idle(instance)
             raise OpenSessionError(outcome)
         instance.sessions.add(session_id)
-        session = Session(self, session_id, instance)
+        session = Session(self, session_id, instance, client)
         session.opened_with = outcome.params.params
         self.sessions[session_id] = session
         return session
@@ -163,14 +175,18 @@ class TeeCore:
         if session.id in instance.sessions:
             instance.sessions.discard(session.id)
             if instance.alive:
-                instance.enter(abi.ENTRY_CLOSE_SESSION, session.id, ParamSet.of(None), 0, self.deadline())
+                instance.enter(abi.ENTRY_CLOSE_SESSION, session.id, ParamSet.of(None), 0, self.deadline(),
+                               session.client)
         self._drop_if_idle(instance)
 
     def _drop_if_idle(self, instance: TaInstance) -> None:
+        from slimbox.shims.optee.sys_session import close_all
+
         flags = instance.header.flags
         keep = flags & abi.TA_FLAG_SINGLE_INSTANCE and flags & abi.TA_FLAG_INSTANCE_KEEP_ALIVE
         if instance.sessions or (keep and instance.alive):
             return
+        close_all(instance)  # the sessions it opened on other TAs end with it
         instance.close()
         if self._shared.get(instance.header.uuid) is instance:
             del self._shared[instance.header.uuid]
@@ -180,7 +196,7 @@ class TeeCore:
         if flags & abi.TA_FLAG_SINGLE_INSTANCE:
             shared = self._shared.get(image.header.uuid)
             if shared is not None and shared.alive:
-                if shared.sessions and not flags & abi.TA_FLAG_MULTI_SESSION:
+                if shared.busy or (shared.sessions and not flags & abi.TA_FLAG_MULTI_SESSION):
                     raise TeeClientError(abi.TEE_ERROR_BUSY, abi.TEE_ORIGIN_TEE,
                                          "the single-session TA already has a session")
                 return shared
@@ -210,7 +226,8 @@ class TeeCore:
         finally:
             file.release()
         instance = TaInstance(kernel, task, image.header, entry, stack_top,
-                              self._storage_for(image.header.uuid), (abi.TEE_LOGIN_PUBLIC, bytes(16)))
+                              self._storage_for(image.header.uuid), PUBLIC_CLIENT)
+        instance.tee = self
         personality.instance = instance
         if self.ldelf is not None:
             instance.open_binary = self._open_binary

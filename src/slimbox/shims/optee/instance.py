@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from slimbox.kernel.mm import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, page_up
 from slimbox.kernel.signals import SIGKILL
 from slimbox.shims.optee.abi import (
-    PARAM_MEMREF_INPUT, TEE_ERROR_TARGET_DEAD, TEE_NUM_PARAMS, TEE_ORIGIN_TEE, TEE_ORIGIN_TRUSTED_APP,
+    PARAM_MEMREF_INPUT, TEE_ERROR_BUSY, TEE_ERROR_TARGET_DEAD, TEE_NUM_PARAMS, TEE_ORIGIN_TEE, TEE_ORIGIN_TRUSTED_APP,
     UTEE_PARAMS, format_uuid,
 )
 from slimbox.shims.optee.memory import TaMemory
@@ -88,6 +88,10 @@ class TaInstance:
         self.on_loader_return: Callable[[int], None] | None = None
         #: what ldelf's open_bin opens: the file of the TA with a UUID, or None
         self.open_binary: Callable[[bytes], File | None] | None = None
+        #: the TEE this instance runs in, for the sessions a TA opens on other TAs
+        self.tee: object = None
+        #: an entry is running (a TA calling back into a busy instance gets TEE_ERROR_BUSY)
+        self.busy = False
 
     @property
     def name(self) -> str:
@@ -100,9 +104,21 @@ class TaInstance:
     # --- entering --------------------------------------------------------------------
 
     def enter(self, function: int, session_id: int, params: ParamSet, command: int,
-              deadline_ns: int | None = None) -> Outcome:
+              deadline_ns: int | None = None, client: tuple[int, bytes] | None = None) -> Outcome:
         if not self.alive:
             return Outcome(TEE_ERROR_TARGET_DEAD, TEE_ORIGIN_TEE, params)
+        if self.busy:
+            return Outcome(TEE_ERROR_BUSY, TEE_ORIGIN_TEE, params)
+        if client is not None:
+            self.client_identity = client  # what gpd.client.identity reports during this entry
+        self.busy = True
+        try:
+            return self._enter(function, session_id, params, command, deadline_ns)
+        finally:
+            self.busy = False
+
+    def _enter(self, function: int, session_id: int, params: ParamSet, command: int,
+               deadline_ns: int | None) -> Outcome:
         mm = self.task.process.mm
         area_size = page_up(UTEE_PARAMS.size + sum(p.size + _ALIGN for p in params.params
                                                   if p.type in MEMREF_TYPES))

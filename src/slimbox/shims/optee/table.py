@@ -18,6 +18,7 @@ from slimbox.shims.optee import sys_core as C
 from slimbox.shims.optee import sys_crypto as K
 from slimbox.shims.optee import sys_ldelf as L
 from slimbox.shims.optee import sys_object as O
+from slimbox.shims.optee import sys_session as T
 from slimbox.shims.optee import sys_storage as S
 
 FULL, PARTIAL, NONE = "full", "partial", "none"
@@ -41,9 +42,11 @@ _UTEE_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], 
     (2, "panic", 1, C.utee_panic, FULL, "ends the instance: its sessions get TEE_ERROR_TARGET_DEAD"),
     (3, "get_property", 7, C.get_property, FULL, "current TA, current client and TEE implementation sets"),
     (4, "get_property_name_to_index", 4, C.get_property_name_to_index, FULL, ""),
-    (5, "open_ta_session", 5, None, NONE, "TA-to-TA sessions are not provided yet"),
-    (6, "close_ta_session", 1, None, NONE, "TA-to-TA sessions are not provided yet"),
-    (7, "invoke_ta_command", 5, None, NONE, "TA-to-TA sessions are not provided yet"),
+    (5, "open_ta_session", 5, T.open_ta_session, PARTIAL,
+     "the callee sees TEE_LOGIN_TRUSTED_APP and the caller's UUID; cancellation timeouts are ignored"),
+    (6, "close_ta_session", 1, T.close_ta_session, FULL, ""),
+    (7, "invoke_ta_command", 5, T.invoke_ta_command, PARTIAL, "cancellation timeouts are ignored; a cycle of "
+                                                              "calls into a running instance is TEE_ERROR_BUSY"),
     (8, "check_access_rights", 3, C.check_access_rights, PARTIAL,
      "checks the TA's own mappings; client buffers are copies, so ANY_OWNER changes nothing"),
     (9, "get_cancellation_flag", 1, C.get_cancellation_flag, PARTIAL, "clients cannot request cancellation yet"),
@@ -155,7 +158,7 @@ def _section(title: str, prefix: str, table: Mapping[int, Entry]) -> list[str]:
 _USAGE = """\
 ## Running TAs
 
-    slimbox optee run TA.elf [--ldelf LDELF] COMMANDS.json [--storage DIR] [--secret FILE]
+    slimbox optee run TA.elf [--ldelf LDELF] [--with OTHER.elf] COMMANDS.json [--storage DIR] [--secret FILE]
 
 COMMANDS.json is a list of steps; each output parameter comes back as JSON:
 
