@@ -45,10 +45,13 @@ deps:
 
 venv: $(VENV)/.installed
 
+# The package's bytecode is compiled up front: where PYTHONDONTWRITEBYTECODE is set, every
+# run would otherwise compile it from source (about three times the start-up time).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 # busybox's own testsuite (from Debian's source package) against /bin/busybox, natively
