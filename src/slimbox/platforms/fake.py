@@ -598,3 +598,141 @@ class FakePlatform:
         if ready:
             self._watches = [(s, k) for s, k in self._watches if not s.ready()]
         return [HostReadyEvent(key) for _, key in ready]
+
+
+class FakeHostConnection:
+    """A host TCP connection whose far end is the test: `incoming` is what the host
+    peer has sent (the test appends), `outgoing` what the supervisor sent it. It
+    connects when the test calls `finish_connect`."""
+
+    def __init__(self, network: FakeHostNetwork, remote: tuple[bytes, int], *, connected: bool) -> None:
+        self.network = network
+        self.remote = remote
+        #: None while connecting, then the errno the connect ended with (0: connected)
+        self.connect_error: int | None = 0 if connected else None
+        self.incoming = bytearray()
+        self.outgoing = bytearray()
+        #: the host peer sent its end of stream
+        self.incoming_eof = False
+        #: how many bytes the host takes before its buffer is full
+        self.capacity = 1 << 20
+        #: an errno every send/receive raises (a reset), or 0
+        self.broken = 0
+        self.shut_send = False
+        self.closed = False
+        self.interest = (False, False)
+
+    def finish_connect(self, error: int = 0) -> None:
+        self.connect_error = error
+
+    def connect_result(self) -> int:
+        return self.connect_error or 0
+
+    def send(self, data: bytes) -> int:
+        if self.broken:
+            raise OSError(self.broken, errno.errorcode.get(self.broken, "error"))
+        taken = data[:max(self.capacity - len(self.outgoing), 0)]
+        self.outgoing += taken
+        return len(taken)
+
+    def receive(self, length: int) -> bytes | None:
+        if self.broken:
+            raise OSError(self.broken, errno.errorcode.get(self.broken, "error"))
+        if self.incoming:
+            data = bytes(self.incoming[:length])
+            del self.incoming[:length]
+            return data
+        return b"" if self.incoming_eof else None
+
+    def shutdown_send(self) -> None:
+        self.shut_send = True
+
+    def close(self) -> None:
+        self.closed = True
+        self.network.open.discard(self)
+
+    def ready_for(self, readable: bool, writable: bool) -> bool:
+        if self.connect_error is None:
+            return False
+        can_read = bool(self.incoming) or self.incoming_eof or bool(self.broken)
+        can_write = len(self.outgoing) < self.capacity or bool(self.broken)
+        return (readable and can_read) or (writable and can_write)
+
+
+class FakeHostListener:
+    """A published host port; the test queues clients with `connect_client`."""
+
+    def __init__(self, network: FakeHostNetwork, address: tuple[bytes, int]) -> None:
+        self.network = network
+        self.address = address
+        self.waiting: deque[tuple[FakeHostConnection, tuple[bytes, int]]] = deque()
+        self.closed = False
+        self.interest = (False, False)
+
+    def connect_client(self, client: tuple[bytes, int]) -> FakeHostConnection:
+        connection = FakeHostConnection(self.network, client, connected=True)
+        self.waiting.append((connection, client))
+        return connection
+
+    def accept(self) -> tuple[FakeHostConnection, tuple[bytes, int]] | None:
+        if not self.waiting:
+            return None
+        connection, client = self.waiting.popleft()
+        self.network.open.add(connection)
+        return connection, client
+
+    def close(self) -> None:
+        self.closed = True
+        self.network.open.discard(self)
+
+    def ready_for(self, readable: bool, writable: bool) -> bool:
+        return readable and bool(self.waiting)
+
+
+class FakeHostNetwork:
+    """The host side of a sandbox's network, in memory (see platforms/base.py's
+    HostNetwork). `names` answers resolve(); `ports_in_use` are refused by listen()."""
+
+    def __init__(self) -> None:
+        self.open: set = set()
+        self.connections: list[FakeHostConnection] = []
+        self.listeners: list[FakeHostListener] = []
+        self.names: dict[str, list[bytes]] = {}
+        self.ports_in_use: set[int] = set()
+        self._keys: dict[int, tuple[object, object]] = {}
+        self.closed = False
+
+    def ready(self) -> bool:
+        return bool(self.ready_keys())
+
+    def ready_keys(self) -> list[object]:
+        return [key for handle, key in self._keys.values()
+                if handle in self.open and handle.ready_for(*handle.interest)]
+
+    def watch(self, handle, key: object, readable: bool, writable: bool) -> None:
+        handle.interest = (readable, writable)
+        self._keys[id(handle)] = (handle, key)
+
+    def connect(self, ip: bytes, port: int) -> FakeHostConnection:
+        connection = FakeHostConnection(self, (ip, port), connected=False)
+        self.connections.append(connection)
+        self.open.add(connection)
+        return connection
+
+    def listen(self, ip: str, port: int) -> FakeHostListener:
+        if port in self.ports_in_use:
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        listener = FakeHostListener(self, (bytes(10) + b"\xff\xff" + bytes(int(p) for p in ip.split(".")), port))
+        self.listeners.append(listener)
+        self.open.add(listener)
+        return listener
+
+    def resolve(self, name: str) -> list[bytes]:
+        if name not in self.names:
+            raise OSError(errno.ENOENT, f"{name}: unknown")
+        return list(self.names[name])
+
+    def close(self) -> None:
+        for handle in list(self.open):
+            handle.close()
+        self.closed = True
