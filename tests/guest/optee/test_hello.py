@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from slimbox.optee import OpenSessionError, Param, TeeClientError
+from slimbox.optee import OpenSessionError, Param, TeeClientError, TeeContext
 from slimbox.shims.optee import abi
 from tests.guest.optee.conftest import HELLO
 
@@ -101,3 +101,14 @@ def test_wait_and_time(tee):
     assert result.code == abi.TEE_SUCCESS
     assert result.params[1].a >= 30  # the kernel parks the TA until the deadline has passed
     assert abs(result.params[1].b - time.time()) < 60  # REE time is the host's clock
+
+
+def test_a_ta_that_never_returns_is_ended_at_the_time_limit(tas, state, caplog):
+    with caplog.at_level(logging.ERROR, logger="slimbox.optee"):
+        with TeeContext([tas["hello"]], request_timeout=0.5, log=logging.getLogger("slimbox.optee"),
+                        **state) as tee:
+            with tee.open_session(HELLO) as session:
+                assert session.invoke(7).code == abi.TEE_ERROR_TARGET_DEAD
+            with tee.open_session(HELLO) as fresh:
+                assert fresh.invoke(0, [Param.value_inout(1)]).params[0].a == 2
+    assert "longer than its time limit" in caplog.text
