@@ -58,14 +58,34 @@ Param = namedtuple("Param", "name type")
 SyscallSpec = namedtuple("SyscallSpec", "nr name params ret", defaults=("long",))
 
 
-def _s(nr: int, name: str, *params: str, ret: str = "long") -> SyscallSpec:
-    """Build a spec from "name:type" strings (the type may itself hold a colon)."""
-    return SyscallSpec(
-        nr, name, tuple(Param(*p.split(":", 1)) for p in params), ret
-    )
+def _s(nr: int, name: str, *params: str, ret: str = "long") -> tuple:
+    """One row of the table below: parameters as "name:type" strings (the type may
+    itself hold a colon)."""
+    return nr, name, params, ret
 
 
-SYSCALLS: tuple[SyscallSpec, ...] = (
+def _specs(rows: tuple[tuple, ...]) -> tuple[SyscallSpec, ...]:
+    """The specs of `rows`. Each distinct parameter is made once (of 1,076 parameters,
+    424 differ), through tuple.__new__ rather than the named tuples' own __new__, which is
+    Python code: building the table was most of this module's import time."""
+    new = tuple.__new__
+    made: dict[str, Param] = {}
+    specs = []
+    for nr, name, texts, ret in rows:
+        params = []
+        for text in texts:
+            param = made.get(text)
+            if param is None:
+                pair = text.split(":", 1)
+                if len(pair) != 2:
+                    raise ValueError(f"{name}: parameter {text!r} is not name:type")
+                param = made[text] = new(Param, pair)
+            params.append(param)
+        specs.append(new(SyscallSpec, (nr, name, tuple(params), ret)))
+    return tuple(specs)
+
+
+SYSCALLS: tuple[SyscallSpec, ...] = _specs((
     _s(0, "read", "fd:fd", "buf:outbuf", "count:size"),
     _s(1, "write", "fd:fd", "buf:inbuf", "count:size"),
     _s(2, "open", "pathname:path", "flags:flags:open", "mode:mode", ret="fd"),
@@ -543,7 +563,7 @@ SYSCALLS: tuple[SyscallSpec, ...] = (
        "at_flags:flags:at", ret="int"),
     _s(469, "file_setattr", "dirfd:dirfd", "pathname:path", "fattr:ptr", "usize:size",
        "at_flags:flags:at", ret="int"),
-)
+))
 
 BY_NUMBER: Mapping[int, SyscallSpec] = MappingProxyType({s.nr: s for s in SYSCALLS})
 BY_NAME: Mapping[str, SyscallSpec] = MappingProxyType({s.name: s for s in SYSCALLS})
