@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.platforms.base import GuestMemoryError
@@ -63,6 +65,9 @@ class OpteePersonality:
             # input the crypto library refused (a key of the wrong size...)
             task.kernel.log.debug("%s refused: %s", self.syscall_name(nr), exc)
             return TEE_ERROR_BAD_PARAMETERS
+        except UnsupportedAlgorithm as exc:
+            task.kernel.log.debug("%s: %s", self.syscall_name(nr), exc)
+            return TEE_ERROR_NOT_SUPPORTED
         return NO_REPLY if result is NO_REPLY else result & 0xFFFFFFFF
 
     def _report(self, task: Task, name: str, why: str) -> None:

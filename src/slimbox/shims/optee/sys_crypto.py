@@ -147,12 +147,13 @@ def hash_final(inst: TaInstance, handle: int, chunk: int, length: int, out: int,
     state = _state(inst, handle, ("digest", "mac"))
     context = _running(state)
     data = inst.memory.read(chunk, length)
-    capacity = inst.memory.read_u64(out_length)
-    context.update(data)
-    result = context.copy().finalize() if state.algorithm == abi.ALG_AES_CMAC else context.digest()
-    if len(result) > capacity:
-        inst.memory.write_u64(out_length, len(result))
+    size = 16 if state.algorithm == abi.ALG_AES_CMAC else context.digest_size
+    if inst.memory.read_u64(out_length) < size:
+        # as OP-TEE: nothing is consumed, so the call can be repeated with a larger buffer
+        inst.memory.write_u64(out_length, size)
         raise TeeError(abi.TEE_ERROR_SHORT_BUFFER)
+    context.update(data)
+    result = context.finalize() if state.algorithm == abi.ALG_AES_CMAC else context.digest()
     inst.memory.write_out(result, out, out_length)
     state.context = None  # the operation is back in its initial state
     return abi.TEE_SUCCESS
@@ -214,12 +215,21 @@ def cipher_final(inst: TaInstance, handle: int, src: int, length: int, dest: int
     data = inst.memory.read(src, length)
     if _block_aligned(state) and (len(state.payload) + len(data)) % 16:
         raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, "the input is not a whole number of blocks")
+    pending = len(state.payload) + len(data) if state.algorithm != abi.ALG_AES_CTR else len(data)
+    _need(inst, dest_length, pending)
     if state.algorithm == abi.ALG_AES_XTS:
         data, state.payload = state.payload + data, b""
     result = state.context.update(data) + state.context.finalize()
-    inst.memory.write_out(result, dest, dest_length)
     state.context = None
+    inst.memory.write_out(result, dest, dest_length)
     return abi.TEE_SUCCESS
+
+
+def _need(inst: TaInstance, length_address: int, size: int) -> None:
+    """TEE_ERROR_SHORT_BUFFER, with the size needed, before any state is consumed."""
+    if inst.memory.read_u64(length_address) < size:
+        inst.memory.write_u64(length_address, size)
+        raise TeeError(abi.TEE_ERROR_SHORT_BUFFER)
 
 
 # --- authenticated encryption ------------------------------------------------------------------------
@@ -268,6 +278,7 @@ def authenc_update_payload(inst: TaInstance, handle: int, src: int, length: int,
     data = inst.memory.read(src, length)
     context = _ae_context(state)
     if state.algorithm == abi.ALG_AES_GCM:
+        _need(inst, dest_length, len(data))
         inst.memory.write_out(context.update(data), dest, dest_length)
     else:
         state.payload += data
@@ -282,18 +293,17 @@ def authenc_enc_final(inst: TaInstance, handle: int, src: int, length: int, dest
         raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, "not an encryption")
     context = _ae_context(state)
     data = inst.memory.read(src, length)
-    if inst.memory.read_u64(tag_length) < state.tag_length:
-        inst.memory.write_u64(tag_length, state.tag_length)
-        raise TeeError(abi.TEE_ERROR_SHORT_BUFFER)
+    _need(inst, tag_length, state.tag_length)
+    _need(inst, dest_length, len(data) + (len(state.payload) if state.algorithm == abi.ALG_AES_CCM else 0))
     if state.algorithm == abi.ALG_AES_GCM:
         output = context.update(data) + context.finalize()
         produced_tag = context.tag[:state.tag_length]
     else:
         sealed = context.encrypt(state.nonce, state.payload + data, state.aad or None)
         output, produced_tag = sealed[:-state.tag_length], sealed[-state.tag_length:]
+    state.context = None
     inst.memory.write_out(output, dest, dest_length)
     inst.memory.write_out(produced_tag, tag, tag_length)
-    state.context = None
     return abi.TEE_SUCCESS
 
 
@@ -309,6 +319,7 @@ def authenc_dec_final(inst: TaInstance, handle: int, src: int, length: int, dest
     expected_tag = inst.memory.read(tag, tag_length)
     if len(expected_tag) != state.tag_length:
         raise TeeError(abi.TEE_ERROR_MAC_INVALID)
+    _need(inst, dest_length, len(data) + (len(state.payload) if state.algorithm == abi.ALG_AES_CCM else 0))
     try:
         if state.algorithm == abi.ALG_AES_GCM:
             output = context.update(data) + context.finalize_with_tag(expected_tag)
@@ -317,8 +328,8 @@ def authenc_dec_final(inst: TaInstance, handle: int, src: int, length: int, dest
     except InvalidTag:
         state.context = None
         raise TeeError(abi.TEE_ERROR_MAC_INVALID) from None
-    inst.memory.write_out(output, dest, dest_length)
     state.context = None
+    inst.memory.write_out(output, dest, dest_length)
     return abi.TEE_SUCCESS
 
 
