@@ -385,3 +385,72 @@ def test_truncate_checks(g, root, user):
     assert root.errno("truncate", b"/a/file", 6) is None
     assert g.read_file(b"/a/file") == b"con\0\0\0"
     assert g.stat(b"/a/file").mode & S_IFMT == S_IFREG
+
+
+# --- remembered walks ---------------------------------------------------------------------------
+
+
+def _contents(view: View, path: bytes) -> bytes:
+    file = view.open(path)
+    try:
+        return file.read(None, 100)
+    finally:
+        file.release()
+
+
+def test_a_renamed_directory_is_not_found_through_a_remembered_walk(g, root):
+    g.write_file(b"/a/b/c/file", b"first")
+    assert _contents(root, b"/a/b/c/file") == b"first"
+    assert root.errno("rename", b"/a/b", b"/a/moved") is None
+    assert root.errno("resolve", b"/a/b/c/file") == Errno.ENOENT
+    assert _contents(root, b"/a/moved/c/file") == b"first"
+    assert root.path_of(b"/a/moved/c/file") == b"/a/moved/c/file"
+
+
+def test_a_directory_removed_and_made_again_is_the_new_one(g, root, user):
+    g.write_file(b"/a/b/c/file", b"old")
+    assert _contents(root, b"/a/b/c/file") == b"old"
+    assert root.errno("unlink", b"/a/b/c/file") is None
+    assert root.errno("rmdir", b"/a/b/c") is None
+    assert root.errno("resolve", b"/a/b/c/file") == Errno.ENOENT
+    assert root.errno("mkdir", b"/a/b/c", 0o755) is None
+    file = root.open(b"/a/b/c/file", O_WRONLY | O_CREAT, 0o644)
+    try:
+        file.write(None, b"new")
+    finally:
+        file.release()
+    assert _contents(root, b"/a/b/c/file") == b"new"
+    assert _contents(user, b"/a/b/c/file") == b"new"  # a user's walk is never remembered
+
+
+def test_a_symlink_swapped_in_for_a_walked_directory_is_followed(g, root):
+    g.write_file(b"/a/b/c/file", b"directory")
+    g.mkdir(b"/elsewhere")
+    g.write_file(b"/elsewhere/file", b"link target")
+    assert _contents(root, b"/a/b/c/file") == b"directory"
+    assert root.errno("rename", b"/a/b/c", b"/a/b/c.old") is None
+    assert root.errno("symlink", b"/elsewhere", b"/a/b/c") is None
+    assert _contents(root, b"/a/b/c/file") == b"link target"
+
+
+def test_a_mount_over_a_walked_directory_hides_what_was_below(g, root):
+    g.write_file(b"/a/b/c/file", b"below")
+    assert _contents(root, b"/a/b/c/file") == b"below"
+    g.mount_memfs(b"/a/b")
+    assert root.errno("resolve", b"/a/b/c/file") == Errno.ENOENT
+
+
+def test_a_walk_remembered_for_root_still_checks_a_user(g, root, user):
+    g.mkdir(b"/a/b/locked", 0o700)
+    g.write_file(b"/a/b/locked/f", b"x")
+    assert _contents(root, b"/a/b/locked/f") == b"x"
+    assert user.errno("resolve", b"/a/b/locked/f") == Errno.EACCES
+
+
+def test_remembered_walks_are_bounded(g, root):
+    for index in range(300):
+        g.mkdir(b"/many/d%d" % index)
+        g.write_file(b"/many/d%d/f" % index, b"%d" % index)
+    for index in range(300):
+        assert _contents(root, b"/many/d%d/f" % index) == b"%d" % index
+    assert len(g.vfs._walks) <= 256

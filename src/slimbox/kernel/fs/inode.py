@@ -102,6 +102,10 @@ class Inode:
 
     __slots__ = ("fs", "ino", "__weakref__")
 
+    #: True for a directory kept as one object for its whole life whose entries change
+    #: only through the VFS (so a path walk through it may be remembered; see Vfs)
+    walk_cacheable = False
+
     def __init__(self, fs: FileSystem, ino: int) -> None:
         self.fs = fs
         self.ino = ino

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from typing import Iterator
 
 MAX_SYMLINKS = 40
+#: walks remembered at most (all are forgotten when the table is full)
+_WALK_CACHE_SIZE = 256
 PATH_MAX = 4096
 NAME_MAX = 255
 
@@ -98,6 +100,12 @@ class Vfs:
         self.root_mount = Mount(root_fs, root_inode, None, None, root_fs.readonly, source)
         self.root = PathNode(self.root_mount, root_inode, b"", None)
         self._mounts: dict[tuple[int, tuple[int, int]], Mount] = {}
+        #: (start node, the directory part of a path) -> the deepest node a root walk of it
+        #: reached through cacheable directories only, and how many names that took. Only
+        #: directories whose names change through this VFS alone are cacheable (memfs,
+        #: mount roots), never a host's, and every change that could move or remove one
+        #: (mount, rename, rmdir, unlink in such a directory) empties the cache.
+        self._walks: dict[tuple[PathNode, bytes], tuple[PathNode, int]] = {}
         #: ids of the mounts something is mounted inside: a walk through any other
         #: mount has nothing to cross, which spares a key lookup per component
         self._mounted_in: set[int] = set()
@@ -110,6 +118,7 @@ class Vfs:
         if not at.inode.is_dir():
             raise LinuxError(Errno.ENOTDIR)
         mount = Mount(fs, root, at.mount, at, readonly or fs.readonly, source, options)
+        self._walks.clear()
         self._mounts[(id(at.mount), at.inode.key)] = mount
         self._mounted_in.add(id(at.mount))
         self.mounts.append(mount)
@@ -165,7 +174,17 @@ class Vfs:
         # same checks in the same order, without a call per check
         as_root = cred.fsuid == 0
         mounted_in = self._mounted_in
-        for part in parts:
+        walks = self._walks
+        key = None
+        done = 0
+        if as_root and parts and not trailing:
+            key = (node, path[:path.rfind(b"/")])  # names exactly the directories on the way
+            known = walks.get(key)
+            if known is not None:
+                node, done = known
+        deepest = done  # how many of the parts lead through cacheable directories only
+        for index in range(done, len(parts)):
+            part = parts[index]
             inode = node.inode
             if not inode.is_dir():
                 raise LinuxError(Errno.ENOTDIR)
@@ -180,11 +199,20 @@ class Vfs:
             child = PathNode(node.mount, inode.lookup(part), part, node)
             if id(node.mount) in mounted_in:
                 child = self._cross(child)
-            if child.inode.is_symlink():
+            child_inode = child.inode
+            if child_inode.is_symlink():
                 child = self._follow(ctx, cred, node, child, links)
+            elif deepest == index and (child_inode.walk_cacheable or child_inode is child.mount.root):
+                deepest = index + 1
             if not child.inode.is_dir():
                 raise LinuxError(Errno.ENOTDIR)
             node = child
+            if deepest == index + 1:
+                reached = node
+        if key is not None and deepest > done:
+            if len(walks) >= _WALK_CACHE_SIZE:
+                walks.clear()
+            walks[key] = (reached, deepest)
         if last in (b".", b".."):
             node = self._step(ctx, cred, node, last, True, True, links)
             return node, None, trailing
@@ -244,6 +272,12 @@ class Vfs:
                 return None
             raise
         return self._cross(PathNode(parent.mount, inode, name, parent))
+
+    def _changing(self, directory: PathNode) -> None:
+        """An entry of `directory` is about to be removed or replaced: remembered walks
+        through it may no longer hold."""
+        if directory.inode.walk_cacheable:
+            self._walks.clear()
 
     # --- permission helpers ----------------------------------------------------------
 
@@ -417,6 +451,7 @@ class Vfs:
         if trailing:
             raise LinuxError(Errno.ENOTDIR)
         self._may_delete(cred, parent, child.inode)
+        self._changing(parent)
         parent.inode.unlink(name)
 
     def rmdir(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes) -> None:
@@ -433,6 +468,7 @@ class Vfs:
         if self.is_mountpoint(child) or child.same(ctx.root):
             raise LinuxError(Errno.EBUSY)
         self._may_delete(cred, parent, child.inode)
+        self._changing(parent)
         parent.inode.rmdir(name)
 
     def rename(self, ctx: FsContext, cred: Credentials, old_start: PathNode, old_path: bytes,
@@ -468,6 +504,8 @@ class Vfs:
             self.check_access(cred, source.inode, MAY_WRITE)  # its ".." entry changes
         if target is not None and target.inode.key == source.inode.key:
             return
+        self._changing(old_parent)
+        self._changing(new_parent)
         old_parent.inode.rename(old_name, new_parent.inode, new_name, flags)
 
     def access(self, ctx: FsContext, cred: Credentials, start: PathNode, path: bytes, want: int,
