@@ -1,9 +1,9 @@
 """Debian's nginx (master and two forked workers, epoll, sendfile) serving a static
-directory over loopback TCP: the same script runs natively and in the sandbox and must
-print the same; the served bytes must equal the originals, a short wrk run must see no
-error, and the master must stop cleanly on SIGQUIT and on SIGTERM.
-
-The clients (curl, wrk) run next to nginx, in the same sandbox."""
+directory from the sandbox, published on a host port with `slimbox run -p`, and the
+same nginx natively: the same curl requests from the host must get the same answers,
+the served bytes must equal the originals, a short wrk run from the host must see no
+error, and the master must stop cleanly on SIGQUIT and on SIGTERM. One test runs wrk
+inside the sandbox too, so the client's syscalls are the sandbox's as well."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 
 import pytest
 
-from .conftest import run_native, run_sandboxed
+from . import serving
+from .conftest import run_sandboxed
 
 pytestmark = pytest.mark.guest
 
 NGINX = "/usr/sbin/nginx"
-GUEST_ROOT = "/srv/site"
 CLIENTS = ("curl", "wrk")
 
 CONFIG = """\
@@ -51,44 +50,49 @@ http {{
 }}
 """
 
-# Starts nginx from the prefix ($1) on the port ($2), waits until it answers (a bounded
-# number of tries), fetches files into out/, optionally runs wrk, then stops the master
-# with the signal named in $3 and prints its exit status.
-SCRIPT = r"""
-prefix=$1 port=$2 stop=$3 load=$4
-url=http://127.0.0.1:$port
-nginx -p "$prefix/" -c nginx.conf -e logs/error.log &
+# $1 the prefix, $2 the port (written into the config here), $3 the stop signal
+SERVE = r"""
+dir=$1 port=$2 stop=$3
+sed "s/@PORT@/$port/" "$dir/nginx.conf.in" > "$dir/nginx.conf"
+nginx -p "$dir/" -c nginx.conf -e logs/error.log &
 master=$!
-tries=0
-until curl -s -o /dev/null --max-time 2 "$url/"; do
-    tries=$((tries + 1))
-    if [ $tries -ge 100 ]; then echo "nginx did not answer"; kill -KILL $master; exit 1; fi
-    sleep 0.1
-done
-for path in index.html blob.bin sub/page.txt missing.html gone sub; do
-    curl -s --max-time 10 -o "$prefix/out/$(echo $path | tr / _)" \
-        -w "$path %{http_code} %{size_download} %{content_type}\n" "$url/$path"
-done
-curl -s --max-time 10 -r 1000-1999 -o "$prefix/out/range" -w "range %{http_code} %{size_download}\n" "$url/blob.bin"
-curl -s --max-time 10 -o /dev/null -o /dev/null -w "keep-alive %{http_code} %{num_connects}\n" "$url/index.html" "$url/blob.bin" | tail -n 1
-if [ "$load" = wrk ]; then
-    wrk -t1 -c4 -d2s --timeout 10s "$url/index.html" > "$prefix/out/wrk.txt" 2>&1
-    echo "wrk exit $?"
-fi
+""" + serving.WAIT_AND_STOP + r"""
 kill -$stop $master
 wait $master
 echo "nginx exit $?"
 """
 
+# nginx and wrk together in one sandbox, over the sandbox's own loopback
+SERVE_AND_LOAD = r"""
+dir=$1 port=$2
+sed "s/@PORT@/$port/" "$dir/nginx.conf.in" > "$dir/nginx.conf"
+nginx -p "$dir/" -c nginx.conf -e logs/error.log &
+master=$!
+tries=0
+until curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; do
+    tries=$((tries + 1))
+    if [ $tries -ge 300 ]; then echo "nginx did not answer"; kill -KILL $master; exit 1; fi
+    sleep 0.1
+done
+wrk -t1 -c4 -d2s --timeout 10s "http://127.0.0.1:$port/index.html" > "$dir/wrk.txt" 2>&1
+echo "wrk exit $?"
+kill -QUIT $master
+wait $master
+echo "nginx exit $?"
+"""
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+PATHS = ("index.html", "blob.bin", "sub/page.txt", "missing.html", "gone", "sub")
 
 
-def _site(root: pathlib.Path, port: int) -> dict[str, bytes]:
-    """Lay out the prefix: config, logs/, temp/, out/ and the files to serve."""
+def _need_programs() -> None:
+    for program in (NGINX, *CLIENTS):
+        if shutil.which(program) is None:
+            pytest.skip(f"{program} is missing: `make deps` installs nginx-light, curl and wrk")
+
+
+def _site(root: pathlib.Path) -> dict[str, bytes]:
+    """Lay out the prefix: config, scripts, logs/, temp/, out/ and the files to serve."""
+    root.mkdir()
     files = {
         "index.html": b"<html><body>hello from nginx</body></html>\n",
         "blob.bin": os.urandom(300_000),
@@ -101,44 +105,62 @@ def _site(root: pathlib.Path, port: int) -> dict[str, bytes]:
         (root / directory).mkdir()
     # as root, workers would switch to nobody, who cannot enter the test's private directory
     user = "user root root;" if os.geteuid() == 0 else ""
-    (root / "nginx.conf").write_text(CONFIG.format(user=user, port=port))
-    (root / "serve.sh").write_text(SCRIPT)
+    (root / "nginx.conf.in").write_text(CONFIG.format(user=user, port="@PORT@"))
+    (root / "serve.sh").write_text(SERVE)
+    (root / "serve_and_load.sh").write_text(SERVE_AND_LOAD)
     return files
 
 
-def _need_programs() -> None:
-    for program in (NGINX, *CLIENTS):
-        if shutil.which(program) is None:
-            pytest.skip(f"{program} is missing: `make deps` installs nginx-light, curl and wrk")
+def _answers(served: serving.Served) -> bool:
+    probe = serving.run_client(["curl", "-s", "-o", "/dev/null", "--max-time", "2",
+                                f"http://127.0.0.1:{served.port}/"])
+    return probe.returncode == 0
 
 
-def _serve(tmp_path: pathlib.Path, where: str, *, stop: str, load: str = "") -> tuple[str, pathlib.Path, dict]:
-    """Run the script natively or in the sandbox; its stdout, the prefix and the files."""
-    root = tmp_path / where
-    root.mkdir()
-    port = _free_port()
-    files = _site(root, port)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C", "TZ": "UTC"}
-    if where == "native":
-        outcome = run_native(["sh", str(root / "serve.sh"), str(root), str(port), stop, load], env=env, timeout=120)
-    else:
-        outcome = run_sandboxed(["sh", f"{GUEST_ROOT}/serve.sh", GUEST_ROOT, str(port), stop, load], env=env,
-                                mounts=(f"{root}:{GUEST_ROOT}",), timeout=120)
-    assert outcome.returncode == 0, outcome.stderr.decode(errors="replace")
-    return outcome.stdout.decode(errors="replace"), root, files
+def _fetch(served: serving.Served) -> str:
+    """The same requests from the host to either server: one line per answer."""
+    url = f"http://127.0.0.1:{served.port}"
+    out = served.root / "out"
+    lines = []
+    for path in PATHS:
+        answer = serving.run_client(["curl", "-s", "--max-time", "20", "-o", str(out / path.replace("/", "_")),
+                                     "-w", f"{path} %{{http_code}} %{{size_download}} %{{content_type}}",
+                                     f"{url}/{path}"])
+        lines.append(answer.stdout.decode())
+    ranged = serving.run_client(["curl", "-s", "--max-time", "20", "-r", "1000-1999", "-o", str(out / "range"),
+                                 "-w", "range %{http_code} %{size_download}", f"{url}/blob.bin"])
+    lines.append(ranged.stdout.decode())
+    # two requests on one connection: the second needs no new connect
+    reused = serving.run_client(["curl", "-s", "--max-time", "20", "-o", "/dev/null", "-o", "/dev/null",
+                                 "-w", "keep-alive %{http_code} %{num_connects}\n",
+                                 f"{url}/index.html", f"{url}/blob.bin"])
+    lines.append(reused.stdout.decode().splitlines()[-1])
+    return "\n".join(lines) + "\n"
 
 
 def _problems(error_log: str) -> list[str]:
+    # [error] lines are expected (the missing file); these mean nginx itself failed
     return [line for line in error_log.splitlines() if re.search(r"\[(alert|crit|emerg)\]", line)]
 
 
-def test_nginx_serves_the_same_files_as_native(tmp_path):
+def _serve_and_fetch(tmp_path: pathlib.Path, where: str, stop: str) -> tuple[str, str, pathlib.Path, dict]:
+    root = tmp_path / where
+    files = _site(root)
+    served = serving.start(where, root, "serve.sh", stop)
+    serving.wait_until(lambda: _answers(served), served)
+    answers = _fetch(served)
+    status, out, err = served.stop()
+    assert status == 0, out + err
+    return answers, out, root, files
+
+
+def test_nginx_serves_the_same_files_as_native_to_a_host_client(tmp_path):
     _need_programs()
-    native, _, _ = _serve(tmp_path, "native", stop="QUIT")
-    sandboxed, root, files = _serve(tmp_path, "sandboxed", stop="QUIT")
+    native, native_out, _, _ = _serve_and_fetch(tmp_path, "native", "QUIT")
+    sandboxed, sandboxed_out, root, files = _serve_and_fetch(tmp_path, "sandboxed", "QUIT")
     assert sandboxed == native
     assert "blob.bin 200 300000 application/octet-stream" in sandboxed
-    assert "nginx exit 0" in sandboxed
+    assert sandboxed_out == native_out == "nginx exit 0\n"
     out = root / "out"
     for name, data in files.items():
         assert (out / name.replace("/", "_")).read_bytes() == data
@@ -154,24 +176,46 @@ def test_nginx_serves_the_same_files_as_native(tmp_path):
 
 def test_nginx_stops_on_sigterm(tmp_path):
     _need_programs()
-    native, _, _ = _serve(tmp_path, "native", stop="TERM")
-    sandboxed, root, _ = _serve(tmp_path, "sandboxed", stop="TERM")
+    native, native_out, _, _ = _serve_and_fetch(tmp_path, "native", "TERM")
+    sandboxed, sandboxed_out, root, _ = _serve_and_fetch(tmp_path, "sandboxed", "TERM")
     assert sandboxed == native
-    assert "nginx exit 0" in sandboxed
+    assert sandboxed_out == native_out == "nginx exit 0\n"
     error_log = (root / "logs" / "error.log").read_text()
     assert _problems(error_log) == []
     assert "signal 15 (SIGTERM) received" in error_log
     assert not (root / "logs" / "nginx.pid").exists()  # the master removes it on exit
 
 
-def test_wrk_against_nginx_sees_no_errors(tmp_path):
-    _need_programs()
-    sandboxed, root, _ = _serve(tmp_path, "sandboxed", stop="QUIT", load="wrk")
-    assert "wrk exit 0" in sandboxed and "nginx exit 0" in sandboxed
-    report = (root / "out" / "wrk.txt").read_text()
+def _wrk_requests(report: str) -> int:
     completed = re.search(r"(\d+) requests in", report)
     assert completed is not None, report
-    assert int(completed.group(1)) > 0
     assert "Socket errors" not in report, report
     assert "Non-2xx or 3xx responses" not in report, report
+    return int(completed.group(1))
+
+
+def test_wrk_from_the_host_sees_no_errors(tmp_path):
+    _need_programs()
+    root = tmp_path / "sandboxed"
+    _site(root)
+    served = serving.start("sandboxed", root, "serve.sh", "QUIT")
+    serving.wait_until(lambda: _answers(served), served)
+    load = serving.run_client(["wrk", "-t1", "-c4", "-d2s", "--timeout", "10s",
+                               f"http://127.0.0.1:{served.port}/index.html"])
+    status, out, err = served.stop()
+    report = load.stdout.decode()
+    assert load.returncode == 0, report + load.stderr.decode()
+    assert _wrk_requests(report) > 0
+    assert (status, out) == (0, "nginx exit 0\n"), err
+    assert _problems((root / "logs" / "error.log").read_text()) == []
+
+
+def test_wrk_inside_the_sandbox_sees_no_errors(tmp_path):
+    _need_programs()
+    root = tmp_path / "site"
+    _site(root)
+    outcome = run_sandboxed(["sh", f"{serving.GUEST_ROOT}/serve_and_load.sh", serving.GUEST_ROOT, "8080"],
+                            env=serving.ENV, mounts=(f"{root}:{serving.GUEST_ROOT}",), timeout=120)
+    assert outcome.stdout.decode() == "wrk exit 0\nnginx exit 0\n", outcome.stderr.decode(errors="replace")
+    assert _wrk_requests((root / "wrk.txt").read_text()) > 0
     assert _problems((root / "logs" / "error.log").read_text()) == []

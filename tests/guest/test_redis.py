@@ -1,9 +1,8 @@
-"""Debian's redis-server (an epoll event loop, background threads, jemalloc) over
-loopback TCP: the same script of redis-cli commands runs natively and in the sandbox
-and must print the same, a large value must come back byte for byte, and a short
-redis-benchmark must complete every test.
-
-The clients (redis-cli, redis-benchmark) run next to the server, in the same sandbox."""
+"""Debian's redis-server (an epoll event loop, background threads, jemalloc) in the
+sandbox, published on a host port with `slimbox run -p`, and the same server natively:
+the same redis-cli commands from the host must get the same answers, a large value must
+come back byte for byte, and a short redis-benchmark from the host must complete every
+test. One test runs redis-benchmark inside the sandbox too."""
 
 from __future__ import annotations
 
@@ -11,63 +10,57 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 
 import pytest
 
-from .conftest import run_native, run_sandboxed
+from . import serving
+from .conftest import run_sandboxed
 
 pytestmark = pytest.mark.guest
 
 PROGRAMS = ("redis-server", "redis-cli", "redis-benchmark")
-GUEST_ROOT = "/srv/redis"
 BENCHMARK_TESTS = ("set", "get", "incr", "lpush", "lpop")
 
-# Starts redis from the directory ($1) on the port ($2), waits for PONG (a bounded
-# number of tries), runs commands and optionally redis-benchmark, then shuts it down
-# and prints its exit status.
-SCRIPT = r"""
-dir=$1 port=$2 load=$3
+START = r"""
 redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
     --dir "$dir" --logfile "$dir/redis.log" &
 server=$!
-cli() { redis-cli -p $port "$@"; }
-tries=0
-until [ "$(cli ping 2>/dev/null)" = PONG ]; do
-    tries=$((tries + 1))
-    if [ $tries -ge 100 ]; then echo "redis did not answer"; kill -KILL $server; exit 1; fi
-    sleep 0.1
-done
-cli set greeting "hello world"
-cli get greeting
-cli append greeting "!"
-cli strlen greeting
-cli incr counter; cli incrby counter 41; cli decr counter
-cli rpush list a b c d; cli lpush list z; cli lrange list 0 -1; cli lpop list; cli llen list
-cli hset user name ada lang c; cli hgetall user
-cli sadd set x y z y; cli scard set; cli sismember set y
-cli zadd board 3 three 1 one 2 two; cli zrange board 0 -1 withscores
-cli mset k1 v1 k2 v2; cli mget k1 k2 missing
-cli set big "$(cat "$dir/big.txt")" > /dev/null
-cli --raw get big > "$dir/big.out"
-cli exists greeting big nothing
-cli del greeting list; cli dbsize
-cli config get bind | tail -n 1
-cli nosuchcommand 2>&1 | cut -c1-40
-if [ "$load" = benchmark ]; then
-    redis-benchmark -p $port -c 4 -n 300 -q -t set,get,incr,lpush,lpop > "$dir/benchmark.txt" 2>&1
-    echo "benchmark exit $?"
-fi
-cli shutdown nosave
+"""
+
+# $1 the directory, $2 the port
+SERVE = "dir=$1 port=$2\n" + START + serving.WAIT_AND_STOP + r"""
+redis-cli -p $port shutdown nosave
 wait $server
 echo "redis exit $?"
 """
 
+# the server and redis-benchmark together in one sandbox, over its own loopback
+SERVE_AND_LOAD = "dir=$1 port=$2\n" + START + r"""
+tries=0
+until [ "$(redis-cli -p $port ping 2>/dev/null)" = PONG ]; do
+    tries=$((tries + 1))
+    if [ $tries -ge 300 ]; then echo "redis did not answer"; kill -KILL $server; exit 1; fi
+    sleep 0.1
+done
+redis-benchmark -p $port -c 4 -n 200 -q -t TESTS > "$dir/benchmark.txt" 2>&1
+echo "benchmark exit $?"
+redis-cli -p $port shutdown nosave
+wait $server
+echo "redis exit $?"
+""".replace("TESTS", ",".join(BENCHMARK_TESTS))
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+COMMANDS = [
+    ["set", "greeting", "hello world"], ["get", "greeting"], ["append", "greeting", "!"], ["strlen", "greeting"],
+    ["incr", "counter"], ["incrby", "counter", "41"], ["decr", "counter"],
+    ["rpush", "list", "a", "b", "c", "d"], ["lpush", "list", "z"], ["lrange", "list", "0", "-1"],
+    ["lpop", "list"], ["llen", "list"],
+    ["hset", "user", "name", "ada", "lang", "c"], ["hgetall", "user"],
+    ["sadd", "set", "x", "y", "z", "y"], ["scard", "set"], ["sismember", "set", "y"],
+    ["zadd", "board", "3", "three", "1", "one", "2", "two"], ["zrange", "board", "0", "-1", "withscores"],
+    ["mset", "k1", "v1", "k2", "v2"], ["mget", "k1", "k2", "missing"],
+    ["exists", "greeting", "nothing"], ["del", "greeting", "list"], ["dbsize"],
+    ["config", "get", "bind"], ["nosuchcommand"],
+]
 
 
 def _need_programs() -> None:
@@ -76,43 +69,75 @@ def _need_programs() -> None:
             pytest.skip(f"{program} is missing: `make deps` installs redis-server and redis-tools")
 
 
-def _run(tmp_path: pathlib.Path, where: str, *, load: str = "") -> tuple[str, pathlib.Path, bytes]:
-    """Run the script natively or in the sandbox: its stdout, its directory and the big value."""
-    root = tmp_path / where
+def _prepare(root: pathlib.Path) -> None:
     root.mkdir()
-    big = os.urandom(60_000).hex().encode()  # text, so the shell can pass it as one argument
-    (root / "big.txt").write_bytes(big)
-    (root / "run.sh").write_text(SCRIPT)
-    port = _free_port()
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C", "TZ": "UTC"}
-    if where == "native":
-        outcome = run_native(["sh", str(root / "run.sh"), str(root), str(port), load], env=env, timeout=120)
-    else:
-        outcome = run_sandboxed(["sh", f"{GUEST_ROOT}/run.sh", GUEST_ROOT, str(port), load], env=env,
-                                mounts=(f"{root}:{GUEST_ROOT}",), timeout=120)
-    assert outcome.returncode == 0, outcome.stderr.decode(errors="replace")
-    return outcome.stdout.decode(errors="replace"), root, big
+    (root / "serve.sh").write_text(SERVE)
+    (root / "serve_and_load.sh").write_text(SERVE_AND_LOAD)
 
 
-def test_redis_commands_match_native(tmp_path):
+def _cli(served: serving.Served, *args: str, stdin_file: pathlib.Path | None = None) -> str:
+    argv = ["redis-cli", "-p", str(served.port), *(["-x"] if stdin_file else []), *args]
+    answer = serving.run_client(argv, input=None if stdin_file is None else stdin_file.read_bytes())
+    return answer.stdout.decode(errors="replace") + answer.stderr.decode(errors="replace")
+
+
+def _start(tmp_path: pathlib.Path, where: str) -> serving.Served:
+    root = tmp_path / where
+    _prepare(root)
+    served = serving.start(where, root, "serve.sh")
+    serving.wait_until(lambda: _cli(served, "ping") == "PONG\n", served)
+    return served
+
+
+def test_redis_commands_from_the_host_match_native(tmp_path):
     _need_programs()
-    native, _, _ = _run(tmp_path, "native")
-    sandboxed, root, big = _run(tmp_path, "sandboxed")
-    assert sandboxed == native
-    assert "hello world\n" in sandboxed and "redis exit 0" in sandboxed
-    assert (root / "big.out").read_bytes() == big + b"\n"
-    log = (root / "redis.log").read_text()
-    assert "Ready to accept connections" in log
-    assert "ready to exit, bye bye" in log
+    big = os.urandom(200_000)
+    (tmp_path / "big.bin").write_bytes(big)
+    transcripts = {}
+    for where in ("native", "sandboxed"):
+        served = _start(tmp_path, where)
+        lines = [_cli(served, *command) for command in COMMANDS]
+        # a binary value of 200 kB through stdin, back byte for byte
+        lines.append(_cli(served, "set", "big", stdin_file=tmp_path / "big.bin"))
+        fetched = serving.run_client(["redis-cli", "-p", str(served.port), "--raw", "get", "big"])
+        assert fetched.stdout == big + b"\n"
+        status, out, err = served.stop()
+        assert (status, out) == (0, "redis exit 0\n"), err
+        transcripts[where] = "".join(lines)
+    assert transcripts["sandboxed"] == transcripts["native"]
+    assert "hello world\n" in transcripts["sandboxed"]
+    log = (tmp_path / "sandboxed" / "redis.log").read_text()
+    assert "Ready to accept connections" in log and "ready to exit, bye bye" in log
 
 
-def test_redis_benchmark_completes(tmp_path):
-    _need_programs()
-    sandboxed, root, _ = _run(tmp_path, "sandboxed", load="benchmark")
-    assert "benchmark exit 0" in sandboxed and "redis exit 0" in sandboxed
+def _benchmark_rates(report: str) -> list[tuple[str, float]]:
     # -q prints one "NAME: N requests per second" line per test, after progress lines ending in \r
-    report = (root / "benchmark.txt").read_text().replace("\r", "\n")
-    finished = re.findall(r"^(\w+): ([\d.]+) requests per second", report, re.MULTILINE)
-    assert [name.lower() for name, _ in finished] == list(BENCHMARK_TESTS), report
-    assert all(float(rate) > 0 for _, rate in finished)
+    finished = re.findall(r"^(\w+): ([\d.]+) requests per second", report.replace("\r", "\n"), re.MULTILINE)
+    return [(name.lower(), float(rate)) for name, rate in finished]
+
+
+def test_redis_benchmark_from_the_host_completes(tmp_path):
+    _need_programs()
+    served = _start(tmp_path, "sandboxed")
+    load = serving.run_client(["redis-benchmark", "-p", str(served.port), "-c", "4", "-n", "500", "-q",
+                               "-t", ",".join(BENCHMARK_TESTS)], timeout=120)
+    status, out, err = served.stop()
+    report = load.stdout.decode() + load.stderr.decode()
+    assert load.returncode == 0, report
+    rates = _benchmark_rates(report)
+    assert [name for name, _ in rates] == list(BENCHMARK_TESTS), report
+    assert all(rate > 0 for _, rate in rates)
+    assert "error" not in report.lower(), report
+    assert (status, out) == (0, "redis exit 0\n"), err
+
+
+def test_redis_benchmark_inside_the_sandbox_completes(tmp_path):
+    _need_programs()
+    root = tmp_path / "inside"
+    _prepare(root)
+    outcome = run_sandboxed(["sh", f"{serving.GUEST_ROOT}/serve_and_load.sh", serving.GUEST_ROOT, "6379"],
+                            env=serving.ENV, mounts=(f"{root}:{serving.GUEST_ROOT}",), timeout=120)
+    assert outcome.stdout.decode() == "benchmark exit 0\nredis exit 0\n", outcome.stderr.decode(errors="replace")
+    report = (root / "benchmark.txt").read_text()
+    assert [name for name, _ in _benchmark_rates(report)] == list(BENCHMARK_TESTS), report
     assert "error" not in report.lower(), report
