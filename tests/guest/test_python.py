@@ -354,6 +354,29 @@ PROGRAMS = {
         data, source = udp.recvfrom(100)
         print("udp", data, source[0], source[1] == sender.getsockname()[1])
     """,
+    "mmap_big_file": """
+        import mmap, os, tempfile
+        MIB = 1 << 20
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "big")
+            with open(path, "w+b") as f:
+                for at, mark in ((0, b"head"), (17 * MIB + 5, b"past one read"), (40 * MIB - 4, b"tail")):
+                    f.seek(at)
+                    f.write(mark)
+                f.flush()
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    print(len(m), m[:4], m[17 * MIB + 5:17 * MIB + 18], m[-4:])
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as m:
+                    m[17 * MIB + 5:17 * MIB + 9] = b"PAST"
+                    print("copy", m[17 * MIB + 5:17 * MIB + 18])
+                    m.madvise(mmap.MADV_DONTNEED, 16 * MIB, 4 * MIB)
+                    print("after dontneed", m[17 * MIB + 5:17 * MIB + 18])
+                with mmap.mmap(f.fileno(), 0) as m:
+                    m[-4:] = b"TAIL"
+                    m.flush()
+                f.seek(-4, os.SEEK_END)
+                print("shared write back", f.read())
+    """,
 }
 
 

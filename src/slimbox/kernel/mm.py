@@ -324,9 +324,7 @@ class MemoryManager:
         if not anonymous:
             assert file is not None
             if not vma.host_backed:
-                data = file.pread(length, offset)
-                self.aspace.write(start, data)
-                vma.file_size = len(data)
+                vma.file_size = self._fill_from_file(file, start, length, offset)
                 if shared and not prot & PROT_WRITE:
                     self.aspace.protect(start, length, prot)
             vma.offset = offset
@@ -373,7 +371,7 @@ class MemoryManager:
         the file's current end, as the kernel writes back only pages inside i_size)."""
         if not vma.write_back or vma.inode is None:
             return
-        from slimbox.kernel.file import O_WRONLY
+        from slimbox.kernel.file import MAX_RW, O_WRONLY
 
         lo, hi = max(lo, vma.start), min(hi, vma.end)
         file_offset = vma.offset + (lo - vma.start)
@@ -382,13 +380,17 @@ class MemoryManager:
         if hi <= lo:
             return
         try:
-            data = self.aspace.read(lo, hi - lo)
             handle = vma.inode.open(O_WRONLY)
-        except (GuestMemoryError, LinuxError):
+        except LinuxError:
             return
         try:
-            handle.pwrite(data, file_offset)
-        except LinuxError:
+            at = lo
+            while at < hi:  # in pieces: one pwrite takes at most MAX_RW bytes
+                data = self.aspace.read(at, min(hi - at, MAX_RW))
+                if handle.pwrite(data, file_offset + (at - lo)) < len(data):
+                    break
+                at += len(data)
+        except (GuestMemoryError, LinuxError):
             pass
         finally:
             handle.release()
@@ -476,19 +478,31 @@ class MemoryManager:
         if vma.inode is None or vma.host_backed:
             return
         file_offset = vma.offset + (from_addr - vma.start)
-        data = self._read_inode(vma.inode, file_offset, vma.end - from_addr)
-        if data:
-            self.aspace.write(from_addr, data)
+        self._fill_from_inode(vma.inode, from_addr, vma.end - from_addr, file_offset)
 
-    @staticmethod
-    def _read_inode(inode: Inode, offset: int, length: int) -> bytes:
+    def _fill_from_inode(self, inode: Inode, addr: int, length: int, offset: int) -> None:
         from slimbox.kernel.file import O_RDONLY
 
         handle = inode.open(O_RDONLY)
         try:
-            return handle.pread(length, offset)
+            self._fill_from_file(handle, addr, length, offset)
         finally:
             handle.release()
+
+    def _fill_from_file(self, file: File, addr: int, length: int, offset: int) -> int:
+        """Copy up to `length` bytes of `file` from `offset` into fresh (zero) memory at
+        `addr`, in reads of at most MAX_RW bytes (one pread gives no more), skipping
+        all-zero pieces so a big sparse file does not touch every page; the bytes the
+        file had."""
+        done = 0
+        while done < length:
+            data = file.pread(length - done, offset + done)
+            if not data:
+                break
+            if data.count(0) != len(data):
+                self.aspace.write(addr + done, data)
+            done += len(data)
+        return done
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
         if addr & (PAGE - 1):
@@ -508,9 +522,7 @@ class MemoryManager:
                 continue
             self.aspace.discard(lo, hi - lo)
             if vma.inode is not None and not vma.host_backed:
-                data = self._read_inode(vma.inode, vma.offset + (lo - vma.start), hi - lo)
-                if data:
-                    self.aspace.write(lo, data)
+                self._fill_from_inode(vma.inode, lo, hi - lo, vma.offset + (lo - vma.start))
 
     # --- brk --------------------------------------------------------------------------------
 
