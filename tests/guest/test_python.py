@@ -377,6 +377,25 @@ PROGRAMS = {
                 f.seek(-4, os.SEEK_END)
                 print("shared write back", f.read())
     """,
+    "sched_calls": """
+        import os, sys
+        mine = os.sched_getscheduler(0)
+        param = os.sched_getparam(0)
+        print("policy", mine, "priority", param.sched_priority)
+        os.sched_setscheduler(0, mine, param)
+        os.sched_setparam(0, param)
+        print("set the same: ok")
+        for args in ((0, mine, os.sched_param(5)), (-1, mine, param), (0, 77, param), (1 << 30, mine, param)):
+            try:
+                os.sched_setscheduler(*args)
+            except OSError as e:
+                print("setscheduler", args[0], args[1], "errno", e.errno)
+        print("rr interval", os.sched_rr_get_interval(0))
+        code = "import os, sys; sys.exit(os.sched_getscheduler(0) * 10 + os.sched_getparam(0).sched_priority)"
+        for scheduler in ((None, param), (mine, param)):
+            pid = os.posix_spawn(sys.executable, [sys.executable, "-c", code], os.environ, scheduler=scheduler)
+            print("spawned with", scheduler[0], os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """,
 }
 
 

@@ -525,6 +525,47 @@ def sched_getparam(task: Task, pid: int, param: int) -> int:
 
 
 _SCHED_PRIORITY_RANGE = {0: (0, 0), 1: (1, 99), 2: (1, 99), 3: (0, 0), 5: (0, 0)}
+SCHED_OTHER, SCHED_RESET_ON_FORK = 0, 0x40000000
+
+
+def _set_scheduling(task: Task, pid: int, policy: int | None, param: int) -> int:
+    """sched_setscheduler/sched_setparam (policy None: keep the thread's). Every thread
+    stays SCHED_OTHER at priority 0: asking for that succeeds; another valid policy is
+    EPERM, as for a process that may not change its scheduling class."""
+    if pid < 0 or not param:
+        raise LinuxError(Errno.EINVAL)
+    priority = structs.I32.unpack(task.mm.read(param, 4))[0]
+    _thread(task, pid)
+    if policy is None:
+        policy = SCHED_OTHER
+    policy &= ~SCHED_RESET_ON_FORK
+    if policy not in _SCHED_PRIORITY_RANGE:
+        raise LinuxError(Errno.EINVAL)
+    low, high = _SCHED_PRIORITY_RANGE[policy]
+    if not low <= priority <= high:
+        raise LinuxError(Errno.EINVAL)
+    if policy != SCHED_OTHER:
+        raise LinuxError(Errno.EPERM)
+    return 0
+
+
+def sched_setscheduler(task: Task, pid: int, policy: int, param: int) -> int:
+    if policy < 0:
+        raise LinuxError(Errno.EINVAL)
+    return _set_scheduling(task, pid, policy, param)
+
+
+def sched_setparam(task: Task, pid: int, param: int) -> int:
+    return _set_scheduling(task, pid, None, param)
+
+
+def sched_rr_get_interval(task: Task, pid: int, tp: int) -> int:
+    """The round-robin quantum: every thread is SCHED_OTHER, for which Linux 6 reports 0."""
+    if pid < 0:
+        raise LinuxError(Errno.EINVAL)
+    _thread(task, pid)
+    task.mm.write(tp, structs.TIMESPEC.pack(0, 0))
+    return 0
 
 
 def sched_get_priority_max(task: Task, policy: int) -> int:

@@ -314,3 +314,28 @@ def test_priority_and_scheduler_queries_of_an_absent_pid_are_esrch():
     assert g.syscall("sched_getparam", 0, 0) == -Errno.EINVAL
     assert g.syscall("getpriority", 0, 0) == 20 and g.syscall("getpriority", 0, g.process.pid) == 20
     assert g.syscall("getpriority", 3, 0) == -Errno.EINVAL
+
+
+def test_setting_the_scheduler_keeps_every_thread_sched_other():
+    g = FakeGuest()
+    zero, five = g.put(struct.pack("<i", 0), 4), g.put(struct.pack("<i", 5), 4)
+    assert g.syscall("sched_setscheduler", 0, 0, zero) == 0          # SCHED_OTHER, priority 0: as it is
+    assert g.syscall("sched_setscheduler", 0, 0x40000000, zero) == 0  # with SCHED_RESET_ON_FORK
+    assert g.syscall("sched_setparam", 0, zero) == 0
+    assert g.syscall("sched_setscheduler", 0, 0, five) == -Errno.EINVAL  # SCHED_OTHER has priority 0 only
+    assert g.syscall("sched_setparam", 0, five) == -Errno.EINVAL
+    assert g.syscall("sched_setscheduler", 0, 1, zero) == -Errno.EINVAL  # SCHED_FIFO needs 1..99
+    assert g.syscall("sched_setscheduler", 0, 1, five) == -Errno.EPERM   # another class: not granted
+    assert g.syscall("sched_setscheduler", 0, 3, zero) == -Errno.EPERM
+    assert g.syscall("sched_setscheduler", 0, 4, zero) == -Errno.EINVAL  # no policy 4
+    assert g.syscall("sched_setscheduler", 0, -1, zero) == -Errno.EINVAL
+    assert g.syscall("sched_setscheduler", -1, 0, zero) == -Errno.EINVAL
+    assert g.syscall("sched_setscheduler", 0, 0, 0) == -Errno.EINVAL
+    assert g.syscall("sched_setscheduler", 0, 0, UNMAPPED) == -Errno.EFAULT
+    assert g.syscall("sched_setscheduler", 4242, 0, zero) == -Errno.ESRCH
+    assert g.syscall("sched_getscheduler", 0) == 0
+    interval = g.alloc(16)
+    assert g.syscall("sched_rr_get_interval", 0, interval) == 0
+    assert struct.unpack("<qq", g.get(interval, 16)) == (0, 0)
+    assert g.syscall("sched_rr_get_interval", 4242, interval) == -Errno.ESRCH
+    assert g.syscall("sched_rr_get_interval", 0, UNMAPPED) == -Errno.EFAULT
