@@ -24,6 +24,7 @@ F_GETLK, F_SETLK, F_SETLKW = 5, 6, 7
 F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG = 8, 9, 10, 11
 F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 36, 37, 38
 F_SETLEASE, F_GETLEASE, F_NOTIFY = 1024, 1025, 1026
+DN_MULTISHOT = 0x80000000
 F_DUPFD_CLOEXEC = 1030
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 F_ADD_SEALS, F_GET_SEALS = 1033, 1034
@@ -306,6 +307,8 @@ def fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in (F_GETSIG, F_GETLEASE):
         return 0
+    if cmd == F_NOTIFY and not arg & 0xFFFFFFFF & ~DN_MULTISHOT:
+        return 0  # asks for no events: drops this description's watches, and none is ever set
     if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
         if not hasattr(file, "pipe_size"):
             raise LinuxError(Errno.EBADF)

@@ -76,7 +76,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("dup", F.dup, FULL, ""),
     ("dup2", F.dup2, FULL, ""),
     ("dup3", F.dup3, FULL, ""),
-    ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _LOCKS + "; no leases, notify, signals"),
+    ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _LOCKS + "; no leases, signals; F_NOTIFY only "
+     "removes watches (setting one is EINVAL)"),
     ("ioctl", I.ioctl, PARTIAL, "FIOCLEX/FIONCLEX/FIONBIO/FIOASYNC; terminals: TCGETS/TCSETS*/TIOCGWINSZ/"
                                 "TIOCGPGRP/TIOCSPGRP/FIONREAD; TIOCSTI and TIOCSWINSZ refused"),
     ("getdents64", F.getdents64, FULL, ""),

@@ -246,6 +246,14 @@ def test_fcntl_status_flags(g):
     assert g.syscall("fcntl", fd, F_GETFL, 0) & (O_APPEND | O_NONBLOCK | 3) == O_WRONLY | O_NONBLOCK
 
 
+def test_fcntl_notify_removes_watches_and_sets_none(g):
+    F_NOTIFY, DN_MODIFY, DN_MULTISHOT = 1026, 0x2, 0x80000000
+    fd = open_(g, b"/tmp", O_RDONLY | O_DIRECTORY)
+    assert g.syscall("fcntl", fd, F_NOTIFY, 0) == 0
+    assert g.syscall("fcntl", fd, F_NOTIFY, DN_MULTISHOT) == 0  # a 64-bit argument, no events: removal
+    assert g.syscall("fcntl", fd, F_NOTIFY, DN_MODIFY) == -Errno.EINVAL  # a watch: not supported
+
+
 def test_close_on_exec_descriptors_are_closed_by_execve(g):
     g.write_file(b"/bin/prog", elf_executable(), 0o755)
     keep = open_(g, b"/tmp/data")
