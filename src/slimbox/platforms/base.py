@@ -213,7 +213,10 @@ class HostDirectory(Protocol):
 
     def subdir(self, name: bytes) -> HostDirectory: ...
 
-    def list(self) -> list[bytes]: ...
+    def list(self) -> list[tuple[bytes, int, int]]:
+        """(name, host inode number, file type S_IF*) of each entry, as the directory
+        listing gives them; the type is 0 when the listing does not tell (or the entry
+        is neither a regular file, a directory nor a symlink)."""
 
     def open_file(self, name: bytes, flags: int, mode: int) -> HostFile:
         """Open (or create, with O_CREAT) a regular file; flags use Linux O_* values."""

@@ -139,8 +139,11 @@ class HostFs(FileSystem):
     # --- identity and attributes ------------------------------------------------
 
     def ino_of(self, st: HostStat) -> int:
-        index = self._devices.setdefault(st.dev, len(self._devices))
-        return st.ino if index == 0 else st.ino ^ (index << _DEVICE_SHIFT)
+        return self.ino_on(st.dev, st.ino)
+
+    def ino_on(self, dev: int, ino: int) -> int:
+        index = self._devices.setdefault(dev, len(self._devices))
+        return ino if index == 0 else ino ^ (index << _DEVICE_SHIFT)
 
     def to_stat(self, st: HostStat) -> Stat:
         return Stat(self.dev, self.ino_of(st), st.mode, st.nlink, st.uid, st.gid, st.rdev, st.size,
@@ -445,10 +448,18 @@ class HostDirInode(HostInode):
     def entries(self) -> list[DirEntry]:
         directory = self.handle()
         result = []
-        for name in _host(directory.list):
-            if self.fs.is_hidden(self._child_rel(name)):
+        here: HostStat | None = None
+        for name, ino, kind in _host(directory.list):
+            if self.fs.hidden and self.fs.is_hidden(self._child_rel(name)):
                 continue
-            try:
+            if kind == S_IFREG or kind == S_IFLNK:
+                # the listing's own number and type, as readdir gives them on Linux (a
+                # file mounted over one shows the one below there too)
+                if here is None:
+                    here = _host(directory.stat)
+                result.append(DirEntry(name, self.fs.ino_on(here.dev, ino), dirent_type(kind)))
+                continue
+            try:  # directories are asked one by one: one may be a mount point
                 st = directory.lookup(name)
             except OSError:
                 continue  # removed on the host since it was listed

@@ -33,6 +33,21 @@ def _component(name: bytes) -> bytes:
     return name
 
 
+def _entry_kind(entry: os.DirEntry) -> int:
+    """The file type a directory listing gives (no host call unless the filesystem
+    leaves it out); 0 for anything but a regular file, directory or symlink."""
+    try:
+        if entry.is_symlink():
+            return stat_mod.S_IFLNK
+        if entry.is_dir(follow_symlinks=False):
+            return stat_mod.S_IFDIR
+        if entry.is_file(follow_symlinks=False):
+            return stat_mod.S_IFREG
+    except OSError:
+        pass
+    return 0
+
+
 class PosixHostFile:
     """`opened` holds the attributes the file had when it was opened (taken anyway to
     check its type), so the caller need not ask the host again at once."""
@@ -93,10 +108,11 @@ class PosixHostDirectory:
                      dir_fd=self.fd)
         return PosixHostDirectory(fd, self.writable)
 
-    def list(self) -> list[bytes]:
+    def list(self) -> list[tuple[bytes, int, int]]:
         fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.fd)
         try:
-            return [os.fsencode(name) for name in os.listdir(fd)]
+            with os.scandir(fd) as entries:
+                return [(os.fsencode(entry.name), entry.inode(), _entry_kind(entry)) for entry in entries]
         finally:
             os.close(fd)
 

@@ -449,3 +449,21 @@ def test_a_creation_handle_nobody_opens_is_not_kept(sandbox, share):
     fs.close()
     assert _open_descriptors() < baseline
     assert sorted(p.name for p in share.glob("made*")) == [f"made{i}" for i in range(5)]
+
+
+def test_a_listing_gives_the_numbers_and_types_the_host_listing_gives(sandbox, share):
+    fs = mount_host(sandbox, share, readonly=True, hidden=())
+    entries = sandbox.entries(b"/mnt")
+    kinds = {"file": 8, "dir": 4, "symlink": 10, "fifo": 1}
+    with os.scandir(share) as host:
+        expected = {}
+        for entry in host:
+            st = entry.stat(follow_symlinks=False)
+            kind = ("symlink" if entry.is_symlink() else "dir" if entry.is_dir(follow_symlinks=False)
+                    else "file" if entry.is_file(follow_symlinks=False) else "fifo")
+            expected[os.fsencode(entry.name)] = (entry.inode(), kinds[kind], st.st_ino)
+    assert {name: (e.ino, e.type) for name, e in entries.items()} == {
+        name: (ino, kind) for name, (ino, kind, _) in expected.items()}
+    for name, entry in entries.items():  # and agree with what stat says
+        assert entry.ino == sandbox.stat(b"/mnt/" + name, follow=False).ino == expected[name][2]
+    assert fs.dev == sandbox.stat(b"/mnt/hello.txt").dev
