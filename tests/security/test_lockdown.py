@@ -186,14 +186,19 @@ def test_network_syscalls_are_a_separate_list_each_with_a_reason():
     # without host networking the filter is exactly what it was; with it, it differs
     assert build_lockdown_filter() == build_lockdown_filter(network=False)
     assert build_lockdown_filter(network=True) != build_lockdown_filter()
-    for forbidden in ("execve", "fork", "clone", "bind", "listen", "setsockopt", "ptrace_attach", "socketpair"):
+    for forbidden in ("execve", "fork", "clone", "bind", "listen", "ptrace_attach", "socketpair"):
         assert forbidden not in NETWORK, forbidden
+    # the socket options a host connection may get are TCP's alone
+    assert ARGUMENT_RULES["setsockopt"].values == (6,)
 
 
 def test_with_network_a_tcp_socket_is_allowed_but_nothing_else_is():
-    proc = _locked_child("socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK).close()",
-                         network=True)
+    proc = _locked_child("s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK); "
+                         "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1); s.close()", network=True)
     assert proc.returncode == 0, proc.stderr
+    proc = _locked_child("socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)"
+                         ".setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)", network=True)
+    assert proc.returncode == -signal.SIGSYS, (proc.returncode, proc.stderr)
     proc = _locked_child("socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)", network=True)
     assert proc.returncode == -signal.SIGSYS, (proc.returncode, proc.stderr)
     proc = _locked_child("socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)")

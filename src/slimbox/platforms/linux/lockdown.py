@@ -90,6 +90,7 @@ NETWORK: dict[str, str] = {
     "socket": "a TCP socket for a connection the policy allows (AF_INET/AF_INET6 only: pinned below)",
     "connect": "start that connection (non-blocking)",
     "getsockopt": "how a non-blocking connect ended (SO_ERROR)",
+    "setsockopt": "TCP_NODELAY on a connection the policy allows (level IPPROTO_TCP only: pinned below)",
     "accept4": "take a connection to a published port",
     "recvfrom": "read from a host connection",
     "sendto": "write to a host connection",
@@ -109,6 +110,7 @@ class Rule(namedtuple("Rule", "index values mask", defaults=((), 0))):
 _PROT_EXEC = 4
 _SIGKILL = 9
 _AF_INET, _AF_INET6 = 2, 10
+_IPPROTO_TCP = 6
 ARGUMENT_RULES: dict[str, Rule] = {
     "ioctl": Rule(1, (
         seccomp.IOCTL_NOTIF_RECV, seccomp.IOCTL_NOTIF_SEND, seccomp.IOCTL_NOTIF_ID_VALID,
@@ -125,6 +127,7 @@ ARGUMENT_RULES: dict[str, Rule] = {
     "mmap": Rule(2, mask=_PROT_EXEC),
     "mprotect": Rule(2, mask=_PROT_EXEC),
     "socket": Rule(0, (_AF_INET, _AF_INET6)),
+    "setsockopt": Rule(1, (_IPPROTO_TCP,)),
 }
 
 
