@@ -396,6 +396,25 @@ PROGRAMS = {
             pid = os.posix_spawn(sys.executable, [sys.executable, "-c", code], os.environ, scheduler=scheduler)
             print("spawned with", scheduler[0], os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
     """,
+    "lock_wait_restarted_by_a_signal": """
+        import os, threading, time
+        # os.setgroups makes glibc signal every other thread (SA_RESTART) so that each
+        # changes its own groups: the waiting thread's futex wait restarts, and the one
+        # release that follows must still wake it
+        lock = threading.Lock()
+        lock.acquire()
+        got = []
+        def waiter():
+            got.append(lock.acquire(timeout=20))
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.3)
+        os.setgroups(os.getgroups())
+        time.sleep(0.3)
+        lock.release()
+        thread.join()
+        print("acquired after the restart:", got)
+    """,
 }
 
 

@@ -246,6 +246,8 @@ def interrupt(kernel: Kernel, task: Task) -> None:
         regs = task.context.regs
         regs.rax = task.syscall_nr
         regs.rip = regs.rip - 2  # back onto the syscall instruction
+        if "futex" in task.restart:
+            kernel.futexes.forget(task)  # or a later FUTEX_WAKE would count the abandoned wait
         task.restart.clear()
         kernel.resume(task)
     else:
