@@ -79,3 +79,19 @@ def test_opening_twice_without_sharing_conflicts(tee):
         assert _write(session, b"solo", b"x") == abi.TEE_SUCCESS
         result = session.invoke(6, [Param.memref_input(b"solo"), Param.value_output()])
         assert result.code == abi.TEE_SUCCESS and result.params[1].a == abi.TEE_ERROR_ACCESS_CONFLICT
+
+
+def test_a_key_kept_in_storage_encrypts_after_reopening(tee):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    block = bytes(range(16))
+    with tee.open_session(STORAGE) as session:
+        assert session.invoke(7, [Param.memref_input(b"key")]).code == abi.TEE_SUCCESS
+    with tee.open_session(STORAGE) as session:
+        result = session.invoke(8, [Param.memref_input(b"key"), Param.memref_output(32), Param.memref_input(block),
+                                    Param.memref_output(16)])
+    assert result.code == abi.TEE_SUCCESS
+    key = result.params[1].data
+    assert len(key) == 32
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    assert result.params[3].data == encryptor.update(block) + encryptor.finalize()

@@ -92,6 +92,9 @@ class TaInstance:
         self.tee: object = None
         #: an entry is running (a TA calling back into a busy instance gets TEE_ERROR_BUSY)
         self.busy = False
+        #: the mapping requests are written to (see _request_area)
+        self._area = 0
+        self._area_size = 0
 
     @property
     def name(self) -> str:
@@ -119,42 +122,50 @@ class TaInstance:
 
     def _enter(self, function: int, session_id: int, params: ParamSet, command: int,
                deadline_ns: int | None) -> Outcome:
-        mm = self.task.process.mm
-        area_size = page_up(UTEE_PARAMS.size + sum(p.size + _ALIGN for p in params.params
-                                                  if p.type in MEMREF_TYPES))
-        area = mm.mmap(0, area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-        try:
-            buffers = self._write_params(area, params)
-            regs = self.task.context.regs
-            regs.rip = self.entry
-            regs.rsp = self.stack_top - 8  # as after a call: the return address slot, never used
-            regs.rdi, regs.rsi, regs.rdx, regs.rcx = function, session_id, area, command
-            regs.rax = 0
-            self.returned = None
-            self.kernel.resume(self.task)
-            self._run_until(lambda: self.returned is not None, deadline_ns)
-            if self.returned is None:
-                return Outcome(TEE_ERROR_TARGET_DEAD, TEE_ORIGIN_TEE, params)
-            return Outcome(self.returned, TEE_ORIGIN_TRUSTED_APP, self._read_params(area, params, buffers))
-        finally:
-            if self.alive:
-                mm.munmap(area, area_size)
+        area = self._request_area(UTEE_PARAMS.size + sum(p.size + _ALIGN for p in params.params
+                                                         if p.type in MEMREF_TYPES))
+        buffers = self._write_params(area, params)
+        regs = self.task.context.regs
+        regs.rip = self.entry
+        regs.rsp = self.stack_top - 8  # as after a call: the return address slot, never used
+        regs.rdi, regs.rsi, regs.rdx, regs.rcx = function, session_id, area, command
+        regs.rax = 0
+        self.returned = None
+        self.kernel.resume(self.task)
+        self._run_until(lambda: self.returned is not None, deadline_ns)
+        if self.returned is None:
+            return Outcome(TEE_ERROR_TARGET_DEAD, TEE_ORIGIN_TEE, params)
+        return Outcome(self.returned, TEE_ORIGIN_TRUSTED_APP, self._read_params(area, params, buffers))
+
+    def _request_area(self, size: int) -> int:
+        """Where a request's utee_params and buffers go: one mapping kept between entries
+        (two injected syscalls fewer per request), grown when a request needs more."""
+        size = page_up(size)
+        if size > self._area_size:
+            mm = self.task.process.mm
+            if self._area:
+                mm.munmap(self._area, self._area_size)
+            self._area = mm.mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+            self._area_size = size
+        return self._area
 
     def _write_params(self, area: int, params: ParamSet) -> list[int]:
+        """Lay out utee_params and the memref buffers in one write; output buffers are
+        zeroed, so nothing of an earlier request shows through."""
         values = []
         buffers = []
-        cursor = area + UTEE_PARAMS.size
+        content = bytearray(UTEE_PARAMS.size)
         for param in params.params:
             if param.type in MEMREF_TYPES:
-                cursor = (cursor + _ALIGN - 1) & ~(_ALIGN - 1)
-                self.memory.write(cursor, param.data)
-                values += [cursor, param.size]
-                buffers.append(cursor)
-                cursor += param.size
+                content.extend(bytes(-len(content) % _ALIGN))
+                buffers.append(area + len(content))
+                values += [area + len(content), param.size]
+                content.extend(param.data.ljust(param.size, b"\0"))
             else:
                 values += [param.a, param.b] if param.type in VALUE_TYPES else [0, 0]
                 buffers.append(0)
-        self.memory.write(area, UTEE_PARAMS.pack(params.types(), *values))
+        content[:UTEE_PARAMS.size] = UTEE_PARAMS.pack(params.types(), *values)
+        self.memory.write(area, bytes(content))
         return buffers
 
     def _read_params(self, area: int, sent: ParamSet, buffers: list[int]) -> ParamSet:

@@ -148,7 +148,8 @@ class TaStorage:
             raise TeeError(TEE_ERROR_CORRUPT_OBJECT)
         object_id = plain[start:start + id_length]
         attributes = plain[start + id_length:start + id_length + attributes_length]
-        return StoredObject(object_id, object_type, attributes, bytearray(plain[start + id_length + attributes_length:]))
+        data = bytearray(plain[start + id_length + attributes_length:])
+        return StoredObject(object_id, object_type, attributes, data)
 
 
 class SecureStorage:

@@ -7,6 +7,9 @@
  *   params[1].value.b, seek to 0, read everything into params[2], close.
  * 5 list: every object id of the TA, each preceded by its length byte, into params[1].
  * 6 conflict: open for reading twice without sharing; params[1].value.a gets the second open's result.
+ * 7 keep a key: generate an AES-256 key and store it as the object's attributes.
+ * 8 use a kept key: open the object, export its key into params[1], and encrypt the
+ *   block params[2] under it (AES-ECB) into params[3].
  */
 #include "tee_ta.h"
 
@@ -29,6 +32,7 @@ static const uint32_t expected[] = {
 	TEE_PARAM_TYPES(MI, MI, 0, 0), TEE_PARAM_TYPES(MI, MO, 0, 0), TEE_PARAM_TYPES(MI, 0, 0, 0),
 	TEE_PARAM_TYPES(MI, MI, 0, 0), TEE_PARAM_TYPES(MI, TEE_PARAM_TYPE_VALUE_INPUT, MO, 0),
 	TEE_PARAM_TYPES(MI, MO, 0, 0), TEE_PARAM_TYPES(MI, TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0),
+	TEE_PARAM_TYPES(MI, 0, 0, 0), TEE_PARAM_TYPES(MI, MO, MI, MO),
 };
 
 static TEE_Result read_all(uint32_t obj, TEE_Param *out)
@@ -116,6 +120,40 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 			return res;
 		params[1].value.a = utee_storage_obj_open(PRIVATE, id, id_len, READ, &other);
 		break;
+	case 7: {
+		uint32_t key;
+
+		res = utee_cryp_obj_alloc(0xA0000010 /* TEE_TYPE_AES */, 256, &key);
+		if (!res)
+			res = utee_cryp_obj_generate_key(key, 256, 0, 0);
+		if (!res)
+			res = utee_storage_obj_create(PRIVATE, id, id_len, READ | WRITE | WRITE_META | OVERWRITE, key,
+						      0, 0, &obj);
+		utee_cryp_obj_close(key);
+		break;
+	}
+	case 8: {
+		uint32_t state;
+		uint64_t len = params[1].memref.size, out = params[3].memref.size;
+
+		res = utee_storage_obj_open(PRIVATE, id, id_len, READ, &obj);
+		if (res)
+			return res;
+		res = utee_cryp_obj_get_attr(obj, 0xC0000000 /* TEE_ATTR_SECRET_VALUE */, params[1].memref.buffer,
+					     &len);
+		params[1].memref.size = len;
+		if (!res)
+			res = utee_cryp_state_alloc(0x10000010 /* TEE_ALG_AES_ECB_NOPAD */, 0, obj, 0, &state);
+		if (res)
+			break;
+		res = utee_cipher_init(state, 0, 0);
+		if (!res)
+			res = utee_cipher_final(state, params[2].memref.buffer, params[2].memref.size,
+						params[3].memref.buffer, &out);
+		params[3].memref.size = out;
+		utee_cryp_state_free(state);
+		break;
+	}
 	default:
 		return TEE_ERROR_BAD_PARAMETERS;
 	}
