@@ -282,6 +282,10 @@ ALLOWED_CLIENT = textwrap.dedent("""
         s.sendall(b'hello')
         s.shutdown(socket.SHUT_WR)
         print(s.recv(100, socket.MSG_WAITALL))
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(30)
+    u.sendto(b'datagram', ('127.0.0.2', int(sys.argv[1])))
+    print(u.recv(100))
 """)
 
 
@@ -300,15 +304,27 @@ def test_a_supervisor_with_net_host_stays_inside_the_network_list(tmp_path):
                     data += chunk
                 connection.sendall(data.upper())
 
+        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        echo.bind(("127.0.0.2", port))  # the same port number for UDP: --allow covers both
+        echo.settimeout(60)
+
+        def echo_one() -> None:
+            data, client = echo.recvfrom(100)
+            echo.sendto(data.upper(), client)
+
         thread = threading.Thread(target=answer, daemon=True)
         thread.start()
+        udp_thread = threading.Thread(target=echo_one, daemon=True)
+        udp_thread.start()
         log = tmp_path / "strace.log"
         proc = subprocess.run(["strace", "-qq", "-o", str(log), *SLIMBOX, "run", "-q", "--net", "host", "--allow",
                                f"127.0.0.2:{port}", "--", "/usr/bin/python3", "-c", ALLOWED_CLIENT, str(port)],
                               capture_output=True, timeout=120)
         thread.join(60)
+        udp_thread.join(60)
+        echo.close()
     assert proc.returncode == 0, proc.stderr.decode()
-    assert proc.stdout == b"b'HELLO'\n"
+    assert proc.stdout == b"b'HELLO'\nb'DATAGRAM'\n"
     calls = _calls_after_lock_down(log)
     assert {"socket", "connect"} <= set(calls)
     outside = sorted(set(calls) - set(ALLOWED) - set(NETWORK))

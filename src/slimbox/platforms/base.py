@@ -317,6 +317,18 @@ class HostConnection(Protocol):
     def close(self) -> None: ...
 
 
+class HostDatagramSocket(Protocol):
+    """A host UDP socket the supervisor holds for the sandbox; non-blocking, unconnected."""
+
+    def send_to(self, data: bytes, ip: bytes, port: int) -> int:
+        """Bytes sent; 0 when the host's buffer is full (the datagram is lost)."""
+
+    def receive_from(self, length: int) -> tuple[bytes, tuple[bytes, int]] | None:
+        """The next datagram and its source (16-byte ip, port), or None."""
+
+    def close(self) -> None: ...
+
+
 class HostListener(Protocol):
     """A listening host socket that publishes a sandbox port."""
 
@@ -340,11 +352,15 @@ class HostNetwork(Protocol):
     def ready_keys(self) -> list[object]:
         """Keys of sockets ready now for what they are watched for (never waits)."""
 
-    def watch(self, handle: HostConnection | HostListener, key: object, readable: bool, writable: bool) -> None:
+    def watch(self, handle: HostConnection | HostListener | HostDatagramSocket, key: object, readable: bool,
+              writable: bool) -> None:
         """Report `key` from ready_keys() while `handle` is readable and/or writable."""
 
     def connect(self, ip: bytes, port: int) -> HostConnection:
         """Start a TCP connection; it completes when the connection turns writable."""
+
+    def open_datagram(self, ip: bytes) -> HostDatagramSocket:
+        """A UDP socket of the family that reaches `ip`."""
 
     def listen(self, ip: str, port: int) -> HostListener: ...
 

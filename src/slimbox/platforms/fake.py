@@ -659,6 +659,38 @@ class FakeHostConnection:
         return (readable and can_read) or (writable and can_write)
 
 
+class FakeHostDatagramSocket:
+    """A host UDP socket: `sent` holds (data, ip, port) the supervisor sent; the test
+    appends (data, (ip, port)) to `incoming` for datagrams that arrive."""
+
+    def __init__(self, network: FakeHostNetwork, ip: bytes) -> None:
+        self.network = network
+        self.ipv4 = ip[:12] == bytes(10) + b"\xff\xff"
+        self.sent: list[tuple[bytes, bytes, int]] = []
+        self.incoming: deque[tuple[bytes, tuple[bytes, int]]] = deque()
+        self.closed = False
+        self.interest = (False, False)
+
+    def send_to(self, data: bytes, ip: bytes, port: int) -> int:
+        if (ip[:12] == bytes(10) + b"\xff\xff") != self.ipv4:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        self.sent.append((bytes(data), ip, port))
+        return len(data)
+
+    def receive_from(self, length: int) -> tuple[bytes, tuple[bytes, int]] | None:
+        if not self.incoming:
+            return None
+        data, source = self.incoming.popleft()
+        return data[:length], source
+
+    def close(self) -> None:
+        self.closed = True
+        self.network.open.discard(self)
+
+    def ready_for(self, readable: bool, writable: bool) -> bool:
+        return (readable and bool(self.incoming)) or writable
+
+
 class FakeHostListener:
     """A published host port; the test queues clients with `connect_client`."""
 
@@ -697,6 +729,7 @@ class FakeHostNetwork:
         self.open: set = set()
         self.connections: list[FakeHostConnection] = []
         self.listeners: list[FakeHostListener] = []
+        self.datagram_sockets: list[FakeHostDatagramSocket] = []
         self.names: dict[str, list[bytes]] = {}
         self.ports_in_use: set[int] = set()
         self._keys: dict[int, tuple[object, object]] = {}
@@ -718,6 +751,12 @@ class FakeHostNetwork:
         self.connections.append(connection)
         self.open.add(connection)
         return connection
+
+    def open_datagram(self, ip: bytes) -> FakeHostDatagramSocket:
+        handle = FakeHostDatagramSocket(self, ip)
+        self.datagram_sockets.append(handle)
+        self.open.add(handle)
+        return handle
 
     def listen(self, ip: str, port: int) -> FakeHostListener:
         if port in self.ports_in_use:

@@ -1,5 +1,5 @@
-"""Brokered host networking: TCP connections between sandbox sockets and host sockets
-the supervisor holds. The guest never holds a host descriptor: its socket is an
+"""Brokered host networking: TCP connections and UDP datagrams between sandbox sockets
+and host sockets the supervisor holds. The guest never holds a host descriptor: its socket is an
 ordinary kernel InetSocket whose peer is a `HostPeer`, the kernel's stand-in for the
 far end, which relays bytes to and from a host connection (platforms/base.py's
 HostNetwork).
@@ -22,6 +22,9 @@ the guest; a host reset is ECONNRESET for the guest.
 Host readiness comes through one platform watch on the HostNetwork, re-armed after
 every event; each host socket is watched only for what the relay can act on now, so
 a full guest buffer never makes the loop spin.
+
+UDP to an allowed address goes out through a host UDP socket of the guest socket's own
+(`DatagramRelay`); only datagrams from allowed addresses come back.
 
 A connection the policy refuses fails as a firewall would make it fail (see
 docs/networking.md): ENETUNREACH with `--net none`, ECONNREFUSED (TCP) or EPERM (UDP)
@@ -253,6 +256,67 @@ class HostPeer(InetSocket):
         self._released = True
 
 
+class DatagramRelay:
+    """The host UDP sockets of one guest UDP socket (one per address family, made at
+    its first datagram to an allowed address). Answers are delivered to the guest
+    only from allowed addresses (and only from its peer, if it is connected); what the
+    guest socket has no room for is dropped, as UDP may."""
+
+    def __init__(self, service: NetworkService, guest: InetSocket) -> None:
+        self.service = service
+        self.guest = guest
+        #: is the address IPv4 (v4-mapped) -> the host socket for that family
+        self.sockets: dict[bool, object] = {}
+
+    def send(self, data: bytes, ip: bytes, port: int) -> int:
+        network = self.service.network
+        assert network is not None
+        family = is_mapped(ip)
+        handle = self.sockets.get(family)
+        try:
+            if handle is None:
+                handle = network.open_datagram(ip)
+                self.sockets[family] = handle
+                network.watch(handle, self, True, False)
+            handle.send_to(data, ip, port)
+        except OSError as exc:
+            raise LinuxError(exc.errno or Errno.ENETUNREACH) from None
+        return len(data)
+
+    def on_host_ready(self) -> None:
+        guest = self.guest
+        if guest._released:
+            self.close()
+            return
+        for handle in list(self.sockets.values()):
+            for _ in range(_READS_PER_EVENT):
+                try:
+                    received = handle.receive_from(_CHUNK)
+                except OSError:
+                    break  # an ICMP error reported late: nothing for the guest
+                if received is None:
+                    break
+                data, source = received
+                if source not in self.service.allowed:
+                    continue
+                if guest.remote is not None and guest.remote != source:
+                    continue
+                if guest.shutdown_state & RCV_SHUTDOWN or (guest.inbox and len(data) > guest.room()):
+                    continue
+                guest._deliver(Message(data, [], _NOBODY, source))  # type: ignore[arg-type]
+
+    def host_error(self, error: int) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for handle in self.sockets.values():
+            handle.close()
+        self.sockets.clear()
+        self.service.datagram_relays.discard(self)
+        if self.guest.host_datagrams is self:
+            self.guest.host_datagrams = None
+
+
 class PublishedPort:
     """A host listener whose connections go to a guest listener on `guest_port`."""
 
@@ -309,6 +373,7 @@ class NetworkService:
         #: (ip, port) pairs --allow resolved to
         self.allowed = allowed
         self.peers: set[HostPeer] = set()
+        self.datagram_relays: set[DatagramRelay] = set()
         self.published: list[PublishedPort] = []
         self._refusals_logged = 0
         self._platform = None
@@ -337,6 +402,8 @@ class NetworkService:
         for peer in list(self.peers):
             peer.release()
         self.peers.clear()
+        for relay in list(self.datagram_relays):
+            relay.close()
         if self.network is not None:
             self.network.close()
 
@@ -376,6 +443,17 @@ class NetworkService:
         self._refusals_logged += 1
 
     # --- connections -------------------------------------------------------------------------
+
+    def send_datagram(self, sock: InetSocket, data: bytes, ip: bytes, port: int) -> int:
+        """Send a UDP datagram from `sock` to an allowed (ip, port) through the host."""
+        if self.network is None:
+            raise self.refuse(ip, port, False)
+        relay = sock.host_datagrams
+        if relay is None:
+            relay = DatagramRelay(self, sock)
+            sock.host_datagrams = relay
+            self.datagram_relays.add(relay)
+        return relay.send(data, ip, port)
 
     def connect(self, task: Task, sock: InetSocket, ip: bytes, port: int) -> None:
         """Start a host connection for `sock` to an allowed (ip, port)."""

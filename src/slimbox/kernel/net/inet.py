@@ -146,6 +146,8 @@ class InetSocket(UnixSocket):
         self._ports: InetPorts | None = None
         #: (level, option) -> value of options that are stored and reported only
         self.inet_options: dict[tuple[int, int], bytes] = {}
+        #: the host UDP sockets this socket sends through (kernel/net/broker.py)
+        self.host_datagrams = None
 
     # --- addresses --------------------------------------------------------------------------
 
@@ -246,11 +248,9 @@ class InetSocket(UnixSocket):
                 raise LinuxError(Errno.ENETUNREACH)
             raise network.refuse(ip, port, self.kind == SOCK_STREAM)
         if self.kind == SOCK_DGRAM:
-            if brokered:
-                raise network.refuse(ip, port, False)  # UDP is not brokered
             self.autobind(task)
             assert self.address is not None
-            if is_wildcard(self.address[0]):
+            if is_wildcard(self.address[0]) and not brokered:
                 self._rebind_local(self._local_for(ip))
             self.remote = (ip, port)
             self.state_queue.notify_all()
@@ -361,7 +361,10 @@ class InetSocket(UnixSocket):
             ip = LOOPBACK4 if is_mapped(ip) else LOOPBACK6
         network = getattr(task.kernel, "network", None)
         if network is not None and network.brokers(ip, port):
-            raise network.refuse(ip, port, False)  # UDP is not brokered
+            if len(data) > 65507:
+                raise LinuxError(Errno.EMSGSIZE)
+            self.autobind(task)
+            return network.send_datagram(self, data, ip, port)
         if not is_loopback(ip):
             if network is None:
                 raise LinuxError(Errno.ENETUNREACH)
@@ -402,6 +405,8 @@ class InetSocket(UnixSocket):
     def release(self) -> None:
         if self._ports is not None:
             self._ports.remove(self)
+        if self.host_datagrams is not None:
+            self.host_datagrams.close()
         super().release()
 
 

@@ -1,5 +1,5 @@
-"""Host TCP sockets the supervisor holds for a sandbox: connections the network policy
-allows and listeners that publish a sandbox port. No guest ever holds one of these
+"""Host sockets the supervisor holds for a sandbox: TCP connections and UDP sockets for
+addresses the network policy allows, and listeners that publish a sandbox port. No guest ever holds one of these
 descriptors; the kernel relays bytes between them and its own sockets
 (kernel/net/broker.py).
 
@@ -83,6 +83,43 @@ class HostConnection:
         self._sock.close()
 
 
+class HostDatagramSocket:
+    """One host UDP socket, unconnected: the kernel names the destination of every
+    datagram (an allowed address) and checks the source of every one that comes back."""
+
+    __slots__ = ("_sock", "_network", "interest")
+
+    def __init__(self, sock: socket.socket, network: PosixHostNetwork) -> None:
+        self._sock = sock
+        self._network = network
+        self.interest = (False, False)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send_to(self, data: bytes, ip: bytes, port: int) -> int:
+        """Bytes sent; 0 when the host's buffer is full (the datagram is lost, as UDP may)."""
+        family, text = _family_and_text(ip)
+        if family != self._sock.family:
+            raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
+        try:
+            return self._sock.sendto(data, (text, port))
+        except BlockingIOError:
+            return 0
+
+    def receive_from(self, length: int) -> tuple[bytes, tuple[bytes, int]] | None:
+        """The next datagram (cut to `length`) and its source, or None if none waits."""
+        try:
+            data, source = self._sock.recvfrom(length)
+        except BlockingIOError:
+            return None
+        return data, (_packed(source[0]), source[1])
+
+    def close(self) -> None:
+        self._network._forget(self)
+        self._sock.close()
+
+
 class HostListener:
     """A listening host socket that publishes a sandbox port."""
 
@@ -131,9 +168,9 @@ class PosixHostNetwork:
     def __init__(self) -> None:
         self._epoll = select.epoll()
         #: host fd -> what is watched there and the kernel's key for it
-        self._watched: dict[int, tuple[HostConnection | HostListener, object]] = {}
+        self._watched: dict[int, tuple[HostConnection | HostListener | HostDatagramSocket, object]] = {}
         #: every socket open here, watched or not
-        self._open: set[HostConnection | HostListener] = set()
+        self._open: set[HostConnection | HostListener | HostDatagramSocket] = set()
 
     # --- the platform watches this like a host stream -----------------------------------------
 
@@ -152,7 +189,7 @@ class PosixHostNetwork:
                 keys.append(entry[1])
         return keys
 
-    def watch(self, handle: HostConnection | HostListener, key: object, readable: bool, writable: bool) -> None:
+    def watch(self, handle: HostConnection | HostListener | HostDatagramSocket, key: object, readable: bool, writable: bool) -> None:
         """Report `key` from ready_keys() while `handle` is readable and/or writable (level)."""
         fd = handle.fileno()
         wanted = (readable, writable)
@@ -192,6 +229,16 @@ class PosixHostNetwork:
         self._open.add(connection)
         return connection
 
+    def open_datagram(self, ip: bytes) -> HostDatagramSocket:
+        """A UDP socket of the family that reaches `ip` (OSError ENOBUFS past MAX_SOCKETS)."""
+        if self.full():
+            raise OSError(errno.ENOBUFS, os.strerror(errno.ENOBUFS))
+        family, _ = _family_and_text(ip)
+        sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        handle = HostDatagramSocket(sock, self)
+        self._open.add(handle)
+        return handle
+
     def listen(self, ip: str, port: int) -> HostListener:
         """Listen on the host at ip:port (OSError EADDRINUSE and so on as the host says)."""
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -223,7 +270,7 @@ class PosixHostNetwork:
                 found.append(packed)
         return found
 
-    def _forget(self, handle: HostConnection | HostListener) -> None:
+    def _forget(self, handle: HostConnection | HostListener | HostDatagramSocket) -> None:
         if handle not in self._open:
             return
         self._open.discard(handle)

@@ -85,15 +85,15 @@ ALLOWED: dict[str, str] = {
 
 
 # name -> why: added only when the sandbox uses host sockets (`--net host` or `-p`);
-# the sockets are made in platforms/linux/hostnet.py, for TCP only
+# the sockets are made in platforms/linux/hostnet.py
 NETWORK: dict[str, str] = {
-    "socket": "a TCP socket for a connection the policy allows (AF_INET/AF_INET6 only: pinned below)",
+    "socket": "a TCP or UDP socket for an address the policy allows (AF_INET/AF_INET6 only: pinned below)",
     "connect": "start that connection (non-blocking)",
     "getsockopt": "how a non-blocking connect ended (SO_ERROR)",
     "setsockopt": "TCP_NODELAY on a connection the policy allows (level IPPROTO_TCP only: pinned below)",
     "accept4": "take a connection to a published port",
-    "recvfrom": "read from a host connection",
-    "sendto": "write to a host connection",
+    "recvfrom": "read from a host connection or UDP socket",
+    "sendto": "write to a host connection or UDP socket",
     "shutdown": "pass on a guest's end of stream (SHUT_WR)",
     "getsockname": "the address of a socket the supervisor accepted",
     "getpeername": "the address a host client connects from",

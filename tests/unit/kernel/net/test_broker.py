@@ -193,7 +193,29 @@ def test_addresses_the_policy_does_not_allow_are_refused_and_logged(w):
     assert w.net.connections == []
     assert w.log.lines == [f"network: connect to {REMOTE}:{PORT + 1} refused (not in --allow): ECONNREFUSED"]
     udp = w.g.syscall("socket", AF_INET, SOCK_DGRAM, 0)
-    assert w.g.syscall("sendto", udp, w.g.put(b"q"), 1, 0, sockaddr(REMOTE, PORT), 16) == -Errno.EPERM
+    assert w.g.syscall("sendto", udp, w.g.put(b"q"), 1, 0, sockaddr(REMOTE, PORT + 1), 16) == -Errno.EPERM
+    assert w.net.datagram_sockets == []
+
+
+def test_udp_to_an_allowed_address_goes_through_a_host_socket_and_only_allowed_answers_come_back(w):
+    udp = w.g.syscall("socket", AF_INET, SOCK_DGRAM, 0)
+    assert w.g.syscall("sendto", udp, w.g.put(b"query"), 5, 0, sockaddr(REMOTE, PORT), 16) == 5
+    host = w.net.datagram_sockets[0]
+    assert host.sent == [(b"query", mapped(REMOTE), PORT)]
+    host.incoming.append((b"stranger", (mapped("192.0.2.66"), PORT)))
+    host.incoming.append((b"answer", (mapped(REMOTE), PORT)))
+    w.g.settle()
+    source = w.g.alloc(16)
+    got = w.g.syscall("recvfrom", udp, w.buffer, 100, 0, source, w.g.put(struct.pack("<i", 16)))
+    assert w.g.get(w.buffer, got) == b"answer"
+    assert w.g.get(source, 8) == sockaddr(REMOTE, PORT)[:8]
+    assert w.g.syscall("recvfrom", udp, w.buffer, 100, 0x40, 0, 0) == -Errno.EAGAIN  # MSG_DONTWAIT
+    # connected to the allowed address, send() goes the same way
+    assert w.g.syscall("connect", udp, sockaddr(REMOTE, PORT), 16) == 0
+    assert w.g.syscall("sendto", udp, w.g.put(b"again"), 5, 0, 0, 0) == 5
+    assert host.sent[-1] == (b"again", mapped(REMOTE), PORT)
+    assert w.g.syscall("close", udp) == 0
+    assert host.closed
 
 
 def test_net_none_is_enetunreach():
