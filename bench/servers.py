@@ -5,7 +5,7 @@
   static file, measured by wrk (requests per second);
 - redis-server, measured by redis-benchmark -q (requests per second for each command).
 
-    python3 bench/servers.py [--cpu 1] [--seconds 5] [--rounds 3] [--clients inside|host]
+    python3 bench/servers.py [--cpu 1] [--seconds 5] [--rounds 3] [--clients host|inside|both]
 
 Everything runs pinned to one CPU with taskset (pitfall 4 of the measured facts: a
 wake-up across CPUs costs more than the work here). Each measure is repeated --rounds
@@ -16,7 +16,8 @@ Where the clients run in the slimbox column:
   sandbox's own loopback, so every client syscall is served by slimbox as well;
 - `host`: the server is published with `slimbox run -p` and the clients run natively on
   the host against the published port, as the native column's clients do.
-The default is `host` when `slimbox run` has `--publish`, otherwise `inside`.
+`both` gives a column for each. The default is `host` when `slimbox run` has
+`--publish`, otherwise `inside`.
 
 The loads are bounded: wrk runs --seconds per round; redis-benchmark makes --requests
 requests per command natively and --sandbox-requests in slimbox (so one round stays
@@ -48,7 +49,7 @@ RESULTS = REPO / "build" / "bench" / "servers"
 GUEST_DIR = "/srv/bench"
 REDIS_TESTS = ("set", "get", "incr", "lpush", "lpop")
 INDEX = b"<html><body>" + b"x" * 600 + b"</body></html>\n"
-CLIENT_PLACES = ("inside", "host")
+CLIENT_PLACES = ("host", "inside")
 
 NGINX_CONFIG = """\
 {user}
@@ -241,41 +242,51 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
 
-def measure(runner: Runner, clients: str, rounds: int) -> dict[tuple[str, str], list[float]]:
-    """{(row, system): rates over the rounds}; rows are 'nginx' and 'redis TEST'.
-    Systems alternate within a round, so a noisy moment hits both columns alike."""
+#: the slimbox columns, by where their clients run
+COLUMN_TITLES = {"host": "slimbox, clients on the host", "inside": "slimbox, clients in the sandbox"}
+
+
+def measure(runner: Runner, places: list[str], rounds: int) -> dict[tuple[str, str], list[float]]:
+    """{(row, column): rates over the rounds}; rows are 'nginx' and 'redis TEST', columns
+    'native' and one per client place. Columns alternate within a round, so a noisy
+    moment hits them alike."""
     rates: dict[tuple[str, str], list[float]] = {}
     for number in range(1, rounds + 1):
         for server in ("nginx", "redis"):
-            for system in ("native", "slimbox"):
+            for system, place in [("native", "host"), *(("slimbox", place) for place in places)]:
+                column = "native" if system == "native" else place
                 wait_quiet(runner.args.cpu, runner.args.quiet, runner.args.patience)
-                report = runner.round(system, server, clients)
+                report = runner.round(system, server, place)
                 if server == "nginx":
                     found = {"nginx": wrk_rate(report)}
                 else:
                     found = {f"redis {test.upper()}": rate for test, rate in redis_rates(report).items()}
                 for row, rate in found.items():
-                    rates.setdefault((row, system), []).append(rate)
-                print(f"  round {number}, {server}, {system}: "
+                    rates.setdefault((row, column), []).append(rate)
+                print(f"  round {number}, {server}, {system if system == 'native' else COLUMN_TITLES[place]}: "
                       + ", ".join(f"{row} {rate:,.0f}/s" for row, rate in found.items()), flush=True)
     return rates
 
 
-def render(rates: dict[tuple[str, str], list[float]], args: argparse.Namespace, clients: str) -> str:
+def render(rates: dict[tuple[str, str], list[float]], args: argparse.Namespace, places: list[str]) -> str:
     rows = list(dict.fromkeys(row for row, _ in rates))
-    lines = ["| measure | native, requests/s | slimbox, requests/s | slimbox / native |", "|---|---|---|---|"]
+    titles = [f"{COLUMN_TITLES[place]}, requests/s (× native)" for place in places]
+    lines = ["| measure | native, requests/s | " + " | ".join(titles) + " |", "|---|---:|" + "---:|" * len(places)]
     for row in rows:
-        native, sandboxed = rates[(row, "native")], rates[(row, "slimbox")]
-        ratio = statistics.median(sandboxed) / statistics.median(native)
-        lines.append(f"| {row} | {summary(native)} | {summary(sandboxed)} | {ratio:.4f} ({1 / ratio:,.0f}x slower) |")
-    place = ("in the same sandbox as the server" if clients == "inside"
-             else "natively on the host, against the port published with `slimbox run -p`")
+        native = rates[(row, "native")]
+        cells = []
+        for place in places:
+            sandboxed = rates[(row, place)]
+            ratio = statistics.median(sandboxed) / statistics.median(native)
+            cells.append(f"{summary(sandboxed)} ({ratio:.3f}×)")
+        lines.append(f"| {row} | {summary(native)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Medians of {args.rounds} rounds (lowest-highest in parentheses), everything pinned to CPU {args.cpu}. "
-        f"nginx: `wrk -t1 -c4 -d{args.seconds}s` for a {len(INDEX)}-byte file, 2 workers. redis: `redis-benchmark -c 4 -q`, "
-        f"{args.requests:,} requests per command natively and {args.sandbox_requests:,} in slimbox. "
-        f"In the slimbox column the clients run {place}.",
+        f"nginx: `wrk -t1 -c4 -d{args.seconds}s` for a {len(INDEX)}-byte file, 2 workers. redis: "
+        f"`redis-benchmark -c 4 -q`, {args.requests:,} requests per command natively and "
+        f"{args.sandbox_requests:,} in slimbox. Clients on the host reach the sandbox through a port "
+        "published with `slimbox run -p`; clients in the sandbox share its loopback with the server.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -290,8 +301,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sandbox-requests", type=int, default=3_000,
                    help="redis-benchmark requests per command in slimbox (default 3000)")
     p.add_argument("--rounds", type=int, default=3, help="measures per cell (default 3)")
-    p.add_argument("--clients", choices=CLIENT_PLACES,
-                   help="where the slimbox column's clients run (default: host when `slimbox run` can publish)")
+    p.add_argument("--clients", choices=(*CLIENT_PLACES, "both"),
+                   help="where the slimbox column's clients run: host, inside or both (default: host when "
+                        "`slimbox run` can publish, otherwise inside)")
     p.add_argument("--timeout", type=int, default=300, help="seconds one round may take (default 300)")
     p.add_argument("--quiet", type=float, default=0.2,
                    help="before each measure, wait until the CPU is busy less than this fraction of the time "
@@ -311,8 +323,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     slimbox = slimbox_command()
     clients = args.clients or ("host" if has_publish(slimbox) else "inside")
-    print(f"servers: pinned to CPU {args.cpu}, slimbox clients {clients}", flush=True)
-    table = render(measure(Runner(args, slimbox), clients, args.rounds), args, clients)
+    places = list(CLIENT_PLACES) if clients == "both" else [clients]
+    print(f"servers: pinned to CPU {args.cpu}, slimbox clients: {clients}", flush=True)
+    table = render(measure(Runner(args, slimbox), places, args.rounds), args, places)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"{stamp}.md").write_text(table)

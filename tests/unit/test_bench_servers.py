@@ -60,7 +60,8 @@ def test_an_unfinished_redis_test_fails_the_measure():
 
 def test_table_gives_medians_ranges_and_ratios():
     args = argparse.Namespace(rounds=3, cpu=1, seconds=5, requests=50000, sandbox_requests=3000)
-    rates = {("nginx", "native"): [9000.0, 10000.0, 11000.0], ("nginx", "slimbox"): [90.0, 100.0, 130.0]}
-    table = servers.render(rates, args, "inside")
-    assert "| nginx | 10,000 (9,000-11,000) | 100 (90-130) | 0.0100 (100x slower) |" in table
-    assert "in the same sandbox as the server" in table
+    rates = {("nginx", "native"): [9000.0, 10000.0, 11000.0], ("nginx", "host"): [90.0, 100.0, 130.0],
+             ("nginx", "inside"): [40.0, 50.0, 60.0]}
+    table = servers.render(rates, args, ["host", "inside"])
+    assert "| nginx | 10,000 (9,000-11,000) | 100 (90-130) (0.010×) | 50 (40-60) (0.005×) |" in table
+    assert "clients on the host, requests/s" in table and "clients in the sandbox, requests/s" in table
