@@ -170,7 +170,11 @@ def run_steps(tee: TeeContext, uuid: str, steps: list) -> list[dict]:
             if not isinstance(command, int) or isinstance(command, bool):
                 raise StepError(f"step {number}: invoke_command needs an integer \"command\"")
             record["command"] = command
-            result = session.invoke(command, params)
+            cancel_ms = step.get("cancel_after_ms")
+            if cancel_ms is not None and (not isinstance(cancel_ms, int) or isinstance(cancel_ms, bool)
+                                          or cancel_ms < 0):
+                raise StepError(f"step {number}: cancel_after_ms must be a number of milliseconds")
+            result = session.invoke(command, params, None if cancel_ms is None else cancel_ms / 1000)
             code, origin, out = result.code, result.origin, result.params
         else:
             if session is None:

@@ -145,3 +145,10 @@ def test_a_ta_calling_another_through_the_cli(tas, state, tmp_path):
                    str(state["storage_dir"]), "--secret", str(state["secret_file"]))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[1]["params"][1] == {"type": "value_inout", "value_a": 7, "value_b": 1}
+
+
+def test_cancellation_from_a_command_file(tas, state, tmp_path):
+    step = _invoke(8, {"type": "value_output"})
+    step["cancel_after_ms"] = 50
+    records = _run_file(tas, state, tmp_path, "hello", [OPEN, step, CLOSE])
+    assert records[1]["params"] == [{"type": "value_output", "value_a": abi.TEE_ERROR_CANCEL, "value_b": 1}]

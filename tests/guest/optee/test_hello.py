@@ -112,3 +112,12 @@ def test_a_ta_that_never_returns_is_ended_at_the_time_limit(tas, state, caplog):
             with tee.open_session(HELLO) as fresh:
                 assert fresh.invoke(0, [Param.value_inout(1)]).params[0].a == 2
     assert "longer than its time limit" in caplog.text
+
+
+def test_a_cancellation_ends_an_unmasked_wait(tee):
+    with tee.open_session(HELLO) as session:
+        result = session.invoke(8, [Param.value_output()], cancel_after=0.05)
+        assert result.code == abi.TEE_SUCCESS
+        assert (result.params[0].a, result.params[0].b) == (abi.TEE_ERROR_CANCEL, 1)
+        # the request is over: the next one starts without a cancellation
+        assert session.invoke(0, [Param.value_inout(1)]).params[0].a == 2

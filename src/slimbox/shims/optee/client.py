@@ -89,14 +89,18 @@ class Session:
         #: the open-session parameters as the TA left them
         self.opened_with: list[Param] = []
 
-    def invoke(self, command: int, params: list[Param] | None = None) -> InvokeResult:
-        """TEEC_InvokeCommand: run command `command` with up to four parameters."""
+    def invoke(self, command: int, params: list[Param] | None = None,
+               cancel_after: float | None = None) -> InvokeResult:
+        """TEEC_InvokeCommand: run command `command` with up to four parameters;
+        `cancel_after` seconds into it, TEEC_RequestCancellation."""
         if self.closed:
             raise TeeClientError(abi.TEE_ERROR_BAD_STATE, abi.TEE_ORIGIN_API, "the session is closed")
         if not 0 <= command <= 0xFFFFFFFF:
             raise TeeClientError(abi.TEE_ERROR_BAD_PARAMETERS, abi.TEE_ORIGIN_API, "command ids are 32-bit")
+        kernel = self._core.kernel
+        cancel_at = None if cancel_after is None else kernel.monotonic_ns() + int(cancel_after * 1e9)
         outcome = self.instance.enter(abi.ENTRY_INVOKE_COMMAND, self.id, ParamSet.of(params), command,
-                                      self._core.deadline(), self.client)
+                                      self._core.deadline(), self.client, cancel_at)
         return InvokeResult(outcome.code, outcome.origin, outcome.params.params)
 
     def close(self) -> None:

@@ -107,7 +107,8 @@ class TaInstance:
     # --- entering --------------------------------------------------------------------
 
     def enter(self, function: int, session_id: int, params: ParamSet, command: int,
-              deadline_ns: int | None = None, client: tuple[int, bytes] | None = None) -> Outcome:
+              deadline_ns: int | None = None, client: tuple[int, bytes] | None = None,
+              cancel_at_ns: int | None = None) -> Outcome:
         if not self.alive:
             return Outcome(TEE_ERROR_TARGET_DEAD, TEE_ORIGIN_TEE, params)
         if self.busy:
@@ -115,10 +116,21 @@ class TaInstance:
         if client is not None:
             self.client_identity = client  # what gpd.client.identity reports during this entry
         self.busy = True
+        self.cancel_requested = False
+        timer = None if cancel_at_ns is None else self.kernel.add_timer(cancel_at_ns, self.request_cancellation)
         try:
             return self._enter(function, session_id, params, command, deadline_ns)
         finally:
             self.busy = False
+            if timer is not None:
+                timer.cancel()
+
+    def request_cancellation(self) -> None:
+        """TEEC_RequestCancellation for the entry in progress: the TA sees it when it
+        unmasks cancellation, and a wait it is parked in ends with TEE_ERROR_CANCEL."""
+        self.cancel_requested = True
+        if self.alive and self.task.parked and not self.cancellation_masked:
+            self.kernel.wake(self.task)
 
     def _enter(self, function: int, session_id: int, params: ParamSet, command: int,
                deadline_ns: int | None) -> Outcome:

@@ -154,7 +154,7 @@ def wait(inst: TaInstance, timeout_ms: int) -> int:
     if inst.cancel_requested and not inst.cancellation_masked:
         raise TeeError(abi.TEE_ERROR_CANCEL)
     if timeout_ms == abi.TEE_TIMEOUT_INFINITE:
-        raise Block()
+        raise Block()  # until a cancellation wakes it, or the request's time limit
     kernel = inst.kernel
     deadline = inst.task.restart.setdefault("optee_wait", kernel.monotonic_ns() + timeout_ms * 1_000_000)
     if kernel.monotonic_ns() < deadline:

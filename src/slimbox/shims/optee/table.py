@@ -49,11 +49,12 @@ _UTEE_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], 
                                                               "calls into a running instance is TEE_ERROR_BUSY"),
     (8, "check_access_rights", 3, C.check_access_rights, PARTIAL,
      "checks the TA's own mappings; client buffers are copies, so ANY_OWNER changes nothing"),
-    (9, "get_cancellation_flag", 1, C.get_cancellation_flag, PARTIAL, "clients cannot request cancellation yet"),
+    (9, "get_cancellation_flag", 1, C.get_cancellation_flag, FULL,
+     "clients request cancellation with invoke(..., cancel_after=SECONDS) or cancel_after_ms in a command file"),
     (10, "unmask_cancellation", 1, C.unmask_cancellation, FULL, ""),
     (11, "mask_cancellation", 1, C.mask_cancellation, FULL, ""),
-    (12, "wait", 1, C.wait, FULL, "parks the TA's thread in the kernel; TEE_TIMEOUT_INFINITE waits for the "
-                                  "request's time limit"),
+    (12, "wait", 1, C.wait, FULL, "parks the TA's thread in the kernel; an unmasked cancellation ends it "
+                                  "with TEE_ERROR_CANCEL"),
     (13, "get_time", 2, C.get_time, PARTIAL, "system time counts from the sandbox's start; TA persistent "
                                              "time is the host's real time"),
     (14, "set_ta_time", 1, None, NONE, "TA persistent time follows the host clock and cannot be set"),
@@ -171,6 +172,7 @@ COMMANDS.json is a list of steps; each output parameter comes back as JSON:
 
 Parameter types: `value_input`, `value_output`, `value_inout` (`value_a`, `value_b`),
 `memref_input` (`data_base64`), `memref_output` (`buffer_size`), `memref_inout` (both).
+An `invoke_command` step may add `"cancel_after_ms": N` to request cancellation N ms in.
 From Python, as libteec offers it:
 
     from slimbox.optee import Param, TeeContext

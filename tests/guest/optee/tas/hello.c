@@ -7,7 +7,8 @@
  * (an argument of 1 becomes a pointer to a zeroed scratch page) and returns what it
  * answered in params[2].value.a; command 6 waits params[0].value.a milliseconds and
  * reports in params[1] the milliseconds of system time that passed and the REE time's
- * seconds; command 7 never returns.
+ * seconds; command 7 never returns; command 8 unmasks cancellation and waits for ever,
+ * reporting the wait's result and the cancellation flag in params[0].
  */
 #include "tee_ta.h"
 
@@ -103,6 +104,18 @@ TEE_Result TA_InvokeCommandEntryPoint(void *session, uint32_t cmd, uint32_t type
 	case 7:
 		for (;;)
 			bad_address++;
+	case 8: {
+		uint32_t old, flag = 0;
+
+		if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_OUTPUT, 0, 0, 0))
+			return TEE_ERROR_BAD_PARAMETERS;
+		utee_unmask_cancellation(&old);
+		params[0].value.a = utee_wait(0xFFFFFFFF);
+		utee_get_cancellation_flag(&flag);
+		params[0].value.b = flag;
+		utee_mask_cancellation(&old);
+		return TEE_SUCCESS;
+	}
 	}
 	return TEE_ERROR_BAD_PARAMETERS;
 }
