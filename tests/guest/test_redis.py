@@ -141,3 +141,35 @@ def test_redis_benchmark_inside_the_sandbox_completes(tmp_path):
     report = (root / "benchmark.txt").read_text()
     assert [name for name, _ in _benchmark_rates(report)] == list(BENCHMARK_TESTS), report
     assert "error" not in report.lower(), report
+
+
+def _persistence(served: serving.Served) -> dict[str, str]:
+    info = _cli(served, "info", "persistence")
+    return dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+
+
+def test_redis_bgsave_forks_a_saver_and_the_data_survives_a_restart(tmp_path):
+    _need_programs()
+    transcripts = {}
+    for where in ("native", "sandboxed"):
+        served = _start(tmp_path, where)
+        lines = [_cli(served, "rpush", "saved", *map(str, range(2000)))]
+        lines.append(_cli(served, "set", "note", "kept across a restart"))
+        lines.append(_cli(served, "bgsave"))
+        # the save runs in a forked child; wait (boundedly) for the parent to reap it
+        serving.wait_until(lambda: _persistence(served).get("rdb_bgsave_in_progress") == "0", served)
+        lines.append("last save: " + _persistence(served)["rdb_last_bgsave_status"] + "\n")
+        status, out, err = served.stop()
+        assert (status, out) == (0, "redis exit 0\n"), err
+        assert (tmp_path / where / "dump.rdb").exists()
+        (tmp_path / where / "stop").unlink()
+        # a new server in the same directory loads dump.rdb
+        again = serving.start(where, tmp_path / where, "serve.sh")
+        serving.wait_until(lambda: _cli(again, "ping") == "PONG\n", again)
+        lines += [_cli(again, "get", "note"), _cli(again, "llen", "saved"), _cli(again, "lindex", "saved", "1999")]
+        status, out, err = again.stop()
+        assert (status, out) == (0, "redis exit 0\n"), err
+        transcripts[where] = "".join(lines)
+    assert transcripts["sandboxed"] == transcripts["native"]
+    assert "last save: ok\nkept across a restart\n2000\n1999\n" in transcripts["sandboxed"]
+    assert "Background saving terminated with success" in (tmp_path / "sandboxed" / "redis.log").read_text()
