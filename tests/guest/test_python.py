@@ -415,6 +415,17 @@ PROGRAMS = {
         thread.join()
         print("acquired after the restart:", got)
     """,
+    "cpu_time_itimers": """
+        import signal
+        for which, signo in ((signal.ITIMER_PROF, signal.SIGPROF), (signal.ITIMER_VIRTUAL, signal.SIGVTALRM)):
+            hits = []
+            signal.signal(signo, lambda *args: hits.append(1))
+            signal.setitimer(which, 0.05, 0.05)
+            while len(hits) < 3:
+                pow(12345, 67890, 10000019)
+            left = signal.setitimer(which, 0)
+            print(signal.Signals(signo).name, "three times; interval", left[1], "then", signal.getitimer(which))
+    """,
 }
 
 

@@ -108,6 +108,8 @@ class Process:
         #: ITIMER_REAL / alarm: (timer, interval_ns)
         self.real_timer: object = None
         self.real_interval_ns = 0
+        #: ITIMER_VIRTUAL / ITIMER_PROF (kernel/itimer.py): which -> CpuTimer
+        self.cpu_timers: dict = {}
         self.child_subreaper = False
         #: the CPU second at which SIGXCPU was last sent (RLIMIT_CPU)
         self.cpu_limit_signalled = -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slimbox.abi import sigframe, structs
 from slimbox.abi.errno import Errno
-from slimbox.kernel import sigdeliver
+from slimbox.kernel import itimer, sigdeliver
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.signals import (
     SI_KERNEL, SI_TKILL, SI_USER, SIGALRM, SIGKILL, SIGSTOP, UNBLOCKABLE, Action, bit, kill_info,
@@ -304,21 +304,31 @@ def _itimerval(value_ns: int, interval_ns: int) -> bytes:
                                   (value_ns % NS) // 1000)
 
 
+def _itimer_now(task: Task, which: int) -> bytes:
+    if which == ITIMER_REAL:
+        return _itimerval(_real_timer_left(task), task.process.real_interval_ns)
+    return _itimerval(*itimer.current(task.process, which))
+
+
 def getitimer(task: Task, which: int, curr_value: int) -> int:
-    if which != ITIMER_REAL:
+    if which not in (ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF):
         raise LinuxError(Errno.EINVAL)
-    task.mm.write(curr_value, _itimerval(_real_timer_left(task), task.process.real_interval_ns))
+    task.mm.write(curr_value, _itimer_now(task, which))
     return 0
 
 
 def setitimer(task: Task, which: int, new_value: int, old_value: int) -> int:
-    if which != ITIMER_REAL:
+    if which not in (ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF):
         raise LinuxError(Errno.EINVAL)
     interval_s, interval_us, value_s, value_us = structs.ITIMERVAL.unpack(task.mm.read(new_value, 32)) \
         if new_value else (0, 0, 0, 0)
     if not (0 <= interval_us < 1_000_000 and 0 <= value_us < 1_000_000) or interval_s < 0 or value_s < 0:
         raise LinuxError(Errno.EINVAL)
     if old_value:
-        task.mm.write(old_value, _itimerval(_real_timer_left(task), task.process.real_interval_ns))
-    _arm_real_timer(task, value_s * NS + value_us * 1000, interval_s * NS + interval_us * 1000)
+        task.mm.write(old_value, _itimer_now(task, which))
+    value_ns, interval_ns = value_s * NS + value_us * 1000, interval_s * NS + interval_us * 1000
+    if which == ITIMER_REAL:
+        _arm_real_timer(task, value_ns, interval_ns)
+    else:
+        itimer.arm(task.kernel, task.process, which, value_ns, interval_ns)
     return 0

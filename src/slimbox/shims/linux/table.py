@@ -276,8 +276,8 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("tkill", S.tkill, FULL, ""),
     ("tgkill", S.tgkill, FULL, ""),
     ("alarm", S.alarm, FULL, ""),
-    ("getitimer", S.getitimer, PARTIAL, "ITIMER_REAL only (others EINVAL)"),
-    ("setitimer", S.setitimer, PARTIAL, "ITIMER_REAL only (others EINVAL)"),
+    ("getitimer", S.getitimer, PARTIAL, "ITIMER_VIRTUAL counts system time too; CPU timers sampled every 10 ms"),
+    ("setitimer", S.setitimer, PARTIAL, "as getitimer"),
     # --- time ---
     ("clock_gettime", C.clock_gettime, FULL, ""),
     ("clock_getres", C.clock_getres, FULL, ""),
