@@ -293,6 +293,9 @@ class HostInode(Inode):
         self.rel = rel
         self.kind = kind
 
+    def file_type(self) -> int:
+        return self.kind
+
     def is_dir(self) -> bool:
         return self.kind == S_IFDIR
 

@@ -124,6 +124,11 @@ class Inode:
     def mode(self) -> int:
         return self.stat().mode
 
+    def file_type(self) -> int:
+        """The S_IF* type bits (a file's type never changes: filesystems that know it
+        without fetching attributes answer from what they keep)."""
+        return self.mode & S_IFMT
+
     def is_dir(self) -> bool:
         return self.mode & S_IFMT == S_IFDIR
 

@@ -62,6 +62,9 @@ class MemInode(Inode):
         return self._mode
 
     # the file type tests path walks make at every step, without going through `mode`
+    def file_type(self) -> int:
+        return self._mode & S_IFMT
+
     def is_dir(self) -> bool:
         return self._mode & S_IFMT == S_IFDIR
 

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 OVERLAYFS_SUPER_MAGIC = 0x794C7630
 UPPER_INO_OFFSET = 1 << 62
 _COPY_CHUNK = 1 << 20
+#: directories an overlay keeps alive after the walks that made them
+_RECENT_DIRS = 128
 _ORPHAN = b"orphan"
 
 
@@ -83,6 +85,9 @@ class OverlayFs(FileSystem):
         self._opaque: WeakSet[MemDir] = WeakSet()
         self.root = OverlayDir(self, upper_root, lower_root, None, b"")
         self._lower_fs = lower_root.fs
+        #: the directories made last, held so that their (weakly kept) entries outlive a
+        #: path walk: the next walk through them finds the same inodes instead of new ones
+        self._recent_dirs: dict[int, OverlayDir] = {}
 
     def statfs(self) -> tuple[int, int, int, int]:
         _, total, free, inodes = self.upper.statfs()
@@ -132,8 +137,14 @@ class OverlayFs(FileSystem):
              name: bytes) -> OverlayInode:
         layer = upper if upper is not None else lower
         assert layer is not None
-        cls = OverlayDir if layer.is_dir() else OverlayInode
-        return cls(self, upper, lower, parent, name)
+        if not layer.is_dir():
+            return OverlayInode(self, upper, lower, parent, name)
+        directory = OverlayDir(self, upper, lower, parent, name)
+        recent = self._recent_dirs
+        if len(recent) >= _RECENT_DIRS:
+            del recent[next(iter(recent))]  # the oldest
+        recent[id(directory)] = directory
+        return directory
 
     # --- copy-up --------------------------------------------------------------------------
 
@@ -227,7 +238,7 @@ class OverlayInode(Inode):
         self.name = name
         layer = upper if upper is not None else lower
         assert layer is not None
-        self._kind = layer.mode & S_IFMT
+        self._kind = layer.file_type()  # (a host file's kept type: no host call)
 
     @property
     def layer(self) -> Inode:
@@ -245,6 +256,9 @@ class OverlayInode(Inode):
     @property
     def mode(self) -> int:
         return self.layer.mode
+
+    def file_type(self) -> int:
+        return self._kind
 
     def is_dir(self) -> bool:
         return self._kind == S_IFDIR

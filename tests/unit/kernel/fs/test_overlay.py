@@ -332,3 +332,50 @@ def test_overlay_over_tarfs(sandbox):
     assert sandbox.listdir(b"/r/bin") == []
     sandbox.mkdir(b"/r/tmp", 0o1777)
     assert sandbox.listdir(b"/r") == [b"bin", b"home", b"tmp"]
+
+
+# --- walks through the lower layer still ask the host ------------------------------------------
+
+
+@pytest.fixture
+def changing(sandbox, lower):
+    """An overlay at /ov over `lower`, which these tests change on the host themselves."""
+    host = HostFs(sandbox.new_dev(), sandbox.clock, PosixHostDirectory.open(str(lower), False), readonly=True)
+    sandbox.on_close(host.close)
+    fs = OverlayFs(sandbox.new_dev(), sandbox.clock, host.root)
+    sandbox.mount(fs, fs.root, b"/ov")
+    return fs
+
+
+def test_a_lower_file_replaced_on_the_host_is_seen_at_the_next_walk(sandbox, changing, lower):
+    assert sandbox.read(b"/ov/etc/conf.d/a.conf") == b"a=1\n"
+    before = sandbox.stat(b"/ov/etc/conf.d/a.conf")
+    (lower / "etc" / "conf.d" / "new").write_bytes(b"a=22\n")
+    os.rename(lower / "etc" / "conf.d" / "new", lower / "etc" / "conf.d" / "a.conf")
+    after = sandbox.stat(b"/ov/etc/conf.d/a.conf")
+    assert (after.ino, after.size) == (os.stat(lower / "etc" / "conf.d" / "a.conf").st_ino, 5)
+    assert after.ino != before.ino
+    assert sandbox.read(b"/ov/etc/conf.d/a.conf") == b"a=22\n"
+
+
+def test_a_lower_directory_renamed_on_the_host_is_gone_under_its_old_name(sandbox, changing, lower):
+    assert sandbox.read(b"/ov/etc/conf.d/a.conf") == b"a=1\n"
+    os.rename(lower / "etc" / "conf.d", lower / "etc" / "conf.moved")
+    assert sandbox.errno(sandbox.stat, b"/ov/etc/conf.d/a.conf") == Errno.ENOENT
+    assert sandbox.read(b"/ov/etc/conf.moved/a.conf") == b"a=1\n"
+
+
+def test_a_symlink_swapped_in_on_the_host_is_followed_in_the_sandbox(sandbox, changing, lower, tmp_path):
+    assert sandbox.read(b"/ov/data/x") == b"x-data"
+    os.rename(lower / "data", lower / "data.old")
+    os.symlink(str(tmp_path), lower / "data")  # on the host it leads to secret.txt
+    assert sandbox.errno(sandbox.read, b"/ov/data/secret.txt") == Errno.ENOENT
+    assert stat_mod.S_ISLNK(sandbox.stat(b"/ov/data", follow=False).mode)
+
+
+def test_directories_kept_after_their_walk_are_bounded(sandbox, changing, lower):
+    for index in range(300):
+        (lower / "data" / f"d{index}").mkdir()
+    for index in range(300):
+        assert sandbox.listdir(b"/ov/data/d%d" % index) == []
+    assert len(changing._recent_dirs) <= 128
