@@ -55,8 +55,18 @@ def build_ta(name: str) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def ldelf() -> pathlib.Path:
     """The tests' small ldelf, linked away from where the TAs load."""
+    return _build_loader("ldelf")
+
+
+@pytest.fixture(scope="session")
+def hostile_ldelf() -> pathlib.Path:
+    """An ldelf that calls every ldelf number with awkward arguments, then fails."""
+    return _build_loader("hostile")
+
+
+def _build_loader(name: str) -> pathlib.Path:
     flags = [*FLAGS[:-2], "-e", "__ldelf_entry", "-Wl,-Ttext-segment=0x10000000"]
-    return _build(BUILD / "ldelf", [HERE / "ldelf" / "ldelf.c"], flags)
+    return _build(BUILD / name, [HERE / "ldelf" / f"{name}.c"], flags)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 
-from slimbox.optee import Param, TeeContext
+import pytest
+
+from slimbox.optee import OpenSessionError, Param, TeeContext
 from slimbox.shims.optee import abi
 from tests.guest.optee.conftest import DIGEST, HELLO, STORAGE
 from tests.guest.optee.test_cli import run_cli
@@ -49,3 +51,16 @@ def test_ldelf_through_the_cli(tas, ldelf, state, tmp_path):
                    str(state["storage_dir"]), "--secret", str(state["secret_file"]))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[1]["params"] == [{"type": "value_inout", "value_a": 100, "value_b": 0}]
+
+
+def test_a_hostile_ldelf_gets_answers_and_its_failure_ends_the_session(tas, hostile_ldelf, state, caplog):
+    log = logging.getLogger("slimbox.optee")
+    with caplog.at_level(logging.INFO, logger="slimbox.optee"):
+        with TeeContext([tas["hello"]], ldelf=hostile_ldelf, log=log, **state) as tee:
+            with pytest.raises(OpenSessionError) as failed:
+                tee.open_session(HELLO)
+            assert failed.value.code == abi.TEE_ERROR_GENERIC and failed.value.origin == abi.TEE_ORIGIN_TEE
+            assert len(tee.core.kernel.processes) == 0
+    # 11 numbers (return and panic aside, plus one unknown) times 11 argument sets, each a TEE_Result
+    assert "hostile ldelf: answers 121" in caplog.text
+    assert "ldelf) returned 0xffff0000" in caplog.text

@@ -92,6 +92,8 @@ class TaInstance:
         self.tee: object = None
         #: an entry is running (a TA calling back into a busy instance gets TEE_ERROR_BUSY)
         self.busy = False
+        #: [start, end) ranges ldelf may not unmap, reprotect or move: its own image and stack
+        self.permanent: list[tuple[int, int]] = []
         #: the mapping requests are written to (see _request_area)
         self._area = 0
         self._area_size = 0
@@ -202,6 +204,7 @@ class TaInstance:
         from slimbox.shims.optee.sys_ldelf import LDELF_ARG
 
         results: list[int] = []
+        self.permanent = [(vma.start, vma.end) for vma in self.task.process.mm.vmas()]
         self.phase = "ldelf"
         self.on_loader_return = results.append
         regs = self.task.context.regs

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.kernel import NO_REPLY
 from slimbox.kernel.mm import (
-    MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE,
-    page_up,
+    MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE, PROT_EXEC, PROT_READ,
+    PROT_WRITE, page_up,
 )
 from slimbox.shims.optee import abi
 from slimbox.shims.optee.errors import TeeError
@@ -62,7 +62,8 @@ def _place(inst: TaInstance, requested: int, size: int, pad_begin: int, pad_end:
 
 
 def _map(inst: TaInstance, address: int, size: int, prot: int, file: File | None = None, offset: int = 0) -> None:
-    flags = MAP_PRIVATE | MAP_FIXED | (MAP_ANONYMOUS if file is None else 0)
+    """Map at exactly `address`, never over an existing mapping (as OP-TEE's vm_map)."""
+    flags = MAP_PRIVATE | MAP_FIXED_NOREPLACE | (MAP_ANONYMOUS if file is None else 0)
     try:
         inst.task.process.mm.mmap(address, page_up(size), prot, flags, file, offset)
     except LinuxError as exc:
@@ -93,7 +94,16 @@ def map_zi(inst: TaInstance, va: int, size: int, pad_begin: int, pad_end: int, f
     return abi.TEE_SUCCESS
 
 
+def _not_permanent(inst: TaInstance, va: int, size: int) -> None:
+    """The loader's own image and stack cannot be unmapped, reprotected or moved (as
+    OP-TEE's permanent mappings): a confused or hostile ldelf cannot pull them away."""
+    end = va + page_up(size)
+    if any(start < end and va < stop for start, stop in inst.permanent):
+        raise TeeError(abi.TEE_ERROR_ACCESS_DENIED, "the loader's own memory")
+
+
 def unmap(inst: TaInstance, va: int, size: int) -> int:
+    _not_permanent(inst, va, size)
     try:
         inst.task.process.mm.munmap(va, page_up(size))
     except LinuxError:
@@ -151,6 +161,7 @@ def cp_from_bin(inst: TaInstance, destination: int, offset: int, size: int, hand
 
 
 def set_prot(inst: TaInstance, va: int, size: int, flags: int) -> int:
+    _not_permanent(inst, va, size)
     try:
         inst.task.process.mm.mprotect(va, page_up(size), _prot(flags))
     except LinuxError:
@@ -159,9 +170,13 @@ def set_prot(inst: TaInstance, va: int, size: int, flags: int) -> int:
 
 
 def remap(inst: TaInstance, old_va: int, new_va: int, size: int, pad_begin: int, pad_end: int) -> int:
+    _not_permanent(inst, old_va, size)
     address = _place(inst, inst.memory.read_u64(new_va), size, pad_begin, pad_end)
+    mm = inst.task.process.mm
+    if any(vma.start < address + page_up(size) and address < vma.end for vma in mm.vmas()):
+        raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, "the new address is in use")
     try:
-        inst.task.process.mm.mremap(old_va, page_up(size), page_up(size), MREMAP_MAYMOVE | MREMAP_FIXED, address)
+        mm.mremap(old_va, page_up(size), page_up(size), MREMAP_MAYMOVE | MREMAP_FIXED, address)
     except LinuxError:
         raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS) from None
     inst.memory.write_u64(new_va, address)
