@@ -426,6 +426,19 @@ PROGRAMS = {
             left = signal.setitimer(which, 0)
             print(signal.Signals(signo).name, "three times; interval", left[1], "then", signal.getitimer(which))
     """,
+    "nice_values": """
+        import os
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, base + 1)
+        print("raised by", os.getpriority(os.PRIO_PROCESS, 0) - base, "nice(0) says", os.nice(0) - base, flush=True)
+        pid = os.fork()
+        if pid == 0:
+            print("child raised by", os.getpriority(os.PRIO_PROCESS, 0) - base, flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, base)
+        print("back to", os.getpriority(os.PRIO_PROCESS, 0) - base)
+    """,
 }
 
 

@@ -105,6 +105,7 @@ def clone(kernel: Kernel, task: Task, flags: int, stack: int, parent_tid: int, c
     context.owner = child
     context.regs = _child_registers(parent_regs, stack, tls, flags)
     child.sigmask = task.sigmask
+    child.nice = task.nice
     child.sigaltstack = task.sigaltstack if flags & CLONE_VM and not flags & CLONE_VFORK else (0, 2, 0)
     if flags & CLONE_CHILD_CLEARTID:
         child.clear_child_tid = child_tid

@@ -148,6 +148,9 @@ class Task:
         self.pdeath_signal = 0
         #: the CPUs the thread asked to run on (a bit per sandbox CPU; 0 means all)
         self.affinity = 0
+        #: the nice value (-20..19) setpriority gave the thread: recorded and reported; the
+        #: host schedules every guest thread alike
+        self.nice = 0
         #: signals pending for this thread only
         self.pending = SignalQueue()
         #: the mask to restore when a handler runs after sigsuspend/ppoll/pselect (else None)

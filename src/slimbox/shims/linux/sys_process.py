@@ -436,33 +436,41 @@ def times(task: Task, buf: int) -> int:
 _PRIO_PROCESS, _PRIO_PGRP, _PRIO_USER = 0, 1, 2
 
 
-def _priority_targets_exist(task: Task, which: int, who: int) -> None:
-    """ESRCH unless some process of the sandbox is what (which, who) names, as Linux."""
+def _priority_targets(task: Task, which: int, who: int) -> list[Task]:
+    """The threads (which, who) names, as Linux: ESRCH when there are none."""
     if which not in (_PRIO_PROCESS, _PRIO_PGRP, _PRIO_USER):
         raise LinuxError(Errno.EINVAL)
-    if who == 0:
-        return  # the caller, its group or its user
     kernel = task.kernel
     if which == _PRIO_PROCESS:
-        found = who in kernel.tasks
-    elif which == _PRIO_PGRP:
-        found = any(p.alive and p.pgid == who for p in kernel.processes.values())
+        target = task if who == 0 else kernel.tasks.get(who)
+        found = [target] if target is not None else []
     else:
-        found = any(p.alive and p.cred.uid == who for p in kernel.processes.values())
+        if which == _PRIO_PGRP:
+            group = who or task.process.pgid
+            processes = [p for p in kernel.processes.values() if p.alive and p.pgid == group]
+        else:
+            uid = who or task.cred.uid
+            processes = [p for p in kernel.processes.values() if p.alive and p.cred.uid == uid]
+        found = [thread for p in processes for thread in p.threads.values()]
     if not found:
         raise LinuxError(Errno.ESRCH)
+    return found
 
 
 def getpriority(task: Task, which: int, who: int) -> int:
-    _priority_targets_exist(task, which, who)
-    return 20  # nice 0, in the kernel's 40..1 encoding
+    """The highest priority (lowest nice) among the targets, in the kernel's 40..1 encoding."""
+    return 20 - min(target.nice for target in _priority_targets(task, which, who))
 
 
 def setpriority(task: Task, which: int, who: int, prio: int) -> int:
-    _priority_targets_exist(task, which, who)
-    if prio < 0 and not task.cred.is_root:
-        raise LinuxError(Errno.EACCES)
-    return 0  # priorities are the host scheduler's business
+    targets = _priority_targets(task, which, who)
+    nice = max(-20, min(19, prio))
+    for target in targets:
+        if nice < target.nice and not task.cred.is_root:
+            raise LinuxError(Errno.EACCES)  # lowering the nice value takes CAP_SYS_NICE
+    for target in targets:
+        target.nice = nice
+    return 0
 
 
 def _thread(task: Task, pid: int) -> Task:

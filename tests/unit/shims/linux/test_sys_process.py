@@ -339,3 +339,22 @@ def test_setting_the_scheduler_keeps_every_thread_sched_other():
     assert struct.unpack("<qq", g.get(interval, 16)) == (0, 0)
     assert g.syscall("sched_rr_get_interval", 4242, interval) == -Errno.ESRCH
     assert g.syscall("sched_rr_get_interval", 0, UNMAPPED) == -Errno.EFAULT
+
+
+def test_nice_values_are_recorded_per_thread_and_inherited():
+    g = FakeGuest()
+    PRIO_PROCESS, PRIO_PGRP, SIGCHLD = 0, 1, 17
+    assert g.syscall("setpriority", PRIO_PROCESS, 0, 5) == 0
+    assert g.syscall("getpriority", PRIO_PROCESS, 0) == 15  # 20 - nice
+    assert g.syscall("setpriority", PRIO_PROCESS, 0, 99) == 0  # clamped to 19
+    assert g.syscall("getpriority", PRIO_PROCESS, g.process.pid) == 1
+    assert g.syscall("setpriority", PRIO_PROCESS, 0, -5 & NONE) == 0  # root may lower it
+    assert g.syscall("getpriority", PRIO_PROCESS, 0) == 25
+    child = g.syscall("clone", SIGCHLD, 0, 0, 0, 0)
+    assert g.syscall("getpriority", PRIO_PROCESS, child) == 25  # a child starts with its parent's
+    user = g.spawn(uid=1000, gid=1000)
+    assert user.syscall("setpriority", PRIO_PROCESS, 0, 10) == 0
+    assert user.syscall("setpriority", PRIO_PROCESS, 0, 11) == 0
+    assert user.syscall("setpriority", PRIO_PROCESS, 0, 10) == -Errno.EACCES  # back down: not without privilege
+    assert user.syscall("getpriority", PRIO_PROCESS, 0) == 9
+    assert g.syscall("getpriority", PRIO_PGRP, 0) == 25  # the highest priority in the group
