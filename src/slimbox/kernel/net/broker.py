@@ -325,6 +325,8 @@ class PublishedPort:
         self.listener = listener
         self.guest_port = guest_port
         self.label = label
+        #: a host client was closed for want of a guest listener (logged once)
+        self.turned_away = False
 
     def on_host_ready(self) -> None:
         service = self.service
@@ -336,8 +338,11 @@ class PublishedPort:
             guest_listener = self._guest_listener()
             if guest_listener is None or len(guest_listener.pending) > guest_listener.backlog_limit:
                 connection.close()
-                service.note(f"published port {self.label}: nothing listens on sandbox port {self.guest_port} "
-                             "(or its backlog is full); host connection closed")
+                if not self.turned_away:
+                    # once: clients that poll a port until its server is up are common
+                    self.turned_away = True
+                    service.note(f"published port {self.label}: nothing listens on sandbox port "
+                                 f"{self.guest_port} (or its backlog is full); host connections are closed")
                 continue
             local = LOOPBACK4 if guest_listener.accepts(LOOPBACK4) else LOOPBACK6
             client = HostPeer(service, guest_listener.family, (local, client_port), connection, connecting=False)
