@@ -132,19 +132,31 @@ class TeeContext:
 # --- command files (`slimbox optee run`) -------------------------------------------------------
 
 class StepError(ValueError):
-    """A command file step that is malformed (the message names the step)."""
+    """A command file step that is malformed (the message names the step); `records`
+    are the results of the steps before it."""
+
+    def __init__(self, message: str, records: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.records = records or []
 
 
 def run_steps(tee: TeeContext, uuid: str, steps: list) -> list[dict]:
     """Run a command file's steps: open_session, invoke_command, close_session, each
     with up to four typed parameters; one JSON-ready record per step."""
+    records: list[dict] = []
+    try:
+        return _run_steps(tee, uuid, steps, records)
+    except StepError as exc:
+        raise StepError(str(exc), records) from None
+
+
+def _run_steps(tee: TeeContext, uuid: str, steps: list, records: list[dict]) -> list[dict]:
     from slimbox.shims.optee.abi import result_name
     from slimbox.shims.optee.params import ParamError
 
     if not isinstance(steps, list):
         raise StepError("the command file must hold a JSON list of steps")
     session: Session | None = None
-    records = []
     for number, step in enumerate(steps, 1):
         if not isinstance(step, dict) or step.get("step") not in ("open_session", "invoke_command", "close_session"):
             raise StepError(f"step {number}: expected {{\"step\": open_session|invoke_command|close_session, ...}}")
@@ -246,6 +258,8 @@ def main(argv: list[str]) -> int:
                         ldelf=args.ldelf) as tee:
             records = run_steps(tee, tee.uuids[0], steps)
     except (StepError, TeeClientError, ValueError, OSError) as exc:
+        if isinstance(exc, StepError) and exc.records:
+            print(json.dumps(exc.records, indent=2))  # what the steps before it gave
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(records, indent=2))

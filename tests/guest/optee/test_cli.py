@@ -48,6 +48,7 @@ def test_a_malformed_command_file_is_refused(tas, state, tmp_path):
     done = run_cli("run", str(tas["hello"]), str(commands), "--storage", str(state["storage_dir"]),
                    "--secret", str(state["secret_file"]))
     assert done.returncode == 2 and "step 2" in done.stderr
+    assert [r["step"] for r in json.loads(done.stdout)] == ["open_session"]  # the steps before it
 
 
 def test_syscall_table_prints():
