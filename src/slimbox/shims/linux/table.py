@@ -295,8 +295,9 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("getrandom", X.getrandom, FULL, ""),
     ("syslog", X.syslog, PARTIAL, "an empty kernel log; other actions EPERM"),
     # --- sockets ---
-    ("socket", N.socket, PARTIAL, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback only, inside the sandbox "
-                                  "(SOCK_RAW EPERM; other families EAFNOSUPPORT)"),
+    ("socket", N.socket, PARTIAL, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on the sandbox's loopback, and to "
+                                  "host addresses --net host allows through the supervisor (docs/networking.md); "
+                                  "SOCK_RAW EPERM; other families EAFNOSUPPORT"),
     ("socketpair", N.socketpair, PARTIAL, "AF_UNIX stream, datagram and seqpacket pairs in the kernel; AF_INET/"
                                           "AF_INET6 EOPNOTSUPP; other families EAFNOSUPPORT"),
     ("bind", N.bind, PARTIAL, "AF_UNIX: filesystem paths (an S_IFSOCK inode), abstract names and autobind; "
@@ -306,12 +307,14 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("accept", N.accept, FULL, "AF_UNIX and TCP"),
     ("accept4", N.accept4, FULL, "AF_UNIX and TCP"),
     ("connect", N.connect, PARTIAL, "AF_UNIX paths and abstract names, connections queued for accept as in "
-                                    "Linux; no autobind with SO_PASSCRED; inet: loopback only (ENETUNREACH "
-                                    "elsewhere: there is no network), a non-blocking TCP connect completes at "
-                                    "once and reports EINPROGRESS"),
+                                    "Linux; no autobind with SO_PASSCRED; inet: loopback, and addresses --net "
+                                    "host allows, relayed by the supervisor; others ENETUNREACH (--net none) or "
+                                    "ECONNREFUSED (--net host), logged; a non-blocking loopback TCP connect "
+                                    "completes at once and reports EINPROGRESS"),
     ("sendto", N.sendto, PARTIAL, "AF_UNIX: MSG_OOB EOPNOTSUPP; a blocking stream send may be short; buffers "
                                   "are counted in bytes at the receiver; UDP drops a datagram nobody can take, "
-                                  "TCP urgent data (MSG_OOB) EOPNOTSUPP"),
+                                  "goes through the supervisor to addresses --net host allows (others EPERM, "
+                                  "ENETUNREACH with --net none); TCP urgent data (MSG_OOB) EOPNOTSUPP"),
     ("recvfrom", N.recvfrom, PARTIAL, "AF_UNIX and inet: MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_WAITALL (short "
                                       "when the buffer fills first); MSG_OOB refused"),
     ("sendmsg", N.sendmsg, PARTIAL, "as sendto, with iovecs, SCM_RIGHTS and SCM_CREDENTIALS (AF_UNIX only; "
