@@ -99,9 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"stop the whole sandbox after this long (exit status {EXIT_TIMED_OUT})")
     net = run.add_argument_group("network", "see docs/networking.md")
     net.add_argument("--net", default="none", metavar="none|host",
-                     help="none (default): the sandbox's own loopback only; host: TCP to the --allow entries")
+                     help="none (default): the sandbox's own loopback only; host: TCP and UDP to the --allow "
+                          "entries")
     net.add_argument("--allow", action="append", default=[], metavar="HOST:PORT",
-                     help="with --net host, a host address and port the sandbox may connect to "
+                     help="with --net host, a host address and port the sandbox may reach (TCP and UDP) "
                           "(names resolved once, at start)")
     net.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:GUESTPORT",
                      help="make the sandbox's TCP listener on GUESTPORT reachable on the host at HOSTPORT "
