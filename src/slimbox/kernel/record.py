@@ -31,7 +31,8 @@ class Record:
 
 
 class Frozen(Record):
-    """Immutable plain data, hashable by its fields: `__init__` sets them with `_set`."""
+    """Immutable plain data, hashable by its fields: `__init__` sets them with `_set`
+    and takes them positionally in `__slots__` order (copy and pickle rebuild it so)."""
 
     __slots__ = ()
 
@@ -47,3 +48,6 @@ class Frozen(Record):
 
     def __hash__(self) -> int:
         return hash(self._values())
+
+    def __reduce__(self) -> tuple:
+        return type(self), self._values()

@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 
 from slimbox.kernel.record import Frozen, Record
@@ -34,3 +37,16 @@ def test_a_frozen_value_cannot_change_and_hashes_by_fields():
         del size.height
     assert size == Size(3, 4) and hash(size) == hash(Size(3, 4)) and size != Size(4, 3)
     assert repr(size) == "Size(width=3, height=4)"
+
+
+def test_records_and_frozen_values_copy_and_pickle():
+    point, size = Point(1, [2]), Size(3, 4)
+    assert copy.deepcopy(point) == point and copy.deepcopy(point).y is not point.y
+    assert copy.copy(size) == size and pickle.loads(pickle.dumps(size)) == size
+
+
+def test_the_public_limits_copy_and_pickle():
+    from slimbox.kernel.limits import Limits
+
+    limits = Limits(memory=1 << 20, open_files=64)
+    assert copy.copy(limits) == limits and pickle.loads(pickle.dumps(limits)) == limits
