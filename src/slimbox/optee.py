@@ -21,7 +21,9 @@ from typing import Iterable
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fs.vfs import FsContext
-from slimbox.shims.optee.abi import format_uuid, parse_uuid
+from slimbox.shims.optee.abi import (
+    TEE_ERROR_BAD_STATE, TEE_ORIGIN_API, TEE_ORIGIN_TEE, TEE_ORIGIN_TRUSTED_APP, TEE_SUCCESS, format_uuid, parse_uuid,
+)
 from slimbox.shims.optee.client import (
     InvokeResult, OpenSessionError, Session, TeeClientError, TeeCore,
 )
@@ -77,9 +79,15 @@ class TeeContext:
         directories = sorted({str(p.parent) for p in paths + ([loader] if loader is not None else [])})
         mounts = [f"{d}:{_TA_ROOT}/{i}:ro" for i, d in enumerate(directories)]
         mounts.append(f"{storage.resolve()}:{_STORAGE_ROOT}:rw")
+        self.core: TeeCore | None = None
+        self._closed = False
         self._sandbox = Sandbox(mounts=mounts, log=log)
         kernel = self._sandbox.kernel
-        self._platform = LinuxPlatform(self._sandbox.host, notify=False)
+        try:
+            self._platform = LinuxPlatform(self._sandbox.host, notify=False)
+        except BaseException:
+            self._sandbox.close()
+            raise
         kernel.platform = self._platform
         secure = SecureStorage(self._sandbox.os, _STORAGE_ROOT, secret)
         root = kernel.vfs.root
@@ -102,25 +110,30 @@ class TeeContext:
 
     @property
     def uuids(self) -> list[str]:
+        """The UUIDs of the TAs this context was given, in order."""
+        assert self.core is not None
         return [format_uuid(raw) for raw in self.core.images]
 
     def open_session(self, uuid: str | bytes, params: list[Param] | None = None) -> Session:
+        """TEEC_OpenSession (TEEC_LOGIN_PUBLIC) on the TA with this UUID."""
+        if self._closed or self.core is None:
+            raise TeeClientError(TEE_ERROR_BAD_STATE, TEE_ORIGIN_API, "the TEE context is closed")
         return self.core.open_session(uuid, params)
 
     def close(self) -> None:
+        """TEEC_FinalizeContext: close every session, end every instance."""
+        if self._closed:
+            return
+        self._closed = True
         kernel = self._sandbox.kernel
         try:
-            self.core_close()
+            if self.core is not None:
+                self.core.close()
         finally:
             kernel.kill_everything("TEE context closed")
             self._platform.close()
             kernel.platform = None
             self._sandbox.close()
-
-    def core_close(self) -> None:
-        core = getattr(self, "core", None)
-        if core is not None:
-            core.close()
 
     def __enter__(self) -> TeeContext:
         return self
@@ -171,7 +184,7 @@ def _run_steps(tee: TeeContext, uuid: str, steps: list, records: list[dict]) -> 
                 raise StepError(f"step {number}: a session is already open")
             try:
                 session = tee.open_session(uuid, params)
-                code, origin, out = 0, 4, session.opened_with
+                code, origin, out = TEE_SUCCESS, TEE_ORIGIN_TRUSTED_APP, session.opened_with
             except OpenSessionError as exc:
                 code, origin, out = exc.code, exc.origin, exc.params
                 session = None
@@ -193,7 +206,7 @@ def _run_steps(tee: TeeContext, uuid: str, steps: list, records: list[dict]) -> 
                 raise StepError(f"step {number}: no open session")
             session.close()
             session = None
-            code, origin, out = 0, 3, []
+            code, origin, out = TEE_SUCCESS, TEE_ORIGIN_TEE, []
         record.update({"result": result_name(code), "code": code, "origin": origin,
                        "params": [p.to_json() for p in out if p.is_output()]})
         records.append(record)
@@ -237,6 +250,8 @@ def main(argv: list[str]) -> int:
 
         sys.stdout.write(markdown())
         return 0
+    from slimbox.platforms.base import PlatformUnavailable
+
     if not args.ta or not args.commands:
         print("slimbox: usage: slimbox optee run TA.elf [--ldelf LDELF] COMMANDS.json", file=sys.stderr)
         return 2
@@ -257,7 +272,7 @@ def main(argv: list[str]) -> int:
         with TeeContext([args.ta, *args.others], storage_dir=args.storage, secret_file=args.secret, log=log,
                         ldelf=args.ldelf) as tee:
             records = run_steps(tee, tee.uuids[0], steps)
-    except (StepError, TeeClientError, ValueError, OSError) as exc:
+    except (StepError, TeeClientError, ValueError, OSError, PlatformUnavailable) as exc:
         if isinstance(exc, StepError) and exc.records:
             print(json.dumps(exc.records, indent=2))  # what the steps before it gave
         print(f"slimbox: {exc}", file=sys.stderr)

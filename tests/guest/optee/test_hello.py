@@ -105,10 +105,12 @@ def test_wait_and_time(tee):
 
 def test_a_ta_that_never_returns_is_ended_at_the_time_limit(tas, state, caplog):
     with caplog.at_level(logging.ERROR, logger="slimbox.optee"):
-        with TeeContext([tas["hello"]], request_timeout=0.5, log=logging.getLogger("slimbox.optee"),
+        with TeeContext([tas["hello"]], request_timeout=None, log=logging.getLogger("slimbox.optee"),
                         **state) as tee:
             with tee.open_session(HELLO) as session:
+                tee.core.request_timeout = 0.2  # only the request that loops meets the limit
                 assert session.invoke(7).code == abi.TEE_ERROR_TARGET_DEAD
+                tee.core.request_timeout = None
             with tee.open_session(HELLO) as fresh:
                 assert fresh.invoke(0, [Param.value_inout(1)]).params[0].a == 2
     assert "longer than its time limit" in caplog.text
@@ -121,3 +123,14 @@ def test_a_cancellation_ends_an_unmasked_wait(tee):
         assert (result.params[0].a, result.params[0].b) == (abi.TEE_ERROR_CANCEL, 1)
         # the request is over: the next one starts without a cancellation
         assert session.invoke(0, [Param.value_inout(1)]).params[0].a == 2
+
+
+def test_a_closed_context_refuses_sessions(tas, state):
+    tee = TeeContext([tas["hello"]], **state)
+    session = tee.open_session(HELLO)
+    tee.close()
+    tee.close()  # twice is harmless
+    assert session.closed and not session.instance.alive
+    with pytest.raises(TeeClientError) as closed:
+        tee.open_session(HELLO)
+    assert closed.value.code == abi.TEE_ERROR_BAD_STATE

@@ -127,7 +127,8 @@ class TeeCore:
         #: a loader binary that loads each TA in its own process, or None: the kernel loads TAs
         self.ldelf = ldelf
         self._storage_for = storage_for
-        self._timeout_ns = None if request_timeout_s is None else int(request_timeout_s * 1e9)
+        #: how long one request may run before its instance is ended (None: no limit)
+        self.request_timeout = request_timeout_s
         self.images: dict[bytes, TaImage] = {}
         self._shared: dict[bytes, TaInstance] = {}
         self._session_ids = itertools.count(1)
@@ -136,7 +137,9 @@ class TeeCore:
         self.nesting = 0
 
     def deadline(self) -> int | None:
-        return None if self._timeout_ns is None else self.kernel.monotonic_ns() + self._timeout_ns
+        if self.request_timeout is None:
+            return None
+        return self.kernel.monotonic_ns() + int(self.request_timeout * 1e9)
 
     def install(self, node: PathNode) -> TaHeader:
         """Make the TA at `node` (a file in the sandbox) known by its header's UUID."""
