@@ -94,6 +94,7 @@ fuzz: deps venv
 docs: venv
 	$(BIN)/slimbox syscalls > docs/syscalls.md
 	$(BIN)/slimbox host-syscalls --markdown > docs/host-syscalls.md
+	$(BIN)/slimbox optee syscalls > docs/optee.md
 
 clean:
 	rm -rf $(VENV) build tests/guest/.build
