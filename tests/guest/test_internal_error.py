@@ -25,8 +25,8 @@ def plant_bug():
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        _, convert, entry = self._dispatch[nr]
-        self._dispatch[nr] = (broken, convert, entry)
+        _, *rest = self._dispatch[nr]
+        self._dispatch[nr] = (broken, *rest)
 
     LinuxPersonality.__init__ = init
     return original

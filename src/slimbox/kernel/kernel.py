@@ -249,13 +249,22 @@ class Kernel:
     def step(self, max_wait_ns: int | None = None) -> None:
         """One turn of the loop: run woken tasks, wait for platform events until the next
         timer (or `max_wait_ns`), handle them, fire due timers, pass on host signals."""
-        self.run_woken()
-        if self.init is not None and not self.init.alive:
+        # This runs once per guest syscall or more: the common turn (one notified syscall,
+        # no timers, nothing woken) is kept to a few attribute tests.
+        if self._runnable:
+            self.run_woken()
+        init = self.init
+        if init is not None and init.exit_status is not None:
             return
-        deadline = self._next_deadline()
-        timeout = None if deadline is None else max(0, deadline - self.monotonic_ns())
+        timers = self._timers
+        timeout = None
+        if timers:
+            deadline = self._next_deadline()
+            if deadline is not None:
+                timeout = max(0, deadline - self.monotonic_ns())
         if max_wait_ns is not None:
             timeout = max_wait_ns if timeout is None else min(timeout, max_wait_ns)
+        dispatch = self._dispatch
         for event in self.platform.wait(timeout):
             kind = type(event)
             if kind is SyscallEvent:
@@ -265,7 +274,7 @@ class Kernel:
                 task.running = False
                 task.syscall_nr = event.nr
                 task.syscall_args = event.args
-                self._dispatch(task)
+                dispatch(task)
             elif kind is HostReadyEvent:
                 event.key.notify_all()
             elif kind is InterruptEvent:
@@ -277,14 +286,16 @@ class Kernel:
                 self._on_fault(event)
             elif kind is ExitEvent:
                 self._on_thread_gone(event)
-        self._fire_timers()
+        if timers:
+            self._fire_timers()
         while self.host_signals:
             sigdeliver.forward_host_signal(self, self.host_signals.pop(0))
 
     def run_woken(self) -> None:
         """Re-run the syscalls of the tasks that were woken."""
-        while self._runnable:
-            task = self._runnable.popleft()
+        runnable = self._runnable
+        while runnable:
+            task = runnable.popleft()
             if task.alive:
                 self._dispatch(task)
 
@@ -311,9 +322,11 @@ class Kernel:
 
     def complete(self, task: Task, result: int) -> None:
         """Finish the task's syscall with `result` and let it run."""
-        if "futex" in task.restart:
-            self.futexes.forget(task)  # ended some other way than a wake (EINTR, timeout)
-        task.restart.clear()
+        restart = task.restart
+        if restart:
+            if "futex" in restart:
+                self.futexes.forget(task)  # ended some other way than a wake (EINTR, timeout)
+            restart.clear()
         process = task.process
         try:
             if task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None:

@@ -88,8 +88,8 @@ def broken(task, *args):
 
 
 def break_handler(g: FakeGuest, name: str, handler=broken) -> None:
-    _, convert, entry = g.personality._dispatch[nr(name)]
-    g.personality._dispatch[nr(name)] = (handler, convert, entry)
+    _, *rest = g.personality._dispatch[nr(name)]
+    g.personality._dispatch[nr(name)] = (handler, *rest)
 
 
 def test_a_handler_bug_stops_the_whole_sandbox_and_names_the_syscall():

@@ -37,6 +37,8 @@ _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
 _NOTIFICATION = struct.Struct("<QIIiIQ6Q")
 _ZERO_NOTIFICATION = bytes(_NOTIFICATION.size)
 _RESPONSE = struct.Struct("<QqiI")  # struct seccomp_notif_resp: id, val, error, flags
+_IOCTL_NOTIF_RECV = seccomp.IOCTL_NOTIF_RECV
+_IOCTL_NOTIF_SEND = seccomp.IOCTL_NOTIF_SEND
 _NOT_IN_SYSCALL = (1 << 64) - 1
 
 
@@ -78,7 +80,12 @@ class LinuxPlatform:
         #: answer syscalls through seccomp user notifications where possible (the fast path)
         self._notify = notify
         self._listeners: list[int] = []
+        # Both ioctl structs are preallocated and passed as mutable buffers: fcntl.ioctl
+        # then takes them as they are (an immutable argument is first tried as a
+        # writable buffer, and that failure costs an exception per call).
         self._notification = bytearray(seccomp.NOTIF_SIZE)
+        self._response = bytearray(seccomp.NOTIF_RESP_SIZE)
+        self._ioctl = fcntl.ioctl
         #: the XSAVE image of a thread that has not touched its FP state (captured once)
         self.initial_fpu = b""
         self.isolation = Isolation()
@@ -188,7 +195,8 @@ class LinuxPlatform:
             self._poked = False
             self._drain(self._wake_r)
             return events
-        if not self._listeners and not self._watches and timeout_ns is None and len(self._sessions) == 1 \
+        listeners = self._listeners
+        if not listeners and not self._watches and timeout_ns is None and len(self._sessions) == 1 \
                 and any(t.state == RUNNING for t in self._threads.values()):
             # only ptrace stops can come: one blocking waitpid is the cheapest wait
             try:
@@ -200,14 +208,18 @@ class LinuxPlatform:
         # Otherwise epoll over the SIGCHLD signalfd (ptrace stops), the seccomp listeners,
         # the wake-up pipe and watched host streams. Each SIGCHLD is followed by reaping
         # everything pending; the timeout is bounded in case one went to another thread.
-        timeout = _SIGCHLD_MISSED_POLL if timeout_ns is None else min(max(timeout_ns, 0) / 1e9,
-                                                                      _SIGCHLD_MISSED_POLL)
+        if timeout_ns is None:
+            timeout = _SIGCHLD_MISSED_POLL
+        else:
+            timeout = min(timeout_ns / 1e9, _SIGCHLD_MISSED_POLL) if timeout_ns > 0 else 0
         try:
             ready = self._epoll.poll(timeout)
         except InterruptedError:
-            ready = []
-        reap = not ready
-        listeners = self._listeners
+            ready = ()
+        if not ready:
+            self._reap_nohang(events)
+            return events
+        reap = False
         for fd, _ in ready:
             if fd in listeners:
                 self._receive_notification(fd, events)
@@ -226,13 +238,16 @@ class LinuxPlatform:
         return events
 
     def _receive_notification(self, listener: int, events: list[Event]) -> None:
+        """Take the notification pending on `listener` as a SyscallEvent. A thread's event
+        object is its own, reused for each of its syscalls: a notified thread waits for
+        its answer, so it never has two events at once."""
         buffer = self._notification
         buffer[:] = _ZERO_NOTIFICATION  # the kernel wants a zeroed struct every time
         try:
-            fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_RECV, buffer, True)
+            self._ioctl(listener, _IOCTL_NOTIF_RECV, buffer, True)
         except OSError:
             return  # the notifying thread died or was interrupted meanwhile
-        fields = _NOTIFICATION.unpack(buffer)
+        fields = _NOTIFICATION.unpack_from(buffer)
         thread = self._threads.get(fields[1])
         if thread is None:
             self.answer(listener, fields[0], -errno.ENOSYS)
@@ -240,18 +255,21 @@ class LinuxPlatform:
         thread._regs = None
         thread.state = NOTIFIED
         thread.notification = fields[0]
-        events.append(SyscallEvent(thread, fields[3], fields[6:]))
+        event = thread.syscall_event
+        event.nr = fields[3]
+        event.args = fields[6:]
+        events.append(event)
 
-    @staticmethod
-    def answer(listener: int, notification: int, result: int) -> bool:
+    def answer(self, listener: int, notification: int, result: int) -> bool:
         """Complete a notified syscall with `result` (a value or -errno); False if the
         notification was cancelled meanwhile (the thread was interrupted or killed)."""
+        response = self._response
         if -4096 < result < 0:
-            response = _RESPONSE.pack(notification, 0, result, 0)
+            _RESPONSE.pack_into(response, 0, notification, 0, result, 0)
         else:
-            response = _RESPONSE.pack(notification, result - (1 << 64) if result >> 63 else result, 0, 0)
+            _RESPONSE.pack_into(response, 0, notification, result - (1 << 64) if result >> 63 else result, 0, 0)
         try:
-            fcntl.ioctl(listener, seccomp.IOCTL_NOTIF_SEND, response)
+            self._ioctl(listener, _IOCTL_NOTIF_SEND, response, True)
         except OSError:
             return False
         return True

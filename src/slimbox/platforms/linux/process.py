@@ -17,7 +17,7 @@ import struct
 import time
 
 from slimbox.abi.regs import MASK64, REG_NAMES, SYSCALL_ARG_REGS, Regs
-from slimbox.platforms.base import GuestMemoryError, PAGE_SIZE
+from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError, SyscallEvent
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.spawn import CHANNEL_FD
@@ -78,7 +78,8 @@ class StubThread:
     without touching them costs two POKEUSERs instead of a full register round trip.
     """
 
-    __slots__ = ("tid", "process", "_regs", "owner", "state", "interrupt_requested", "notification")
+    __slots__ = ("tid", "process", "_regs", "owner", "state", "interrupt_requested", "notification",
+                 "syscall_event")
 
     def __init__(self, tid: int, process: StubProcess) -> None:
         self.tid = tid
@@ -89,6 +90,8 @@ class StubThread:
         self.interrupt_requested = False
         #: the id of the user notification the thread waits in (state NOTIFIED)
         self.notification = 0
+        #: the event its notified syscalls are reported with (reused: one at a time)
+        self.syscall_event = SyscallEvent(self, -1, ())
 
     @property
     def address_space(self) -> StubProcess:
@@ -149,7 +152,8 @@ class StubThread:
             self.resume()
             return
         if self.state == NOTIFIED:
-            if self.process.platform.answer(self.process.listener, self.notification, result):
+            process = self.process
+            if process.platform.answer(process.listener, self.notification, result):
                 self.state = RUNNING
                 return
             # The notification was cancelled under us (an interrupt landed as the thread

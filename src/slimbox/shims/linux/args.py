@@ -55,5 +55,29 @@ def converters(spec: SyscallSpec) -> tuple[Callable[[int], int], ...]:
     return tuple(converter(p.type) for p in spec.params)
 
 
+# Every conversion but _id is "keep the low bits, then sign-extend from the top one":
+# ((value & mask) ^ sign) - sign, with sign 0 for unsigned types. The dispatcher
+# applies that arithmetic inline instead of calling a converter per argument.
+_MASK_AND_SIGN: dict[Callable[[int], int], tuple[int, int]] = {
+    _s32: (0xFFFFFFFF, 0x80000000),
+    _u32: (0xFFFFFFFF, 0),
+    _s64: ((1 << 64) - 1, 1 << 63),
+    _u64: ((1 << 64) - 1, 0),
+}
+
+
+def masks_and_signs(spec: SyscallSpec) -> tuple[int, ...] | None:
+    """(mask0, sign0, mask1, sign1, ...) such that argument i converts as
+    ((raw & mask_i) ^ sign_i) - sign_i, the same value `converters(spec)[i]` gives; None
+    when some argument needs a conversion of another kind (uid_t, gid_t)."""
+    out: list[int] = []
+    for convert in converters(spec):
+        pair = _MASK_AND_SIGN.get(convert)
+        if pair is None:
+            return None
+        out.extend(pair)
+    return tuple(out)
+
+
 to_s32 = _s32
 to_s64 = _s64

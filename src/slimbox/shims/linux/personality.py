@@ -6,7 +6,7 @@ from slimbox.abi.errno import Errno
 from slimbox.abi.syscalls import name_of
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.kernel import NO_REPLY
-from slimbox.shims.linux.args import converters
+from slimbox.shims.linux.args import converters, masks_and_signs
 from slimbox.shims.linux.strace import Strace, format_call, format_result
 from slimbox.shims.linux.table import BY_NAME, BY_NUMBER, NOT_IMPLEMENTED, Entry
 
@@ -29,9 +29,11 @@ class LinuxPersonality:
 
     def __init__(self, strace: TextIO | None = None) -> None:
         self._strace = Strace(strace) if strace is not None else None
-        # nr -> (handler, argument converters, entry); built once
-        self._dispatch: dict[int, tuple[Callable[..., int], tuple[Callable[[int], int], ...], Entry]] = {
-            nr: (entry.handler, converters(entry.spec), entry)
+        # nr -> (handler, argument count, masks and signs or None, argument converters,
+        # entry); built once
+        self._dispatch: dict[int, tuple[Callable[..., int], int, tuple[int, ...] | None,
+                                        tuple[Callable[[int], int], ...], Entry]] = {
+            nr: (entry.handler, len(entry.spec.params), masks_and_signs(entry.spec), converters(entry.spec), entry)
             for nr, entry in BY_NUMBER.items() if entry.handler is not None
         }
 
@@ -49,12 +51,23 @@ class LinuxPersonality:
         found = self._dispatch.get(nr)
         if found is None:
             return self._unsupported(task, nr, args)
-        handler, convert, entry = found
-        if self._strace is None:
-            if not convert:
-                return handler(task)
+        handler, count, k, convert, entry = found
+        if self._strace is not None:
+            return self._traced(task, handler, entry, [c(a) for c, a in zip(convert, args)])
+        if not count:
+            return handler(task)
+        if k is None:
             return handler(task, *[c(a) for c, a in zip(convert, args)])
-        return self._traced(task, handler, entry, [c(a) for c, a in zip(convert, args)])
+        # the converters' arithmetic written out (args.masks_and_signs): this runs for
+        # every syscall, and a call per argument cost more than the handler of many
+        if count == 1:
+            return handler(task, ((args[0] & k[0]) ^ k[1]) - k[1])
+        if count == 2:
+            return handler(task, ((args[0] & k[0]) ^ k[1]) - k[1], ((args[1] & k[2]) ^ k[3]) - k[3])
+        if count == 3:
+            return handler(task, ((args[0] & k[0]) ^ k[1]) - k[1], ((args[1] & k[2]) ^ k[3]) - k[3],
+                           ((args[2] & k[4]) ^ k[5]) - k[5])
+        return handler(task, *[((a & k[i]) ^ k[i + 1]) - k[i + 1] for i, a in zip(range(0, 2 * count, 2), args)])
 
     def _traced(self, task: Task, handler: Callable[..., int], entry: Entry, values: list[int]) -> int | object:
         strace = self._strace

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from slimbox.abi.syscalls import BASE_TYPES, BY_NAME, SYSCALLS
-from slimbox.shims.linux.args import converter, converters
+from slimbox.shims.linux.args import converter, converters, masks_and_signs
 
 U64_MAX = (1 << 64) - 1
 
@@ -73,3 +73,28 @@ def test_converters_follow_the_prototype_order():
     assert [c(U64_MAX) for c in read] == [-1, U64_MAX, U64_MAX]  # fd, buf, count
     lseek = converters(BY_NAME["lseek"])
     assert [c(U64_MAX) for c in lseek] == [-1, -1, -1]  # fd, off_t, whence (enum)
+
+
+_SAMPLES = (0, 1, 5, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x1_0000_0000, 0xFFFFFFFF_FFFFFF9C, (1 << 63) - 1,
+            1 << 63, U64_MAX)
+
+
+@pytest.mark.parametrize("spec", SYSCALLS, ids=lambda spec: spec.name)
+def test_the_inline_arithmetic_gives_what_the_converters_give(spec):
+    # the dispatcher decodes with ((raw & mask) ^ sign) - sign instead of calling converters
+    k = masks_and_signs(spec)
+    convert = converters(spec)
+    if k is None:
+        assert any(p.type in ("uid", "gid") for p in spec.params)
+        return
+    assert len(k) == 2 * len(convert)
+    for index, c in enumerate(convert):
+        mask, sign = k[2 * index], k[2 * index + 1]
+        for raw in _SAMPLES:
+            assert ((raw & mask) ^ sign) - sign == c(raw)
+
+
+def test_ids_have_no_inline_form():
+    assert masks_and_signs(BY_NAME["setuid"]) is None
+    assert masks_and_signs(BY_NAME["getpid"]) == ()
+    assert masks_and_signs(BY_NAME["read"]) == (0xFFFFFFFF, 0x80000000, U64_MAX, 0, U64_MAX, 0)
