@@ -108,6 +108,11 @@ class File:
     def write(self, task, data: bytes) -> int:
         raise LinuxError(Errno.EINVAL)
 
+    def write_room(self) -> int | None:
+        """Bytes a write could put in at once without waiting, for a file with a
+        bounded buffer that knows it; None when it does not say (the write decides)."""
+        return None
+
     def pread(self, length: int, offset: int) -> bytes:
         raise LinuxError(Errno.ESPIPE)
 

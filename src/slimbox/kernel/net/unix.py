@@ -355,6 +355,12 @@ class UnixSocket(File):
     def write(self, task, data: bytes) -> int:
         return self.send(task, data, [], nonblocking=self.nonblocking, nosignal=False)
 
+    def write_room(self) -> int | None:
+        peer = self.peer
+        if self.kind != SOCK_STREAM or peer is None or peer._released or self.shutdown_state & SEND_SHUTDOWN:
+            return None  # a message, or a send that fails: send() says what happens
+        return peer.room()
+
     def shutdown(self, how_bits: int) -> None:
         # Linux records a shutdown even on a socket that is not connected
         self.shutdown_state |= how_bits

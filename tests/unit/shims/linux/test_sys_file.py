@@ -376,6 +376,27 @@ def test_copying_between_files(g):
     assert g.syscall("copy_file_range", src, 0, dst, 0, 1, 1) == -Errno.EINVAL
 
 
+def test_sendfile_to_a_socket_reads_only_what_the_socket_takes(g):
+    g.write_file(b"/tmp/big", bytes(range(256)) * 8192)  # 2 MiB
+    src = open_(g, b"/tmp/big")
+    sv = g.alloc(8)
+    assert g.syscall("socketpair", 1, 1, 0, sv) == 0  # AF_UNIX, SOCK_STREAM
+    writer, reader = g.i32(sv), g.i32(sv + 4)
+    source = g.task.fds.get(src)
+    asked = []
+    real_pread = source.pread
+    source.pread = lambda length, offset: asked.append(length) or real_pread(length, offset)
+    sent = g.syscall("sendfile", writer, src, 0, 2 << 20)
+    assert 0 < sent < 2 << 20 and asked == [sent]  # the socket's room, not the 2 MiB asked
+    assert g.syscall("lseek", src, 0, SEEK_CUR) == sent
+    assert g.syscall("fcntl", writer, F_SETFL, O_NONBLOCK) == 0
+    assert g.syscall("sendfile", writer, src, 0, 2 << 20) == -Errno.EAGAIN  # full: nothing moved
+    assert asked[1:] == [1] and g.syscall("lseek", src, 0, SEEK_CUR) == sent
+    buf = g.alloc(4096)
+    assert g.syscall("read", reader, buf, 4096) == 4096 and g.get(buf, 4096) == bytes(range(256)) * 16
+    assert g.syscall("sendfile", writer, src, 0, 2 << 20) == 4096  # exactly the room the read made
+
+
 def test_ioctl(g):
     fd = open_(g, b"/tmp/data")
     arg = g.put(struct.pack("<i", 1), 4)
