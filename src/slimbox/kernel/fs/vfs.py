@@ -101,10 +101,12 @@ class Vfs:
         self.root = PathNode(self.root_mount, root_inode, b"", None)
         self._mounts: dict[tuple[int, tuple[int, int]], Mount] = {}
         #: (start node, the directory part of a path) -> the deepest node a root walk of it
-        #: reached through cacheable directories only, and how many names that took. Only
-        #: directories whose names change through this VFS alone are cacheable (memfs,
-        #: mount roots), never a host's, and every change that could move or remove one
-        #: (mount, rename, rmdir, unlink in such a directory) empties the cache.
+        #: reached through cacheable directories only, and how many names that took. A
+        #: step is remembered only when the name was found as a directory whose entries
+        #: change through this VFS alone (memfs), never a host's, so the step is either
+        #: that directory or the root of what is mounted on it; every change that could
+        #: move or remove one (mount, rename, rmdir, unlink in such a directory) empties
+        #: the cache.
         self._walks: dict[tuple[PathNode, bytes], tuple[PathNode, int]] = {}
         #: ids of the mounts something is mounted inside: a walk through any other
         #: mount has nothing to cross, which spares a key lookup per component
@@ -196,13 +198,13 @@ class Vfs:
                 continue
             if len(part) > NAME_MAX:
                 raise LinuxError(Errno.ENAMETOOLONG)
-            child = PathNode(node.mount, inode.lookup(part), part, node)
+            found = inode.lookup(part)
+            child = PathNode(node.mount, found, part, node)
             if id(node.mount) in mounted_in:
-                child = self._cross(child)
-            child_inode = child.inode
-            if child_inode.is_symlink():
+                child = self._cross(child)  # (a mount root: kept as one object too)
+            if child.inode.is_symlink():
                 child = self._follow(ctx, cred, node, child, links)
-            elif deepest == index and (child_inode.walk_cacheable or child_inode is child.mount.root):
+            elif deepest == index and found.walk_cacheable:
                 deepest = index + 1
             if not child.inode.is_dir():
                 raise LinuxError(Errno.ENOTDIR)

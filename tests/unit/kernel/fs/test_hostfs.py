@@ -467,3 +467,17 @@ def test_a_listing_gives_the_numbers_and_types_the_host_listing_gives(sandbox, s
     for name, entry in entries.items():  # and agree with what stat says
         assert entry.ino == sandbox.stat(b"/mnt/" + name, follow=False).ino == expected[name][2]
     assert fs.dev == sandbox.stat(b"/mnt/hello.txt").dev
+
+
+def test_a_mount_on_a_host_directory_follows_the_host_directory_not_its_old_name(sandbox, share):
+    from slimbox.kernel.fs.memfs import MemFs
+
+    mount_host(sandbox, share)
+    memory = MemFs(sandbox.new_dev(), sandbox.clock)
+    sandbox.mount(memory, memory.root, b"/mnt/sub")
+    sandbox.write(b"/mnt/sub/in-memory", b"m")
+    assert sandbox.read(b"/mnt/sub/in-memory") == b"m"
+    os.rename(share / "sub", share / "sub.old")
+    (share / "sub").mkdir()  # a different directory under the mounted-on name
+    assert sandbox.errno(sandbox.stat, b"/mnt/sub/in-memory") == Errno.ENOENT
+    assert sandbox.read(b"/mnt/sub.old/in-memory") == b"m"  # the mount went with its directory
