@@ -180,7 +180,7 @@ print('connect_ex', errno.errorcode.get(s.connect_ex(('127.0.0.2', port)), 0))
 select.select([], [s], [], 30)
 print('SO_ERROR', s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
 s.setblocking(True)
-print('peer', s.getpeername())
+print('peer', s.getpeername(), 'from', s.getsockname()[0])
 s.sendall(b'second\\n')
 s.shutdown(socket.SHUT_WR)
 print('second', s.recv(100, socket.MSG_WAITALL))
@@ -202,7 +202,7 @@ def test_net_host_relays_an_allowed_connection_both_ways():
     assert not server.errors, server.errors
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().splitlines() == [
-        "blocking 512000 True", "connect_ex EINPROGRESS", "SO_ERROR 0", f"peer ('127.0.0.2', {server.port})",
+        "blocking 512000 True", "connect_ex EINPROGRESS", "SO_ERROR 0", f"peer ('127.0.0.2', {server.port}) from 127.0.0.1",
         "second b'SECOND\\n'", "eof b''", "closed ENOTCONN"]
     assert server.received == [b"x" * 300000 + b"\n", b"second\n"]
 

@@ -280,6 +280,10 @@ class InetSocket(UnixSocket):
             raise LinuxError(error)
         if brokered:
             self.autobind(task)
+            assert self.address is not None
+            if is_wildcard(self.address[0]):
+                # the sandbox has loopback addresses only: its side of the connection is one
+                self._rebind_local(self._local_for(ip))
             network.connect(task, self, ip, port)
             if self.nonblocking:
                 self.connect_in_progress = True
