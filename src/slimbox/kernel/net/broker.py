@@ -55,6 +55,9 @@ _ACCEPTS_PER_EVENT = 16
 #: refusals logged per run (a guest looping on connect must not flood the log)
 _LOGGED_REFUSALS = 50
 _NOBODY = (0, 65534, 65534)
+#: host errors a guest sees as they are when its connection breaks
+_PASSED_ON = frozenset((Errno.ECONNRESET, Errno.ETIMEDOUT, Errno.EHOSTUNREACH, Errno.ENETUNREACH,
+                        Errno.ECONNREFUSED, Errno.ECONNABORTED))
 
 
 def text_of(ip: bytes, port: int) -> str:
@@ -140,7 +143,14 @@ class HostPeer(InetSocket):
         self.pump()
 
     def pump(self) -> None:
-        """Move what can move now, both ways, and watch the host for what can move next."""
+        """Move what can move now, both ways, and watch the host for what can move next.
+        A host failure ends this connection only (it often runs inside a guest's syscall)."""
+        try:
+            self._pump()
+        except OSError as exc:
+            self._host_failed(exc.errno or Errno.EIO)
+
+    def _pump(self) -> None:
         connection = self.connection
         if connection is None:
             return
@@ -238,7 +248,8 @@ class HostPeer(InetSocket):
         self.outbox.clear()
         guest = self.peer
         if guest is not None and not guest._released:
-            guest.pending_error = Errno.ECONNRESET if error in (Errno.EPIPE, Errno.ECONNRESET) else error
+            # errors a TCP peer can cause pass on; anything else of the host's is a reset
+            guest.pending_error = error if error in _PASSED_ON else Errno.ECONNRESET
             guest.shutdown_state = SHUTDOWN_MASK
             guest.state_queue.notify_all()
             guest.data_queue.notify_all()

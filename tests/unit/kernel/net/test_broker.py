@@ -176,6 +176,19 @@ def test_a_host_reset_is_econnreset_for_the_guest(w):
     assert connection.closed
 
 
+def test_an_unexpected_host_failure_inside_a_guest_syscall_resets_that_connection_only(w, monkeypatch):
+    fd, connection = w.connected()
+
+    def broken_watch(*args):
+        raise OSError(Errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(w.net, "watch", broken_watch)
+    assert w.write(fd, b"x") == 1  # the bytes were taken before the host failed
+    assert w.read(fd, 10) == -Errno.ECONNRESET
+    assert connection.closed
+    assert w.g.process.alive
+
+
 def test_what_the_guest_sent_before_closing_still_reaches_the_host(w):
     fd, connection = w.connected()
     connection.capacity = 3
