@@ -479,9 +479,13 @@ class NetworkService:
         except OSError as exc:
             raise LinuxError(exc.errno or Errno.ENETUNREACH) from None
         peer = HostPeer(self, sock.family, (ip, port), connection, connecting=True)
+        try:
+            self.network.watch(connection, peer, False, True)
+        except OSError as exc:
+            connection.close()
+            raise LinuxError(exc.errno or Errno.ENETUNREACH) from None
         sock.peer, peer.peer = peer, sock
         self.peers.add(peer)
-        self.network.watch(connection, peer, False, True)
 
 
 def network_of(kernel) -> NetworkService | None:

@@ -197,7 +197,6 @@ class PosixHostNetwork:
         if handle.interest == wanted:
             return
         registered = handle.interest != (False, False)
-        handle.interest = wanted
         mask = (select.EPOLLIN | select.EPOLLRDHUP if readable else 0) | (select.EPOLLOUT if writable else 0)
         if not mask:
             # epoll reports errors and hang-ups even with no events asked: leave it out
@@ -206,6 +205,7 @@ class PosixHostNetwork:
             self._epoll.modify(fd, mask)
         else:
             self._epoll.register(fd, mask)
+        handle.interest = wanted
 
     # --- sockets -------------------------------------------------------------------------
 
