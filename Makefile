@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Servers the guest tests run natively and in the sandbox (tests/guest/test_nginx.py,
 # test_redis.py) and their clients.
 SERVER_PACKAGES := nginx-light redis-server redis-tools wrk curl
-APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace $(SERVER_PACKAGES)
+APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace libpython3.11-testsuite $(SERVER_PACKAGES)
 
 .PHONY: run test deps venv docs check-docs clean busybox-testsuite bench bench-servers fuzz
 
@@ -62,6 +62,18 @@ busybox-testsuite: deps venv
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BUSYBOX_TEST_PACKAGES)"
 	tests/conformance/busybox/fetch.sh
 	$(BIN)/python tests/conformance/busybox/run.py
+
+# A subset of CPython's regression tests (Debian's libpython3.11-testsuite under
+# /usr/bin/python3.11, regrtest with worker processes) natively and in the sandbox,
+# compared per module; known differences in tests/conformance/cpython/expected.txt
+# (see docs/cpython-tests.md). CPYTHON_TEST_ARGS passes options, e.g. '-j 1 test_fcntl'.
+CPYTHON_TEST_PACKAGES := python3.11 libpython3.11-testsuite
+CPYTHON_TEST_ARGS ?=
+
+.PHONY: cpython-tests
+cpython-tests: deps venv
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(CPYTHON_TEST_PACKAGES)"
+	$(BIN)/python tests/conformance/cpython/run.py $(CPYTHON_TEST_ARGS)
 
 # The benchmark suite (bench/run.py): every workload natively, in slimbox and, when
 # installed, under gVisor runsc (ptrace) and proot, pinned to one CPU; prints a table of
