@@ -1,12 +1,13 @@
 """Debian's nginx (master and two forked workers, epoll, sendfile) serving a static
 directory from the sandbox, published on a host port with `slimbox run -p`, and the
-same nginx natively: the same curl requests from the host must get the same answers,
-the served bytes must equal the originals, a short wrk run from the host must see no
+same nginx natively: the same curl requests from the host must get the same answers (over HTTP/1.1, and over
+TLS and HTTP/2 with files read by a thread pool), the served bytes must equal the originals, a short wrk run from the host must see no
 error, and the master must stop cleanly on SIGQUIT and on SIGTERM. One test runs wrk
 inside the sandbox too, so the client's syscalls are the sandbox's as well."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import pathlib
 import re
@@ -42,8 +43,10 @@ http {{
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_timeout 30;
+    {extra}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_options};
+        {server_extra}
         root www;
         location /gone {{ return 410; }}
     }}
@@ -90,8 +93,27 @@ def _need_programs() -> None:
             pytest.skip(f"{program} is missing: `make deps` installs nginx-light, curl and wrk")
 
 
-def _site(root: pathlib.Path) -> dict[str, bytes]:
-    """Lay out the prefix: config, scripts, logs/, temp/, out/ and the files to serve."""
+def _self_signed(root: pathlib.Path) -> None:
+    """cert.pem and key.pem for localhost, valid for a day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+
+
+def _site(root: pathlib.Path, *, tls: bool = False) -> dict[str, bytes]:
+    """Lay out the prefix: config, scripts, logs/, temp/, out/ and the files to serve;
+    with `tls`, HTTPS and HTTP/2 on the port and files read by a thread pool."""
     root.mkdir()
     files = {
         "index.html": b"<html><body>hello from nginx</body></html>\n",
@@ -105,7 +127,12 @@ def _site(root: pathlib.Path) -> dict[str, bytes]:
         (root / directory).mkdir()
     # as root, workers would switch to nobody, who cannot enter the test's private directory
     user = "user root root;" if os.geteuid() == 0 else ""
-    (root / "nginx.conf.in").write_text(CONFIG.format(user=user, port="@PORT@"))
+    options = {"extra": "", "listen_options": "", "server_extra": ""}
+    if tls:
+        _self_signed(root)
+        options = {"extra": "aio threads;", "listen_options": " ssl http2",
+                   "server_extra": "ssl_certificate cert.pem; ssl_certificate_key key.pem;"}
+    (root / "nginx.conf.in").write_text(CONFIG.format(user=user, port="@PORT@", **options))
     (root / "serve.sh").write_text(SERVE)
     (root / "serve_and_load.sh").write_text(SERVE_AND_LOAD)
     return files
@@ -219,3 +246,29 @@ def test_wrk_inside_the_sandbox_sees_no_errors(tmp_path):
     assert outcome.stdout.decode() == "wrk exit 0\nnginx exit 0\n", outcome.stderr.decode(errors="replace")
     assert _wrk_requests((root / "wrk.txt").read_text()) > 0
     assert _problems((root / "logs" / "error.log").read_text()) == []
+
+
+def test_nginx_over_tls_and_http2_with_a_thread_pool_matches_native(tmp_path):
+    _need_programs()
+    answers = {}
+    for where in ("native", "sandboxed"):
+        root = tmp_path / where
+        files = _site(root, tls=True)
+        served = serving.start(where, root, "serve.sh", "QUIT")
+        url = f"https://127.0.0.1:{served.port}"
+        serving.wait_until(lambda: serving.run_client(["curl", "-sk", "-o", "/dev/null", "--max-time", "2",
+                                                       f"{url}/"]).returncode == 0, served)
+        lines = []
+        for path in ("index.html", "blob.bin", "missing.html"):
+            fetched = serving.run_client(["curl", "-sk", "--max-time", "20", "-o", str(root / "out" / path),
+                                          "-w", f"{path} %{{http_version}} %{{http_code}} %{{size_download}}",
+                                          f"{url}/{path}"])
+            lines.append(fetched.stdout.decode())
+        status, out, err = served.stop()
+        assert (status, out) == (0, "nginx exit 0\n"), err
+        for name in ("index.html", "blob.bin"):
+            assert (root / "out" / name).read_bytes() == files[name]
+        assert _problems((root / "logs" / "error.log").read_text()) == []
+        answers[where] = "\n".join(lines)
+    assert answers["sandboxed"] == answers["native"]
+    assert "blob.bin 2 200 300000" in answers["sandboxed"]
