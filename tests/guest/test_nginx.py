@@ -1,9 +1,10 @@
 """Debian's nginx (master and two forked workers, epoll, sendfile) serving a static
 directory from the sandbox, published on a host port with `slimbox run -p`, and the
-same nginx natively: the same curl requests from the host must get the same answers (over HTTP/1.1, and over
-TLS and HTTP/2 with files read by a thread pool), the served bytes must equal the originals, a short wrk run from the host must see no
-error, and the master must stop cleanly on SIGQUIT and on SIGTERM. One test runs wrk
-inside the sandbox too, so the client's syscalls are the sandbox's as well."""
+same nginx natively: the same curl requests from the host must get the same answers
+(over HTTP/1.1, and over TLS and HTTP/2 with files read by a thread pool), the served
+bytes must equal the originals, a short wrk run from the host must see no error, and
+the master must stop cleanly on SIGQUIT and on SIGTERM. One test runs wrk inside the
+sandbox too, so the client's syscalls are the sandbox's as well."""
 
 from __future__ import annotations
 
