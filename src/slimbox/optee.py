@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
-from typing import Iterable
+from typing import Iterable, TextIO
 
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import LinuxError
@@ -65,7 +65,8 @@ class TeeContext:
 
     def __init__(self, tas: Iterable[str | os.PathLike], *, storage_dir: str | os.PathLike | None = None,
                  secret_file: str | os.PathLike | None = None, log: logging.Logger | None = None,
-                 request_timeout: float | None = 60.0, ldelf: str | os.PathLike | None = None) -> None:
+                 request_timeout: float | None = 60.0, ldelf: str | os.PathLike | None = None,
+                 strace: TextIO | None = None) -> None:
         from slimbox.platforms.linux.platform import LinuxPlatform
         from slimbox.sandbox import Sandbox
         from slimbox.shims.optee.storage import SecureStorage
@@ -101,7 +102,7 @@ class TeeContext:
 
         try:
             self.core = TeeCore(kernel, secure.for_ta, request_timeout,
-                                node_of(loader) if loader is not None else None)
+                                node_of(loader) if loader is not None else None, strace)
             for path in paths:
                 self.core.install(node_of(path))
         except BaseException:
@@ -235,6 +236,8 @@ def _parser():
                                                          "user's state directory)")
     parser.add_argument("--secret", metavar="FILE", help="the host-held secret storage keys derive from "
                                                          "(default: in the user's state directory, made if absent)")
+    parser.add_argument("--strace", nargs="?", const="-", metavar="FILE",
+                        help="print every utee/ldelf call with its arguments and result (to stderr, or FILE)")
     parser.add_argument("--debug", action="store_true", help="log what the TEE does")
     return parser
 
@@ -268,14 +271,20 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"slimbox: cannot read {args.commands}: {exc}", file=sys.stderr)
         return 2
+    strace = None
     try:
+        if args.strace:
+            strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
         with TeeContext([args.ta, *args.others], storage_dir=args.storage, secret_file=args.secret, log=log,
-                        ldelf=args.ldelf) as tee:
+                        ldelf=args.ldelf, strace=strace) as tee:
             records = run_steps(tee, tee.uuids[0], steps)
     except (StepError, TeeClientError, ValueError, OSError, PlatformUnavailable) as exc:
         if isinstance(exc, StepError) and exc.records:
             print(json.dumps(exc.records, indent=2))  # what the steps before it gave
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if strace is not None and strace is not sys.stderr:
+            strace.close()
     print(json.dumps(records, indent=2))
     return 0 if all(r["code"] == 0 for r in records) else 1

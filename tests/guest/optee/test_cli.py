@@ -153,3 +153,15 @@ def test_cancellation_from_a_command_file(tas, state, tmp_path):
     step["cancel_after_ms"] = 50
     records = _run_file(tas, state, tmp_path, "hello", [OPEN, step, CLOSE])
     assert records[1]["params"] == [{"type": "value_output", "value_a": abi.TEE_ERROR_CANCEL, "value_b": 1}]
+
+
+def test_strace_prints_every_call(tas, state, tmp_path):
+    commands = tmp_path / "traced.json"
+    commands.write_text(json.dumps([OPEN, _invoke(0, {"type": "value_inout", "value_a": 1}), CLOSE]))
+    done = run_cli("run", str(tas["hello"]), str(commands), "--strace", "--storage", str(state["storage_dir"]),
+                   "--secret", str(state["secret_file"]))
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("[8aaaf200]")]
+    assert lines[0].startswith("[8aaaf200] utee_log(") and lines[0].endswith(") = TEE_SUCCESS")
+    assert "[8aaaf200] utee_return(0x0) = ?" in lines
+    assert len([line for line in lines if "utee_return" in line]) == 3  # open, invoke, close

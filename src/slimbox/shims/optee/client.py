@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.fd import FdTable
@@ -122,8 +122,10 @@ class TeeCore:
     be attached while requests run)."""
 
     def __init__(self, kernel: Kernel, storage_for: Callable[[bytes], TaStorage | None],
-                 request_timeout_s: float | None = None, ldelf: PathNode | None = None) -> None:
+                 request_timeout_s: float | None = None, ldelf: PathNode | None = None,
+                 strace: TextIO | None = None) -> None:
         self.kernel = kernel
+        self._strace = strace
         #: a loader binary that loads each TA in its own process, or None: the kernel loads TAs
         self.ldelf = ldelf
         self._storage_for = storage_for
@@ -215,7 +217,7 @@ class TeeCore:
     def _start(self, image: TaImage) -> TaInstance:
         kernel = self.kernel
         root = kernel.vfs.root
-        personality = OpteePersonality()
+        personality = OpteePersonality(self._strace)
         task = kernel.new_process(personality, Credentials.of(0, 0), FsContext(root, root), FdTable())
         task.process.comm = b"ta-" + abi.format_uuid(image.header.uuid)[:8].encode()
         program = self.ldelf if self.ldelf is not None else image.node

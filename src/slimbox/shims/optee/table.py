@@ -161,6 +161,7 @@ _USAGE = """\
 ## Running TAs
 
     slimbox optee run TA.elf [--ldelf LDELF] [--with OTHER.elf] COMMANDS.json [--storage DIR] [--secret FILE]
+                      [--strace[=FILE]]
 
 COMMANDS.json is a list of steps; each output parameter comes back as JSON:
 
