@@ -191,3 +191,17 @@ def check_access_rights(inst: TaInstance, flags: int, buf: int, length: int) -> 
     except LinuxError:
         raise TeeError(abi.TEE_ERROR_ACCESS_DENIED) from None
     return abi.TEE_SUCCESS
+
+
+TA_FLAG_CACHE_MAINTENANCE = 1 << 7
+CACHE_OPERATIONS = (0, 1, 2)  # clean, flush, invalidate
+
+
+def cache_operation(inst: TaInstance, va: int, length: int, operation: int) -> int:
+    """TEE_CacheClean/Flush/Invalidate: x86-64 caches are coherent, so once the TA may
+    ask (TA_FLAG_CACHE_MAINTENANCE) and the range is its own, there is nothing to do."""
+    if not inst.header.flags & TA_FLAG_CACHE_MAINTENANCE:
+        raise TeeError(abi.TEE_ERROR_NOT_SUPPORTED, "the TA's header does not ask for cache maintenance")
+    if operation not in CACHE_OPERATIONS:
+        raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, f"cache operation {operation}")
+    return check_access_rights(inst, abi.TEE_MEMORY_ACCESS_WRITE, va, length)

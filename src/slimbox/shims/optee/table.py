@@ -118,7 +118,7 @@ _UTEE_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], 
     (67, "se_channel_get_select_resp", 3, None, NONE, _SE),
     (68, "se_channel_transmit", 5, None, NONE, _SE),
     (69, "se_channel_close", 1, None, NONE, _SE),
-    (70, "cache_operation", 3, None, NONE, "there are no caches to maintain for a TA on this TEE"),
+    (70, "cache_operation", 3, C.cache_operation, FULL, "x86-64 caches are coherent: checks the flag and range only"),
 )
 
 _LDELF_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], ...] = (

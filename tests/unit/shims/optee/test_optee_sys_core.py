@@ -68,3 +68,16 @@ def test_time_and_access_rights():
     with pytest.raises(TeeError) as denied:
         C.check_access_rights(inst, abi.TEE_MEMORY_ACCESS_WRITE, 0x1000, 16)
     assert denied.value.code == abi.TEE_ERROR_ACCESS_DENIED
+
+
+def test_cache_operations_need_the_flag_and_the_ta_s_own_memory():
+    inst = FakeInstance()
+    with pytest.raises(TeeError) as not_asked:
+        C.cache_operation(inst, BASE, 64, 0)
+    assert not_asked.value.code == abi.TEE_ERROR_NOT_SUPPORTED
+    inst.header = inst.header.__class__(inst.header.uuid, inst.header.stack_size, C.TA_FLAG_CACHE_MAINTENANCE)
+    assert C.cache_operation(inst, BASE, 64, 1) == abi.TEE_SUCCESS
+    for va, operation, code in ((BASE, 3, abi.TEE_ERROR_BAD_PARAMETERS), (0x1000, 0, abi.TEE_ERROR_ACCESS_DENIED)):
+        with pytest.raises(TeeError) as refused:
+            C.cache_operation(inst, va, 64, operation)
+        assert refused.value.code == code
