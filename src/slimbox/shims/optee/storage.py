@@ -24,6 +24,8 @@ _NONCE = 12
 _HEADER = struct.Struct("<4sIII")  # magic, object type, id length, attribute blob length
 _MAGIC = b"SBO1"
 _SUFFIX = ".obj"
+#: the TA's persistent-time offset (not an object: enumeration never lists it)
+_TIME_FILE = "persistent-time"
 #: the largest object (data and attributes) a TA may keep
 MAX_OBJECT = 4 << 20
 
@@ -131,6 +133,31 @@ class TaStorage:
             except (TeeError, FileNotFoundError):
                 continue
         return found
+
+    def load_time_offset(self) -> int | None:
+        """The TA's persistent-time offset from the host's clock, in milliseconds, if it
+        set one (kept apart from its objects, encrypted like them)."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            blob = self._files.read_file(self._path(_TIME_FILE))
+            plain = AESGCM(self._data_key).decrypt(blob[:_NONCE], blob[_NONCE:], _TIME_FILE.encode())
+        except FileNotFoundError:
+            return None
+        except (InvalidTag, ValueError):
+            raise TeeError(TEE_ERROR_CORRUPT_OBJECT, "the persistent time failed authentication") from None
+        return int.from_bytes(plain, "little", signed=True)
+
+    def save_time_offset(self, offset_ms: int) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._ensure_directory()
+        nonce = os.urandom(_NONCE)
+        plain = offset_ms.to_bytes(16, "little", signed=True)
+        self._files.write_file(self._path(_TIME_FILE + ".new"),
+                               nonce + AESGCM(self._data_key).encrypt(nonce, plain, _TIME_FILE.encode()), 0o600)
+        self._files.rename(self._path(_TIME_FILE + ".new"), self._path(_TIME_FILE))
 
     def _decrypt(self, name: str, blob: bytes) -> StoredObject:
         from cryptography.exceptions import InvalidTag

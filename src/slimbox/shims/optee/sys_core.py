@@ -138,12 +138,31 @@ def get_property_name_to_index(inst: TaInstance, prop_set: int, name: int, name_
 def get_time(inst: TaInstance, category: int, out: int) -> int:
     kernel = inst.kernel
     if category == abi.TIME_SYSTEM:
-        ns = kernel.monotonic_ns() - kernel.boot_ns
-    elif category in (abi.TIME_TA_PERSISTENT, abi.TIME_REE):
-        ns = kernel.realtime_ns()
+        ms = (kernel.monotonic_ns() - kernel.boot_ns) // 1_000_000
+    elif category == abi.TIME_REE:
+        ms = kernel.realtime_ns() // 1_000_000
+    elif category == abi.TIME_TA_PERSISTENT:
+        offset = inst.storage.load_time_offset() if inst.storage is not None else None
+        if offset is None:
+            raise TeeError(abi.TEE_ERROR_TIME_NOT_SET)
+        ms = kernel.realtime_ns() // 1_000_000 + offset
+        if not 0 <= ms // 1000 <= 0xFFFFFFFF:
+            raise TeeError(abi.TEE_ERROR_OVERFLOW)
     else:
         raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, f"time category {category}")
-    inst.memory.write(out, abi.TEE_TIME.pack((ns // 1_000_000_000) & 0xFFFFFFFF, (ns // 1_000_000) % 1000))
+    inst.memory.write(out, abi.TEE_TIME.pack((ms // 1000) & 0xFFFFFFFF, ms % 1000))
+    return abi.TEE_SUCCESS
+
+
+def set_ta_time(inst: TaInstance, time_address: int) -> int:
+    """TEE_SetTAPersistentTime: kept as an offset from the host's clock in the TA's
+    trusted storage, so it survives the TA and the TEE, and runs on with the host."""
+    seconds, millis = abi.TEE_TIME.unpack(inst.memory.read(time_address, abi.TEE_TIME.size))
+    if millis > 999:
+        raise TeeError(abi.TEE_ERROR_BAD_PARAMETERS, f"{millis} milliseconds")
+    if inst.storage is None:
+        raise TeeError(abi.TEE_ERROR_NOT_SUPPORTED, "no trusted storage to keep the time in")
+    inst.storage.save_time_offset(seconds * 1000 + millis - inst.kernel.realtime_ns() // 1_000_000)
     return abi.TEE_SUCCESS
 
 

@@ -55,9 +55,10 @@ _UTEE_ROWS: tuple[tuple[int, str, int, Callable[..., object] | None, str, str], 
     (11, "mask_cancellation", 1, C.mask_cancellation, FULL, ""),
     (12, "wait", 1, C.wait, FULL, "parks the TA's thread in the kernel; an unmasked cancellation ends it "
                                   "with TEE_ERROR_CANCEL"),
-    (13, "get_time", 2, C.get_time, PARTIAL, "system time counts from the sandbox's start; TA persistent "
-                                             "time is the host's real time"),
-    (14, "set_ta_time", 1, None, NONE, "TA persistent time follows the host clock and cannot be set"),
+    (13, "get_time", 2, C.get_time, PARTIAL, "system time counts from the TEE's start; TA persistent time is "
+                                             "TEE_ERROR_TIME_NOT_SET until set, then runs with the host's clock"),
+    (14, "set_ta_time", 1, C.set_ta_time, FULL, "kept per TA in trusted storage (an encrypted offset from the "
+                                                "host's clock)"),
     (15, "cryp_state_alloc", 5, K.state_alloc, FULL, "digests, MACs, AES ciphers and AE, RSA, ECDSA, ECDH"),
     (16, "cryp_state_copy", 2, K.state_copy, PARTIAL, "a running cipher or AE operation cannot be copied"),
     (17, "cryp_state_free", 1, K.state_free, FULL, ""),

@@ -60,6 +60,9 @@ def test_time_and_access_rights():
     out = inst.put(b"", 8)
     C.get_time(inst, abi.TIME_SYSTEM, out)
     assert abi.TEE_TIME.unpack(inst.memory.read(out, 8)) == (5, 0)
+    with pytest.raises(TeeError) as no_storage:
+        C.get_time(inst, abi.TIME_TA_PERSISTENT, out)
+    assert no_storage.value.code == abi.TEE_ERROR_TIME_NOT_SET
     C.get_time(inst, abi.TIME_REE, out)
     assert abi.TEE_TIME.unpack(inst.memory.read(out, 8))[0] == 1_700_000_000
     with pytest.raises(TeeError):
@@ -81,3 +84,23 @@ def test_cache_operations_need_the_flag_and_the_ta_s_own_memory():
         with pytest.raises(TeeError) as refused:
             C.cache_operation(inst, va, 64, operation)
         assert refused.value.code == code
+
+
+def test_ta_persistent_time_is_not_set_until_set_and_then_kept(tmp_path):
+    from slimbox.shims.optee.storage import SecureStorage
+    from tests.unit.shims.optee.test_optee_storage import MemoryFiles
+
+    files = MemoryFiles()
+    inst = FakeInstance(SecureStorage(files, "/store", b"s" * 32).for_ta(bytes(16)))
+    out = inst.put(b"", 8)
+    with pytest.raises(TeeError) as unset:
+        C.get_time(inst, abi.TIME_TA_PERSISTENT, out)
+    assert unset.value.code == abi.TEE_ERROR_TIME_NOT_SET
+    C.set_ta_time(inst, inst.put(abi.TEE_TIME.pack(1000, 250)))
+    again = FakeInstance(SecureStorage(files, "/store", b"s" * 32).for_ta(bytes(16)))  # another instance
+    C.get_time(again, abi.TIME_TA_PERSISTENT, out)
+    assert abi.TEE_TIME.unpack(again.memory.read(out, 8)) == (1000, 250)  # the fake clock stands still
+    assert all(b"1000" not in blob for blob in files.files.values())
+    with pytest.raises(TeeError) as bad:
+        C.set_ta_time(inst, inst.put(abi.TEE_TIME.pack(1, 1000)))
+    assert bad.value.code == abi.TEE_ERROR_BAD_PARAMETERS
