@@ -159,7 +159,7 @@ def _host_system_dirs(b: _Builder, vfs: Vfs, policy: Policy) -> None:
             elif kind == S_IFDIR:
                 hidden = policy.hidden_in_etc if name == b"etc" else ()
                 lower = b.hostfs(path, False, hidden)
-                overlay = OverlayFs(b.dev(), b.clock, lower.root)
+                overlay = OverlayFs(b.dev(), b.clock, lower.root, b.kernel.storage)
                 root.mkdir(name, st.mode & 0o7777, _ROOT)
                 at = vfs.resolve(FsContext(vfs.root, vfs.root), _ROOT, vfs.root, name)
                 vfs.mount(overlay, overlay.root, at, source="overlay", options="rw")

@@ -52,6 +52,15 @@ def test_tmpfs_size_fails_writes_with_enospc_and_unlink_frees_it(probes):
     assert second == "after unlink: room again"
 
 
+def test_tmpfs_size_also_bounds_the_writable_layer_over_host_system_directories(probes):
+    result = slimbox_cli("run", "-v", f"{probes}:{GUEST_DIR}:ro", "-w", "/usr", "--tmpfs-size", "1M", "--",
+                         f"{GUEST_DIR}/exhaust", "disk")
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.decode().splitlines()
+    assert first.startswith("disk: ENOSPC after ") and 900 <= int(first.split()[-2]) <= 1024
+    assert second == "after unlink: room again"
+
+
 def test_file_size_limit_gives_efbig_then_sigxfsz(probes):
     result = exhaust(probes, "fsize", "--max-file-size", "10K")
     assert result.stdout == b"fsize: EFBIG at 10240 bytes\n"
