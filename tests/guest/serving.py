@@ -58,12 +58,11 @@ class Served:
 
 def start(where: str, root: pathlib.Path, script: str, *args: str) -> Served:
     """Run `root/script` natively or in a sandbox (where: "native" or "sandboxed")."""
+    port = free_port()
     if where == "native":
-        port = free_port()
         argv = ["sh", str(root / script), str(root), str(port), *args]
         env = ENV
     else:
-        port = free_port()
         argv = [sys.executable, "-m", "slimbox", "run", "-q", "--timeout", "120",
                 "-p", f"127.0.0.1:{port}:{GUEST_PORT}", "-v", f"{root}:{GUEST_ROOT}", "--",
                 "sh", f"{GUEST_ROOT}/{script}", GUEST_ROOT, str(GUEST_PORT), *args]
