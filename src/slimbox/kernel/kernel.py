@@ -174,13 +174,16 @@ class Kernel:
 
     def _park(self, task: Task, block: Block) -> None:
         task.parked = True
-        wake = task.restart.setdefault("_wake", lambda: self.wake(task))
-        task.parked_on = block.queues
-        for queue in block.queues:
+        restart = task.restart
+        wake = restart.get("_wake")
+        if wake is None:
+            wake = restart["_wake"] = lambda: self.wake(task)
+        task.parked_on = queues = block.queues
+        for queue in queues:
             queue.add(wake)
         if block.deadline_ns is not None:
             task.parked_timer = self.add_timer(block.deadline_ns, wake)
-        if sigdeliver.has_deliverable(task):
+        if (task.pending.items or task.process.pending.items) and sigdeliver.has_deliverable(task):
             sigdeliver.interrupt(self, task)  # a signal arrived before the task could park
 
     def _unpark(self, task: Task) -> bool:
