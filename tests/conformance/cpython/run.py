@@ -124,7 +124,7 @@ def module_statuses(log_text: str, modules: list[str]) -> dict[str, dict]:
     for line in log_text.splitlines():
         m = PROGRESS_RE.search(line)
         if m and m.group(1) in modules:
-            details[m.group(1)] = m.group(2).strip()
+            details[m.group(1)] = m.group(2).partition(" -- running:")[0].strip()
     listed: dict[str, str] = {}
     _, marker, summary = log_text.rpartition("== Tests result:")
     section = None
