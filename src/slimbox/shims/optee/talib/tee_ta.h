@@ -133,7 +133,7 @@ TEE_Result utee_storage_obj_seek(unsigned long obj, int32_t offset, unsigned lon
 /* any utee number, for calls that have no wrapper (tests of unknown numbers) */
 long utee_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6, long a7, long a8);
 
-/* freestanding helpers the compiler may call */
+/* freestanding functions the compiler may call */
 void *memcpy(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
