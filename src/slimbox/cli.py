@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     host = sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
     host.add_argument("--markdown", action="store_true", help="as the page docs/host-syscalls.md")
     optee = sub.add_parser("optee", add_help=False, help="run OP-TEE Trusted Applications (slimbox optee run --help)")
+    optee.add_argument("-h", "--help", dest="optee_help", action="store_true", help="show the optee options")
     optee.add_argument("optee_args", nargs=argparse.REMAINDER, metavar="run TA.elf [--ldelf LDELF] COMMANDS.json")
     return parser
 
@@ -288,7 +289,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "optee":
         from slimbox.optee import main as optee_main
 
-        return optee_main(args.optee_args)
+        return optee_main(["--help"] if args.optee_help else args.optee_args)
     if args.command == "host-syscalls":
         from slimbox.platforms.linux.lockdown import host_syscalls, markdown, network_syscalls
 

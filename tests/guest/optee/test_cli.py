@@ -165,3 +165,9 @@ def test_strace_prints_every_call(tas, state, tmp_path):
     assert lines[0].startswith("[8aaaf200] utee_log(") and lines[0].endswith(") = TEE_SUCCESS")
     assert "[8aaaf200] utee_return(0x0) = ?" in lines
     assert len([line for line in lines if "utee_return" in line]) == 3  # open, invoke, close
+
+
+def test_help():
+    for args in (["--help"], ["run", "--help"]):
+        done = run_cli(*args)
+        assert done.returncode == 0 and "COMMANDS.json" in done.stdout
