@@ -40,8 +40,9 @@ def _packed(text: str) -> bytes:
     return address.packed
 
 
-class HostConnection:
-    """One host TCP connection (connecting, connected, or accepted from a listener)."""
+class _HostSocket:
+    """What every host socket the supervisor keeps shares: its descriptor, the network that
+    watches it, and the events that network watches it for."""
 
     __slots__ = ("_sock", "_network", "interest")
 
@@ -53,6 +54,16 @@ class HostConnection:
 
     def fileno(self) -> int:
         return self._sock.fileno()
+
+    def close(self) -> None:
+        self._network._forget(self)
+        self._sock.close()
+
+
+class HostConnection(_HostSocket):
+    """One host TCP connection (connecting, connected, or accepted from a listener)."""
+
+    __slots__ = ()
 
     def connect_result(self) -> int:
         """The errno a finished connect ended with (0: connected)."""
@@ -78,24 +89,11 @@ class HostConnection:
         except OSError:
             pass  # already reset or not connected: nothing left to tell the peer
 
-    def close(self) -> None:
-        self._network._forget(self)
-        self._sock.close()
-
-
-class HostDatagramSocket:
+class HostDatagramSocket(_HostSocket):
     """One host UDP socket, unconnected: the kernel names the destination of every
     datagram (an allowed address) and checks the source of every one that comes back."""
 
-    __slots__ = ("_sock", "_network", "interest")
-
-    def __init__(self, sock: socket.socket, network: PosixHostNetwork) -> None:
-        self._sock = sock
-        self._network = network
-        self.interest = (False, False)
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
+    __slots__ = ()
 
     def send_to(self, data: bytes, ip: bytes, port: int) -> int:
         """Bytes sent; 0 when the host's buffer is full (the datagram is lost, as UDP may)."""
@@ -115,25 +113,16 @@ class HostDatagramSocket:
             return None
         return data, (_packed(source[0]), source[1])
 
-    def close(self) -> None:
-        self._network._forget(self)
-        self._sock.close()
 
-
-class HostListener:
+class HostListener(_HostSocket):
     """A listening host socket that publishes a sandbox port."""
 
-    __slots__ = ("_sock", "_network", "interest", "address")
+    __slots__ = ("address",)
 
     def __init__(self, sock: socket.socket, network: PosixHostNetwork) -> None:
-        self._sock = sock
-        self._network = network
-        self.interest = (False, False)
+        super().__init__(sock, network)
         #: (16-byte ip, port) the listener is bound to (the real port when 0 was asked)
         self.address = (_packed(sock.getsockname()[0]), sock.getsockname()[1])
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
 
     def accept(self) -> tuple[HostConnection, tuple[bytes, int]] | None:
         """The next connection and the client's address, or None if none is waiting.
@@ -156,10 +145,6 @@ class HostListener:
         connection = HostConnection(sock, self._network)
         self._network._open.add(connection)
         return connection, (_packed(peer[0]), peer[1])
-
-    def close(self) -> None:
-        self._network._forget(self)
-        self._sock.close()
 
 
 class PosixHostNetwork:
