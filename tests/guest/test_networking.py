@@ -13,6 +13,7 @@ import pytest
 
 import slimbox
 from slimbox.kernel.policy import PolicyError
+from tests.recording_log import RecordingLog
 
 pytestmark = pytest.mark.guest
 
@@ -20,18 +21,6 @@ PYTHON = "/usr/bin/python3"
 #: a host address that is local on Linux (127.0.0.0/8 is all loopback) but is not the
 #: sandbox's own 127.0.0.1, so --allow can name it
 HOST_SIDE = "127.0.0.2"
-
-
-class RecordingLog:
-    """A stand-in for the sandbox's logger that keeps the lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def _keep(self, msg, *args, **kwargs) -> None:
-        self.lines.append(msg % args if args else msg)
-
-    debug = info = warning = error = _keep
 
 
 def _free_port(address: str = "127.0.0.1") -> int:

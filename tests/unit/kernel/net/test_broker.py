@@ -19,6 +19,7 @@ from slimbox.abi.errno import Errno  # noqa: E402
 from slimbox.kernel.net.broker import NetworkService  # noqa: E402
 from slimbox.kernel.net.policy import NetworkPolicy  # noqa: E402
 from slimbox.platforms.fake import FakeHostNetwork  # noqa: E402
+from tests.recording_log import RecordingLog  # noqa: E402
 
 AF_INET, SOCK_STREAM, SOCK_DGRAM, SOCK_NONBLOCK = 2, 1, 2, 0o4000
 SOL_SOCKET, SO_ERROR, SHUT_WR = 1, 4, 1
@@ -33,16 +34,6 @@ def mapped(ip: str) -> bytes:
 
 def sockaddr(ip: str, port: int) -> bytes:
     return struct.pack("<H", AF_INET) + struct.pack("!H", port) + bytes(int(p) for p in ip.split(".")) + bytes(8)
-
-
-class RecordingLog:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def _keep(self, msg, *args, **kwargs) -> None:
-        self.lines.append(msg % args if args else msg)
-
-    debug = info = warning = error = _keep
 
 
 class World:
