@@ -279,11 +279,17 @@ static void test_stop_continue(void)
     int st;
     siginfo_t si;
 
+    /* The child leads a group of its own, whose parent (this process) is in another
+     * group of the same session: Linux discards SIGTSTP sent to an orphaned process
+     * group, which this process's own group may be when it was started from a
+     * detached job. Both sides call setpgid, so it holds before either goes on. */
     c = fork();
     if (c == 0) {
+        setpgid(0, 0);
         for (;;)
             pause();
     }
+    setpgid(c, c);
     kill(c, SIGSTOP);
     r = waitpid(c, &st, WUNTRACED);
     printf("WUNTRACED after SIGSTOP: child %s, WIFSTOPPED %s, WSTOPSIG %s\n", yesno(r == c), yesno(WIFSTOPPED(st)),
