@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import fnmatch
 import json
 import os
 import queue
@@ -37,6 +36,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the drivers' shared reasons.py
+from reasons import read_reasons, reason_for  # noqa: E402
+
 REPO = HERE.parents[2]
 DEFAULT_SRC = REPO / "build" / "busybox-src"
 DEFAULT_OUT = REPO / "build" / "busybox-run"
@@ -243,29 +245,6 @@ def execute(run: Run, make_cmd, env: dict, cwd: Path, applets: list[str], idle_t
 # ---------------------------------------------------------------- comparing
 
 
-def read_skiplist(path: Path) -> dict[str, str]:
-    """'APPLET/TEST # reason' per line (the first ' # ' separates them, since test names
-    can hold '#'); a name may use shell wildcards."""
-    skips: dict[str, str] = {}
-    if not path.exists():
-        return skips
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, _, reason = line.partition(" # ")
-        skips[name.strip()] = reason.strip()
-    return skips
-
-
-def skip_reason(key: str, skips: dict[str, str]) -> str | None:
-    if key in skips:
-        return skips[key]
-    for pattern, reason in skips.items():
-        if any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(key, pattern):
-            return reason
-    return None
-
-
 def sandbox_status(sandbox: Run, key: str, applet: str) -> str:
     r = sandbox.results.get(key)
     if r:
@@ -279,7 +258,7 @@ def compare(native: Run, sandbox: Run, skips: dict[str, str]) -> dict:
     native_pass = [k for k in native.order if native.results[k]["status"] == "PASS"]
     considered, skipped, passed, regressions, known = [], [], [], [], []
     for key in native_pass:
-        reason = skip_reason(key, skips)
+        reason = reason_for(key, skips)
         status = sandbox_status(sandbox, key, native.results[key]["applet"])
         if reason is not None:
             skipped.append(key)
@@ -373,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     summary_path = out / "summary.json"
 
     base_env = {"PATH": DEFAULT_PATH, "TERM": "xterm", **TESTSUITE_ENV}
-    skips = read_skiplist(args.skiplist)
+    skips = read_reasons(args.skiplist)
     norun = sorted(k for k, why in skips.items() if why.startswith(NORUN_PREFIXES))
 
     # -- native
@@ -433,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             s = sandbox.results.get(k, {})
             sstat = s.get("status") or sandbox_status(sandbox, k, n.get("applet", k.split("/")[0]))
             f.write(f"{k}\t{n.get('status', 'MISSING')}\t{sstat}\t{n.get('seconds', '')}\t{s.get('seconds', '')}"
-                    f"\t{skip_reason(k, skips) or ''}\n")
+                    f"\t{reason_for(k, skips) or ''}\n")
 
     nc, sc = native.counts(), sandbox.counts()
 

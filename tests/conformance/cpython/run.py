@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import fnmatch
 import json
 import os
 import re
@@ -37,6 +36,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the drivers' shared reasons.py
+from reasons import read_reasons, reason_for  # noqa: E402
+
 REPO = HERE.parents[2]
 DEFAULT_OUT = REPO / "build" / "cpython-run"
 DEFAULT_EXPECTED = HERE / "expected.txt"
@@ -175,27 +177,6 @@ def test_failures(xml_path: Path) -> dict[str, list[dict]]:
     return failures
 
 
-def read_expected(path: Path) -> dict[str, str]:
-    """'TEST-OR-MODULE # reason' per line; a name may use shell wildcards."""
-    expected: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            name, _, reason = line.partition(" # ")
-            expected[name.strip()] = reason.strip()
-    return expected
-
-
-def expected_reason(name: str, expected: dict[str, str]) -> str | None:
-    if name in expected:
-        return expected[name]
-    for pattern, reason in expected.items():
-        if any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(name, pattern):
-            return reason
-    return None
-
-
 def compare(modules: list[str], native: dict, sandbox: dict, expected: dict[str, str]) -> dict:
     rows, unexplained = [], []
     for name in modules:
@@ -204,10 +185,10 @@ def compare(modules: list[str], native: dict, sandbox: dict, expected: dict[str,
         row = {"module": name, "native": n["status"], "sandbox": s["status"],
                "native_detail": n["detail"], "sandbox_detail": s["detail"], "failures": []}
         for failure in failures:
-            reason = expected_reason(failure["test"], expected)
+            reason = reason_for(failure["test"], expected)
             row["failures"].append({**failure, "reason": reason})
         if n["status"] == "passed" and s["status"] != "passed":
-            module_reason = expected_reason(name, expected)
+            module_reason = reason_for(name, expected)
             explained = module_reason is not None or (
                 failures and all(f["reason"] is not None for f in row["failures"])
                 and s["status"] == "failed" and "timed out" not in s["detail"]
@@ -354,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "native": native,
         "sandbox": sandbox,
     }
-    summary["comparison"] = compare(modules, native, sandbox, read_expected(args.expected))
+    summary["comparison"] = compare(modules, native, sandbox, read_reasons(args.expected))
     summary_path.write_text(json.dumps(summary, indent=1) + "\n")
     (out / "results.md").write_text(markdown(summary))
     print_report(summary)
