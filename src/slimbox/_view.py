@@ -113,6 +113,7 @@ def build_view(kernel: Kernel, host: Host, policy: Policy) -> Vfs:
             raise PolicyError(f"bad --tmpfs {path!r}: the path must be absolute")
         fs = MemFs(b.dev(), b.clock, root_mode=0o1777, budget=kernel.storage)
         vfs.mount(fs, fs.root, mountpoint(path), source="tmpfs", options="rw")
+    kernel.memfd_fs = MemFs(b.dev(), b.clock, budget=kernel.storage)
     _name_this_host(vfs, ctx, kernel.config.hostname)
     return vfs
 

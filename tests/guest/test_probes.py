@@ -5,7 +5,7 @@ import pytest
 
 pytestmark = pytest.mark.guest
 
-PROBES = ["hello", "files", "mm", "time", "random_uname"]
+PROBES = ["hello", "files", "mm", "time", "random_uname", "memfd"]
 
 
 @pytest.mark.parametrize("name", PROBES)

@@ -46,6 +46,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import Callable
     import logging
+    from slimbox.kernel.fs.memfs import MemFs
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
 
@@ -128,6 +129,8 @@ class Kernel:
         #: what the in-memory filesystems hold (tmpfs's default size: half the memory)
         tmpfs = self.config.limits.tmpfs
         self.storage = Budget(self.config.memory_bytes // 2 if tmpfs is None else tmpfs, Errno.ENOSPC)
+        #: the filesystem of memfd_create's files (made with the view, or on first use)
+        self.memfd_fs: MemFs | None = None
         #: RLIMIT_CPU enforcement, sampling while some process has a finite limit
         self.cpu_limits = CpuLimitWatch(self)
 

@@ -341,6 +341,8 @@ class MemoryManager:
             raise LinuxError(Errno.EACCES)
         if shared and prot & PROT_WRITE and not file.writable:
             raise LinuxError(Errno.EACCES)
+        if shared and prot & PROT_WRITE and getattr(file.inode, "seals", 0) & 0x18:
+            raise LinuxError(Errno.EPERM)  # a memfd sealed with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE
         if getattr(file, "maps_as_anonymous", False):
             return None
         if not isinstance(file, RegularFile):

@@ -105,10 +105,18 @@ class Inode:
     #: True for a directory kept as one object for its whole life whose entries change
     #: only through the VFS (so a path walk through it may be remembered; see Vfs)
     walk_cacheable = False
+    #: True for a file in no directory (memfd_create's): reached only through
+    #: /proc/PID/fd, and a description opened there keeps no path
+    pathless = False
 
     def __init__(self, fs: FileSystem, ino: int) -> None:
         self.fs = fs
         self.ino = ino
+
+    def jump(self) -> Inode | None:
+        """For a symlink that leads straight to a pathless inode (/proc/PID/fd/N of a
+        memfd) rather than through its text: that inode."""
+        return None
 
     @property
     def key(self) -> tuple[int, int]:

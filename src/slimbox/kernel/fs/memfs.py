@@ -343,3 +343,53 @@ class MemDir(MemInode):
             stack.extend(c for c in current.children.values() if isinstance(c, MemDir))
         return False
 
+
+# --- memfd ----------------------------------------------------------------------------------
+
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 1, 2, 4, 8, 16, 32
+ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC
+
+
+class MemfdInode(MemFile):
+    """What memfd_create makes: a regular file in no directory, with its own name for
+    /proc/PID/fd and file seals. It lives while some open file description refers to it."""
+
+    __slots__ = ("name", "seals")
+    pathless = True
+
+    def __init__(self, fs: MemFs, name: bytes, mode: int, uid: int, gid: int, seals: int) -> None:
+        super().__init__(fs, mode, uid, gid)
+        self.nlink = 0  # in no directory: fstat shows no links, as on Linux
+        self.name = name
+        self.seals = seals
+
+    def open(self, flags: int) -> File:
+        file = MemfdFile(flags, self)
+        self.opens += 1
+        return file
+
+    def write_at(self, offset: int, data: bytes) -> int:
+        if self.freed:
+            return len(data)  # write-back of a mapping that outlived every descriptor
+        if self.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
+            raise LinuxError(Errno.EPERM)
+        if self.seals & F_SEAL_GROW and offset + len(data) > len(self.data):
+            if offset >= len(self.data):
+                raise LinuxError(Errno.EPERM)
+            data = data[:len(self.data) - offset]
+        return super().write_at(offset, data)
+
+    def truncate(self, size: int) -> None:
+        if (size < len(self.data) and self.seals & F_SEAL_SHRINK) or (
+                size > len(self.data) and self.seals & F_SEAL_GROW):
+            raise LinuxError(Errno.EPERM)
+        super().truncate(size)
+
+
+class MemfdFile(RegularFile):
+    def __init__(self, flags: int, inode: MemfdInode) -> None:
+        super().__init__(flags, None, inode, inode)
+        self.memfd = inode
+
+    def describe(self) -> bytes:
+        return b"/memfd:" + self.memfd.name + b" (deleted)"

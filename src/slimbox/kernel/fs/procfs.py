@@ -24,7 +24,8 @@ Key decisions:
 - /proc/PID/fd/N is a symlink whose text is the open file's path (relative to the
   reader's root) or, for a file with no path, `File.describe()`; the VFS follows the
   path text like any symlink, so a file with a path can be reopened through it, and
-  one without (a pipe) cannot.
+  one without (a pipe) cannot, except a pathless inode (a memfd), which the link
+  leads to directly (`Inode.jump`).
 - Values the kernel does not track are given the value an idle, unprivileged-ish
   Linux system would show: zero page faults and context switches, load 0.00, no
   swap. Memory figures are estimates from the VMA list: every mapping that is not
@@ -203,15 +204,20 @@ class ProcFile(ProcNode):
 class ProcLink(ProcNode):
     """A symlink whose text is computed when it is read."""
 
-    __slots__ = ("_target",)
+    __slots__ = ("_target", "_jump")
     kind = S_IFLNK
 
-    def __init__(self, fs: ProcFs, path: bytes, perm: int, owner: Owner, target: Callable[[], bytes]) -> None:
+    def __init__(self, fs: ProcFs, path: bytes, perm: int, owner: Owner, target: Callable[[], bytes],
+                 jump: Callable[[], Inode | None] | None = None) -> None:
         super().__init__(fs, path, perm, owner)
         self._target = target
+        self._jump = jump
 
     def readlink(self) -> bytes:
         return self._target()
+
+    def jump(self) -> Inode | None:
+        return self._jump() if self._jump is not None else None
 
 
 class ProcDir(ProcNode):
@@ -551,7 +557,12 @@ class FdDir(_ProcessDir):
                 raise LinuxError(Errno.ENOENT)
             return fd_target(live.fds.get(fd), self.procfs.reader_root(live.fs.root))
 
-        return ProcLink(self.procfs, self._sub(name), perm, self.owner, target)
+        def jump() -> Inode | None:
+            live = self._live()
+            inode = live.fds.get(fd).inode if fd in live.fds else None
+            return inode if inode is not None and inode.pathless else None
+
+        return ProcLink(self.procfs, self._sub(name), perm, self.owner, target, jump)
 
 
 class FdInfoDir(_ProcessDir):

@@ -260,6 +260,9 @@ class Vfs:
         links[0] += 1
         if links[0] > MAX_SYMLINKS:
             raise LinuxError(Errno.ELOOP)
+        inode = link.inode.jump()
+        if inode is not None:
+            return PathNode(link.mount, inode, link.name, node)
         target = link.inode.readlink()
         parent, last, trailing = self._walk_parent(ctx, cred, node, target, links)
         if last is None:
@@ -343,7 +346,8 @@ class Vfs:
         if writing and inode.is_regular():
             self._writable_mount(node)
         file = inode.open(flags)
-        file.path = node
+        if not inode.pathless:
+            file.path = node
         if flags & O_TRUNC and inode.is_regular() and not created:
             file.truncate(0)
         return file
@@ -364,6 +368,9 @@ class Vfs:
                 raise LinuxError(Errno.EEXIST)
             if not existing.inode.is_symlink() or flags & O_NOFOLLOW:
                 return existing, False
+            jumped = existing.inode.jump()
+            if jumped is not None:
+                return PathNode(parent.mount, jumped, name, parent), False
             # O_CREAT follows a symlink, creating its target if that is missing
             parent, name, trailing = self.resolve_parent(ctx, cred, parent, existing.inode.readlink())
             if name is None or trailing:

@@ -7,7 +7,11 @@ from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FD_CLOEXEC
-from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, PathFile, SETFL_MASK
+from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, O_LARGEFILE, O_RDWR, PathFile, SETFL_MASK
+from slimbox.kernel.fs.memfs import (
+    ALL_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+    MemFs, MemfdFile, MemfdInode,
+)
 from slimbox.kernel.mm import TASK_SIZE
 from slimbox.kernel.task import RLIM_INFINITY, RLIMIT_FSIZE
 from slimbox.shims.linux.common import refuse_past_file_size
@@ -309,11 +313,62 @@ def fcntl(task: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd == F_NOTIFY and not arg & 0xFFFFFFFF & ~DN_MULTISHOT:
         return 0  # asks for no events: drops this description's watches, and none is ever set
+    if cmd in (F_ADD_SEALS, F_GET_SEALS):
+        if not isinstance(file, MemfdFile):
+            raise LinuxError(Errno.EINVAL)
+        return _seals(task, file, arg) if cmd == F_ADD_SEALS else file.memfd.seals
     if cmd in (F_GETPIPE_SZ, F_SETPIPE_SZ):
         if not hasattr(file, "pipe_size"):
             raise LinuxError(Errno.EBADF)
         return file.pipe_size() if cmd == F_GETPIPE_SZ else file.set_pipe_size(arg)
     raise LinuxError(Errno.EINVAL)
+
+
+def _seals(task: Task, file: MemfdFile, arg: int) -> int:
+    seals = arg & 0xFFFFFFFF
+    memfd = file.memfd
+    if not file.writable:
+        raise LinuxError(Errno.EPERM)
+    if seals & ~ALL_SEALS:
+        raise LinuxError(Errno.EINVAL)
+    if memfd.seals & F_SEAL_SEAL:
+        raise LinuxError(Errno.EPERM)
+    if seals & F_SEAL_EXEC and memfd.mode & 0o111:
+        seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE  # W^X from then on
+    if seals & F_SEAL_WRITE and not memfd.seals & F_SEAL_WRITE:
+        # refused while any process maps the file shared and may write through the mapping
+        for process in task.kernel.processes.values():
+            if any(vma.inode is memfd and vma.write_back for vma in process.mm.vmas()):
+                raise LinuxError(Errno.EBUSY)
+    memfd.seals |= seals
+    return 0
+
+
+# --- memfd_create ---------------------------------------------------------------------------
+
+MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC = 0x1, 0x2, 0x4, 0x8, 0x10
+MFD_HUGE_BITS = 0x3F << 26
+#: NAME_MAX less the "memfd:" prefix
+MFD_NAME_MAX = 249
+
+
+def memfd_create(task: Task, name: int, flags: int) -> int:
+    flags &= 0xFFFFFFFF
+    if flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) or (
+            flags & MFD_EXEC and flags & MFD_NOEXEC_SEAL):
+        raise LinuxError(Errno.EINVAL)  # no huge pages in the sandbox: MFD_HUGETLB is refused too
+    label = task.mm.read_cstring(name, MFD_NAME_MAX, Errno.EINVAL)
+    kernel = task.kernel
+    fs = kernel.memfd_fs
+    if fs is None:
+        fs = kernel.memfd_fs = MemFs(0, kernel.realtime_ns, budget=kernel.storage)
+    mode, seals = 0o777, F_SEAL_SEAL
+    if flags & MFD_NOEXEC_SEAL:
+        mode, seals = 0o666, F_SEAL_EXEC
+    elif flags & MFD_ALLOW_SEALING:
+        seals = 0
+    inode = MemfdInode(fs, label, mode, task.cred.fsuid, task.cred.fsgid, seals)
+    return task.fds.install(inode.open(O_RDWR | O_LARGEFILE), cloexec=bool(flags & MFD_CLOEXEC))
 
 
 def getdents64(task: Task, fd: int, dirp: int, count: int) -> int:

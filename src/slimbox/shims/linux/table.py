@@ -77,7 +77,7 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("dup2", F.dup2, FULL, ""),
     ("dup3", F.dup3, FULL, ""),
     ("fcntl", F.fcntl, PARTIAL, "dup/fd/status flags full; " + _LOCKS + "; no leases, signals; F_NOTIFY only "
-     "removes watches (setting one is EINVAL)"),
+     "removes watches (setting one is EINVAL); memfd seals as Linux"),
     ("ioctl", I.ioctl, PARTIAL, "FIOCLEX/FIONCLEX/FIONBIO/FIOASYNC; terminals: TCGETS/TCSETS*/TIOCGWINSZ/"
                                 "TIOCGPGRP/TIOCSPGRP/FIONREAD; TIOCSTI and TIOCSWINSZ refused"),
     ("getdents64", F.getdents64, FULL, ""),
@@ -248,6 +248,10 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
     ("epoll_pwait", E.epoll_pwait, FULL, "the signal mask is applied for the wait"),
     ("epoll_pwait2", E.epoll_pwait2, FULL, "as epoll_pwait"),
     # --- event descriptors ---
+    ("memfd_create", F.memfd_create, PARTIAL, "an unlinked tmpfs file counted in the tmpfs size; seals "
+                                               "as Linux 6.x except that F_SEAL_EXEC does not stop chmod, and "
+                                               "a shared mapping cannot write back once F_SEAL_FUTURE_WRITE is "
+                                               "set; MFD_HUGETLB is EINVAL (no huge pages)"),
     ("eventfd", V.eventfd, FULL, ""),
     ("eventfd2", V.eventfd2, FULL, ""),
     ("timerfd_create", V.timerfd_create, PARTIAL, "alarm clocks behave as their plain clock; "
