@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from slimbox.kernel.task import Task
 
 AF_INET, AF_INET6 = 2, 10
-IPPROTO_TCP, IPPROTO_UDP = 6, 17
+IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE = 6, 17, 136
 #: net.ipv4.ip_local_port_range
 EPHEMERAL_FIRST, EPHEMERAL_LAST = 32768, 60999
 #: ports below this need privilege to bind
@@ -130,10 +130,16 @@ class InetSocket(UnixSocket):
 
     UNCONNECTED_READ_ERRNO = Errno.ENOTCONN
 
-    def __init__(self, family: int, kind: int, flags: int, ino: int, owner: tuple[int, int, int]) -> None:
+    def __init__(self, family: int, kind: int, flags: int, ino: int, owner: tuple[int, int, int],
+                 protocol: int = 0) -> None:
         super().__init__(kind, flags, ino, owner)
         self.family = family
-        self.protocol = IPPROTO_TCP if kind == SOCK_STREAM else IPPROTO_UDP
+        #: IPPROTO_TCP, IPPROTO_UDP or IPPROTO_UDPLITE (a datagram socket with its own ports)
+        self.protocol = protocol or (IPPROTO_TCP if kind == SOCK_STREAM else IPPROTO_UDP)
+        #: UDP-Lite's checksum coverage: what this socket's datagrams cover (0: all of
+        #: them) and the least partial coverage it accepts (None: never set, any; 0: none)
+        self.send_coverage = 0
+        self.receive_coverage: int | None = None
         self.v6only = False
         self.reuse_address = False
         self.reuse_port = False
@@ -364,7 +370,7 @@ class InetSocket(UnixSocket):
         if is_wildcard(ip):
             ip = LOOPBACK4 if is_mapped(ip) else LOOPBACK6
         network = getattr(task.kernel, "network", None)
-        if network is not None and network.brokers(ip, port):
+        if network is not None and self.protocol == IPPROTO_UDP and network.brokers(ip, port):
             if len(data) > 65507:
                 raise LinuxError(Errno.EMSGSIZE)
             self.autobind(task)
@@ -380,7 +386,7 @@ class InetSocket(UnixSocket):
         self.autobind(task)
         assert self.address is not None
         source = (self._local_for(ip), self.address[1])
-        receiver = ports_of(task.kernel).find(IPPROTO_UDP, ip, port, listening=False)
+        receiver = ports_of(task.kernel).find(self.protocol, ip, port, listening=False)
         if receiver is None:
             if self.remote is not None:
                 # the port-unreachable reply reaches a connected socket as an error
@@ -391,6 +397,11 @@ class InetSocket(UnixSocket):
             return len(data)
         if receiver.shutdown_state & RCV_SHUTDOWN or (receiver.inbox and len(data) > receiver.room()):
             return len(data)
+        if receiver.receive_coverage is not None and 0 < self.send_coverage < 8 + len(data):
+            # UDP-Lite, as Linux: once a receiver has set the coverage it accepts, a datagram
+            # checked over part of its length arrives only if that part is at least as long
+            if not 0 < receiver.receive_coverage <= self.send_coverage:
+                return len(data)
         receiver._deliver(Message(data, [], (0, 0, 0), source))  # type: ignore[arg-type]
         return len(data)
 
@@ -429,5 +440,5 @@ def server_end_for(kernel, listener: InetSocket, destination: bytes | None) -> I
     return server_end
 
 
-def new_socket(task: Task, family: int, kind: int, flags: int) -> InetSocket:
-    return InetSocket(family, kind, flags, task.kernel.next_id() + 0x100000, owner_of(task))
+def new_socket(task: Task, family: int, kind: int, flags: int, protocol: int = 0) -> InetSocket:
+    return InetSocket(family, kind, flags, task.kernel.next_id() + 0x100000, owner_of(task), protocol)

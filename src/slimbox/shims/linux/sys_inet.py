@@ -9,7 +9,7 @@ import struct
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.net.inet import (
-    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, WILDCARD4, Address, InetSocket, new_socket,
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, WILDCARD4, Address, InetSocket, new_socket,
 )
 from slimbox.kernel.net.unix import SOCK_DGRAM, SOCK_STREAM
 
@@ -27,6 +27,8 @@ IPV6_V6ONLY = 26
 TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT = 1, 2, 3, 4, 5, 6
 IP_TOS, IP_TTL = 1, 2
 IPV6_UNICAST_HOPS = 16
+SOL_UDPLITE = IPPROTO_UDPLITE
+UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV = 10, 11
 
 #: SOL_SOCKET options an inet socket keeps itself (the rest are sys_net.py's)
 SOCKET_LEVEL_OPTIONS = (SO_REUSEADDR, SO_REUSEPORT, SO_LINGER)
@@ -50,14 +52,14 @@ def socket(task: Task, domain: int, kind: int, protocol: int, flags: int) -> Ine
         if protocol not in (0, IPPROTO_TCP):
             raise LinuxError(Errno.EPROTONOSUPPORT)
     elif kind == SOCK_DGRAM:
-        if protocol not in (0, IPPROTO_UDP):
+        if protocol not in (0, IPPROTO_UDP, IPPROTO_UDPLITE):
             raise LinuxError(Errno.EPROTONOSUPPORT)
     elif kind == SOCK_RAW:
         # raw sockets need CAP_NET_RAW, which no one in the sandbox has
         raise LinuxError(Errno.EPERM)
     else:
         raise LinuxError(Errno.ESOCKTNOSUPPORT)
-    return new_socket(task, domain, kind, flags)
+    return new_socket(task, domain, kind, flags, protocol)
 
 
 def parse_address(sock: InetSocket, raw: bytes, *, for_bind: bool) -> Address:
@@ -96,6 +98,8 @@ def _level_known(sock: InetSocket, level: int) -> bool:
         return True
     if level == SOL_IPV6:
         return sock.family == AF_INET6
+    if sock.protocol == IPPROTO_UDPLITE:
+        return level in (SOL_UDP, SOL_UDPLITE)
     return level == (SOL_TCP if sock.kind == SOCK_STREAM else SOL_UDP)
 
 
@@ -115,6 +119,13 @@ def get_option(sock: InetSocket, level: int, optname: int) -> bytes | None:
         raise LinuxError(Errno.EOPNOTSUPP)
     if (level, optname) == (SOL_IPV6, IPV6_V6ONLY):
         return struct.pack("<i", int(sock.v6only))
+    if level in (SOL_UDP, SOL_UDPLITE) and sock.kind == SOCK_DGRAM:
+        # Linux reports the coverage of a UDP socket too (always 0), though only sets it
+        # on a UDP-Lite one
+        if optname == UDPLITE_SEND_CSCOV:
+            return struct.pack("<i", sock.send_coverage)
+        if optname == UDPLITE_RECV_CSCOV:
+            return struct.pack("<i", sock.receive_coverage or 0)
     if (level, optname) in _DEFAULTS:
         return sock.inet_options.get((level, optname), struct.pack("<i", _DEFAULTS[(level, optname)]))
     raise LinuxError(Errno.ENOPROTOOPT)
@@ -143,6 +154,15 @@ def set_option(sock: InetSocket, level: int, optname: int, value: bytes) -> bool
         if sock.address is not None:
             raise LinuxError(Errno.EINVAL)
         sock.v6only = number != 0
+    elif level in (SOL_UDP, SOL_UDPLITE) and optname in (UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV):
+        if sock.protocol != IPPROTO_UDPLITE:
+            raise LinuxError(Errno.ENOPROTOOPT)
+        # as Linux: a coverage below the 8-byte header means the header, at most 65535
+        coverage = 8 if number != 0 and number < 8 else min(number, 0xFFFF)
+        if optname == UDPLITE_SEND_CSCOV:
+            sock.send_coverage = coverage
+        else:
+            sock.receive_coverage = coverage
     elif (level, optname) in _DEFAULTS:
         if optname in (TCP_KEEPIDLE, TCP_KEEPINTVL) and level == SOL_TCP and not 1 <= number <= 32767:
             raise LinuxError(Errno.EINVAL)
