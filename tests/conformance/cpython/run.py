@@ -36,7 +36,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the drivers' shared reasons.py
+sys.path.insert(0, str(HERE.parent))  # the drivers' shared modules
+from options import add_run_options  # noqa: E402
 from reasons import read_reasons, reason_for  # noqa: E402
 
 REPO = HERE.parents[2]
@@ -266,14 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-j", "--jobs", type=int, default=2, help="regrtest worker processes (default: %(default)s)")
     p.add_argument("--module-timeout", type=float, default=900.0,
                    help="regrtest --timeout: seconds one module may take (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=3 * 3600.0,
-                   help="seconds a whole run may take (default: %(default)s)")
-    p.add_argument("--reuse-native", action="store_true",
-                   help="take the native results from the last summary.json instead of running again")
-    p.add_argument("--sandbox-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument to `slimbox run`, e.g. --sandbox-arg=--strace=FILE (repeatable)")
-    p.add_argument("--slimbox-src", type=Path, default=REPO / "src",
-                   help="the slimbox package to run, put first on PYTHONPATH (default: %(default)s)")
+    add_run_options(p, REPO)
     p.add_argument("-q", "--quiet", action="store_true", help="do not print regrtest's progress lines")
     p.add_argument("modules", nargs="*", help="run only these modules (default: the whole subset)")
     args = p.parse_args(argv)
