@@ -21,27 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *en(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case EPERM: return "EPERM";
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case ELOOP: return "ELOOP";
-    case EAGAIN: return "EAGAIN";
-    case EFAULT: return "EFAULT";
-    case EINTR: return "EINTR";
-    default: return "other";
-    }
-}
-
-/* the result of a call: its value, or -1 and the errno name */
-static void show(const char *name, long r) {
-    if (r < 0) printf("%s: -1 %s\n", name, en(errno));
-    else printf("%s: %ld\n", name, r);
-}
+#include "report.h"
 
 static int ctl(int ep, int op, int fd, uint32_t events, uint64_t data) {
     struct epoll_event ev;

@@ -17,45 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *en(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EINVAL: return "EINVAL";
-    case EAGAIN: return "EAGAIN";
-    case EPIPE: return "EPIPE";
-    case ENOTCONN: return "ENOTCONN";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ENOPROTOOPT: return "ENOPROTOOPT";
-    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-    case EISCONN: return "EISCONN";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EINPROGRESS: return "EINPROGRESS";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EDESTADDRREQ: return "EDESTADDRREQ";
-    default: return "other";
-    }
-}
-
-static void show(const char *name, long r) {
-    if (r < 0) printf("%s: -1 %s\n", name, en(errno));
-    else printf("%s: %ld\n", name, r);
-}
-
-static void show_recv(const char *name, int fd, size_t len, int flags) {
-    char buf[256];
-    ssize_t n = recv(fd, buf, len < sizeof buf ? len : sizeof buf, flags);
-    if (n < 0) { printf("%s: -1 %s\n", name, en(errno)); return; }
-    printf("%s: %zd '%.*s'\n", name, n, (int)n, buf);
-}
-
-static int int_option(int fd, int level, int name) {
-    int value = -1;
-    socklen_t len = sizeof value;
-    if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
-    return value;
-}
+#include "report.h"
 
 /* an address of either family, as the probe prints it: family, address text, and
  * whether the port is zero */

@@ -19,34 +19,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "report.h"
+
 #define FILE_NAME "tcp-server-probe-file"
 #define FILE_SIZE 70000
-
-static const char *en(int e) {
-    switch (e) {
-    case EINVAL: return "EINVAL";
-    case EAGAIN: return "EAGAIN";
-    case EPIPE: return "EPIPE";
-    case EBADF: return "EBADF";
-    case ENOTTY: return "ENOTTY";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ENOPROTOOPT: return "ENOPROTOOPT";
-    case EADDRINUSE: return "EADDRINUSE";
-    default: return "other";
-    }
-}
-
-static void show(const char *name, long r) {
-    if (r < 0) printf("%s: -1 %s\n", name, en(errno));
-    else printf("%s: %ld\n", name, r);
-}
-
-static int int_option(int fd, int level, int name) {
-    int value = -1;
-    socklen_t len = sizeof value;
-    if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
-    return value;
-}
 
 static void set_int(int fd, int level, int name, int value) {
     if (setsockopt(fd, level, name, &value, sizeof value) < 0) perror("setsockopt");

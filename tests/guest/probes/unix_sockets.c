@@ -20,45 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *en(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case EPERM: return "EPERM";
-    case EAGAIN: return "EAGAIN";
-    case EFAULT: return "EFAULT";
-    case EPIPE: return "EPIPE";
-    case ENOTSOCK: return "ENOTSOCK";
-    case ENOTCONN: return "ENOTCONN";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ENOPROTOOPT: return "ENOPROTOOPT";
-    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
-    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EISCONN: return "EISCONN";
-    case ECONNRESET: return "ECONNRESET";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EPROTOTYPE: return "EPROTOTYPE";
-    case ENOENT: return "ENOENT";
-    default: return "other";
-    }
-}
-
-static void show(const char *name, long r) {
-    if (r < 0) printf("%s: -1 %s\n", name, en(errno));
-    else printf("%s: %ld\n", name, r);
-}
-
-/* a receive printed as its length and the bytes */
-static void show_recv(const char *name, int fd, size_t len, int flags) {
-    char buf[256];
-    ssize_t n = recv(fd, buf, len < sizeof buf ? len : sizeof buf, flags);
-    if (n < 0) { printf("%s: -1 %s\n", name, en(errno)); return; }
-    size_t shown = (size_t)n < len ? (size_t)n : len;
-    printf("%s: %zd '%.*s'\n", name, n, (int)shown, buf);
-}
+#include "report.h"
 
 static void show_poll(const char *name, int fd) {
     struct pollfd p = { fd, POLLIN | POLLOUT | POLLRDHUP, 0 };
