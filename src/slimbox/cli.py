@@ -10,7 +10,7 @@ import sys
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.limits import DEFAULT_TASKS
-from slimbox.kernel.log import DEBUG, ERROR, INFO, WARNING
+from slimbox.kernel.log import DEBUG, ERROR, WARNING, StderrLog
 
 # what a POSIX shell prints when a foreground program dies of a signal
 _SHELL_MESSAGES = {
@@ -166,38 +166,8 @@ def _environment(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-class _StderrLog:
-    """The sandbox's log as the command prints it: "slimbox: MESSAGE" lines on standard
-    error from `level` up (the levels of `logging`), without importing logging."""
-
-    def __init__(self, level: int) -> None:
-        self.level = level
-
-    def debug(self, msg: str, *args, exc_info: bool = False) -> None:
-        self._log(DEBUG, msg, args, exc_info)
-
-    def info(self, msg: str, *args, exc_info: bool = False) -> None:
-        self._log(INFO, msg, args, exc_info)
-
-    def warning(self, msg: str, *args, exc_info: bool = False) -> None:
-        self._log(WARNING, msg, args, exc_info)
-
-    def error(self, msg: str, *args, exc_info: bool = False) -> None:
-        self._log(ERROR, msg, args, exc_info)
-
-    def _log(self, level: int, msg: str, args: tuple, exc_info: bool) -> None:
-        if level < self.level:
-            return
-        text = f"slimbox: {msg % args if args else msg}\n"
-        if exc_info:
-            import traceback
-
-            text += traceback.format_exc()
-        sys.stderr.write(text)
-
-
-def _logger(args: argparse.Namespace) -> _StderrLog:
-    return _StderrLog(DEBUG if args.debug else ERROR if args.quiet else WARNING)
+def _logger(args: argparse.Namespace) -> StderrLog:
+    return StderrLog(DEBUG if args.debug else ERROR if args.quiet else WARNING)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -253,18 +253,13 @@ def main(argv: list[str]) -> int:
 
         sys.stdout.write(markdown())
         return 0
+    from slimbox.kernel.log import DEBUG, INFO, StderrLog
     from slimbox.platforms.base import PlatformUnavailable
 
     if not args.ta or not args.commands:
         print("slimbox: usage: slimbox optee run TA.elf [--ldelf LDELF] COMMANDS.json", file=sys.stderr)
         return 2
-    log = logging.getLogger("slimbox.optee")
-    log.propagate = False
-    log.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("slimbox: %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    log = StderrLog(DEBUG if args.debug else INFO)
     try:
         with open(args.commands) as f:
             steps = json.load(f)

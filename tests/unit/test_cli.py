@@ -4,7 +4,7 @@ imported only when used (docs/performance.md, "Start-up")."""
 import subprocess
 import sys
 
-from slimbox.cli import _StderrLog
+from slimbox.kernel.log import StderrLog
 
 # imported only when a message is logged, a type is checked, a help text needs the
 # terminal's width...: importing the CLI and parsing a `run` command line must not
@@ -20,7 +20,7 @@ def test_parsing_a_run_command_leaves_lazy_modules_unimported():
 
 
 def test_log_prints_messages_from_its_level_up(capsys):
-    log = _StderrLog(30)
+    log = StderrLog(30)
     log.info("hidden %s", 1)
     log.warning("unsupported syscall %s -> ENOSYS", "foo(1)")
     log.error("plain")
@@ -28,7 +28,7 @@ def test_log_prints_messages_from_its_level_up(capsys):
 
 
 def test_log_appends_the_traceback_when_asked(capsys):
-    log = _StderrLog(10)
+    log = StderrLog(10)
     try:
         raise KeyError("planted")
     except KeyError:

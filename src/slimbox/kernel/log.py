@@ -7,6 +7,8 @@ package only when a message is logged.
 
 from __future__ import annotations
 
+import sys
+
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 
 
@@ -39,3 +41,33 @@ class DeferredLogger:
 
     def error(self, msg: str, *args, **kwargs) -> None:
         self.logger().log(ERROR, msg, *args, **kwargs)
+
+
+class StderrLog:
+    """The log as the commands print it: "slimbox: MESSAGE" lines on standard error from
+    `level` up (the levels of `logging`), without importing logging."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def debug(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(DEBUG, msg, args, exc_info)
+
+    def info(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(INFO, msg, args, exc_info)
+
+    def warning(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(WARNING, msg, args, exc_info)
+
+    def error(self, msg: str, *args, exc_info: bool = False) -> None:
+        self._log(ERROR, msg, args, exc_info)
+
+    def _log(self, level: int, msg: str, args: tuple, exc_info: bool) -> None:
+        if level < self.level:
+            return
+        text = f"slimbox: {msg % args if args else msg}\n"
+        if exc_info:
+            import traceback
+
+            text += traceback.format_exc()
+        sys.stderr.write(text)
