@@ -85,52 +85,45 @@ class LoadedTa:
 def load_ta(task: Task, file: File, header: TaHeader) -> LoadedTa:
     """Map the TA's segments and a stack of the size its header asks for into the task's
     (empty) process, with registers pointing nowhere yet: every request enters afresh."""
+    if not 0 < header.stack_size <= MAX_STACK:
+        raise TaFormatError(f"stack size {header.stack_size} out of range (1..{MAX_STACK})")
+    entry, top = _map_program(task, file, page_up(header.stack_size), "the TA")
+    task.context.regs = initial_registers(task.context.regs, entry, top)
+    task.context.reset_fpu_state()
+    return LoadedTa(entry, top)
+
+
+def _map_program(task: Task, file: File, stack_size: int, what: str) -> tuple[int, int]:
+    """Replace the task's address space with the static ELF `file` and a stack of
+    `stack_size` bytes (plus slack); returns (entry point, stack top). `what` names the
+    program in errors."""
     process = task.process
     mm = process.mm
     try:
         image = parse_elf(read_header(file), lambda off, n: file.pread(n, off))
     except LinuxError:
-        raise TaFormatError("not an x86-64 ELF executable") from None
+        raise TaFormatError(f"{what} is not an x86-64 ELF executable") from None
     if image.interp is not None:
-        raise TaFormatError("a TA must not name an ELF interpreter")
-    if not 0 < header.stack_size <= MAX_STACK:
-        raise TaFormatError(f"stack size {header.stack_size} out of range (1..{MAX_STACK})")
+        raise TaFormatError(f"{what} must not name an ELF interpreter")
     mm.clear()
     mm.layout = fresh_layout(process)
     bias = map_elf(mm, file, image, mm.layout.pie_base if image.type == ET_DYN else None)
-    size = page_up(header.stack_size) + STACK_SLACK
+    size = stack_size + STACK_SLACK
     top = mm.layout.stack_top
     mm.map_fixed_anonymous(top - size, size, PROT_READ | PROT_WRITE, b"[stack]")
     mm.stack_start, mm.stack_end = top - size, top
-    task.context.regs = initial_registers(task.context.regs, bias + image.entry, top)
-    task.context.reset_fpu_state()
-    return LoadedTa(bias + image.entry, top)
-
+    return bias + image.entry, top
 
 
 def load_ldelf(task: Task, file: File, uuid: bytes) -> tuple[int, int, int]:
     """Map an ldelf binary and its stack into the task's (empty) process, with a
-    `struct ldelf_arg` naming the TA to load on the stack; returns (entry, stack top,
-    address of the argument)."""
+    `struct ldelf_arg` naming the TA to load on the stack; returns (entry, initial stack
+    pointer, address of the argument), the argument sitting at the stack pointer."""
     from slimbox.shims.optee.sys_ldelf import LDELF_ARG, LDELF_STACK_SIZE
 
-    process = task.process
-    mm = process.mm
-    try:
-        image = parse_elf(read_header(file), lambda off, n: file.pread(n, off))
-    except LinuxError:
-        raise TaFormatError("ldelf is not an x86-64 ELF executable") from None
-    if image.interp is not None:
-        raise TaFormatError("ldelf must not name an ELF interpreter")
-    mm.clear()
-    mm.layout = fresh_layout(process)
-    bias = map_elf(mm, file, image, mm.layout.pie_base if image.type == ET_DYN else None)
-    size = LDELF_STACK_SIZE + STACK_SLACK
-    top = mm.layout.stack_top
-    mm.map_fixed_anonymous(top - size, size, PROT_READ | PROT_WRITE, b"[stack]")
-    mm.stack_start, mm.stack_end = top - size, top
+    entry, top = _map_program(task, file, LDELF_STACK_SIZE, "ldelf")
     argument = (top - LDELF_ARG.size) & ~15
-    mm.write(argument, LDELF_ARG.pack(uuid, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    task.context.regs = initial_registers(task.context.regs, bias + image.entry, argument)
+    task.process.mm.write(argument, LDELF_ARG.pack(uuid, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    task.context.regs = initial_registers(task.context.regs, entry, argument)
     task.context.reset_fpu_state()
-    return bias + image.entry, argument, argument
+    return entry, argument, argument
