@@ -17,11 +17,12 @@ RESOLV_CONF = (b"# Names are resolved by the supervisor: the names of --allow ar
 
 
 def _host_network(platform: str):
-    if platform == "linux":
-        from slimbox.platforms.linux.hostnet import PosixHostNetwork
+    from slimbox._platforms import host_network
 
-        return PosixHostNetwork
-    raise PolicyError(f"unknown platform {platform!r} (available: linux)")
+    network = host_network(platform)
+    if network is None:
+        raise PolicyError(f"the {platform} platform has no host network: only --net none, without -p")
+    return network
 
 
 def _text(ip: bytes) -> str:

@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="set an environment variable (K alone copies the host's value)")
     run.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the sandbox (default /)")
     run.add_argument("--hostname", default="slimbox", help="the sandbox's host name")
+    run.add_argument("--platform", default="linux", metavar="linux|kvm|emu|auto",
+                     help="how guest code runs: host processes under seccomp and ptrace (linux, the default), "
+                          "a KVM virtual machine (kvm), a CPU emulator that needs nothing of the host but "
+                          "Python (emu), or the best this host offers (auto)")
     run.add_argument("--strace", nargs="?", const="-", metavar="FILE",
                      help="log every syscall with decoded arguments and result (to stderr, or FILE)")
     limits = run.add_argument_group("resource limits", "SIZE takes K, M, G suffixes (powers of 1024)")
@@ -192,7 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.strace:
             strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
         sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log,
-                          limits=limits, net=args.net, allow=args.allow, publish=args.publish)
+                          limits=limits, net=args.net, allow=args.allow, publish=args.publish,
+                          platform=args.platform)
         result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
                              timeout=args.timeout)
     except PolicyError as exc:

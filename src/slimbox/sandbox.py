@@ -28,6 +28,7 @@ from slimbox.kernel.net.policy import NetworkPolicy
 from slimbox.kernel.policy import MountSpec, Policy, PolicyError
 from slimbox.kernel.stdio import CaptureFile, HostStreamFile, InputFile
 from slimbox.north import SandboxOS
+from slimbox import _platforms as registry
 from slimbox.shims.linux.personality import LinuxPersonality
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
@@ -111,22 +112,6 @@ def default_environment(uid: int) -> dict[str, str]:
     return {"PATH": DEFAULT_PATH, "HOME": "/root" if uid == 0 else "/", "TERM": "xterm"}
 
 
-def _platform(name: str, host):
-    if name == "linux":
-        from slimbox.platforms.linux.platform import LinuxPlatform
-
-        return LinuxPlatform(host)
-    raise PolicyError(f"unknown platform {name!r} (available: linux)")
-
-
-def _make_host(name: str):
-    if name == "linux":
-        from slimbox.platforms.linux.host import PosixHost
-
-        return PosixHost()
-    raise PolicyError(f"unknown platform {name!r} (available: linux)")
-
-
 class Sandbox:
     def __init__(self, *, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
                  tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "linux",
@@ -135,12 +120,16 @@ class Sandbox:
                  publish: Iterable[str] = ()) -> None:
         """`net`: "none" (only the sandbox's own loopback) or "host" (TCP to the HOST:PORT
         entries of `allow`, resolved here); `publish`: "[IP:]HOSTPORT:GUESTPORT" entries,
-        host ports whose connections reach sandbox listeners (docs/networking.md)."""
+        host ports whose connections reach sandbox listeners (docs/networking.md);
+        `platform`: "linux", "kvm", "emu" or "auto" (_platforms.py)."""
         specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
         self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
         self.network = NetworkPolicy.build(net, allow, publish)
-        self.platform_name = platform
-        self.host = _make_host(platform)
+        try:
+            self.platform_name = registry.resolve(platform)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        self.host = registry.make_host(self.platform_name)
         self.uid = 0 if uid is None else uid
         self.gid = 0 if gid is None else gid
         limits = Limits() if limits is None else limits
@@ -155,7 +144,7 @@ class Sandbox:
         if self.network.mode == "host":
             from slimbox import _network
 
-            self._allowed, hosts = _network.resolve_allowed(platform, self.network)
+            self._allowed, hosts = _network.resolve_allowed(self.platform_name, self.network)
             _network.write_resolver_files(self.os, hostname, hosts)
 
     # --- running programs ------------------------------------------------------------
@@ -179,7 +168,7 @@ class Sandbox:
             stdout = stderr = PIPE
         out, err = bytearray(), bytearray()
         kernel = self.kernel
-        platform = _platform(self.platform_name, self.host)
+        platform = registry.make_platform(self.platform_name, self.host)
         kernel.platform = platform
         try:
             from slimbox._network import start_network
@@ -298,11 +287,11 @@ def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_outp
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
         tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
         lockdown: bool = False, limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
-        publish: Iterable[str] = ()) -> SandboxResult:
+        publish: Iterable[str] = (), platform: str = "linux") -> SandboxResult:
     """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run; `net`,
-    `allow` and `publish` as Sandbox takes them)."""
+    `allow`, `publish` and `platform` as Sandbox takes them)."""
     with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits, net=net, allow=allow,
-                 publish=publish) as sandbox:
+                 publish=publish, platform=platform) as sandbox:
         return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
                            timeout=timeout, env=env, cwd=cwd, strace=strace, check=check, lockdown=lockdown)
 

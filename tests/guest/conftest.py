@@ -80,12 +80,13 @@ def run_native(argv: list[str], *, env: dict | None = None, input: bytes | None 
 
 
 def run_sandboxed(argv: list[str], *, env: dict | None = None, input: bytes | None = None,
-                  mounts: tuple[str, ...] = (), cwd: str = "/tmp", timeout: float = 60) -> Outcome:
-    if os.environ.get(TRACE_ENV):
+                  mounts: tuple[str, ...] = (), cwd: str = "/tmp", timeout: float = 60,
+                  platform: str = "linux") -> Outcome:
+    if os.environ.get(TRACE_ENV) and platform == "linux":
         return _run_traced(argv, env=ENV if env is None else env, input=input, mounts=mounts, cwd=cwd,
                            timeout=timeout)
     result = slimbox.run(argv, env=ENV if env is None else env, input=input, capture_output=True,
-                         mounts=mounts, cwd=cwd, timeout=timeout)
+                         mounts=mounts, cwd=cwd, timeout=timeout, platform=platform)
     return Outcome(result.returncode, result.stdout, result.stderr)
 
 
@@ -110,8 +111,68 @@ def _run_traced(argv: list[str], *, env: dict, input: bytes | None, mounts: tupl
     return Outcome(result["returncode"], base64.b64decode(result["stdout"]), base64.b64decode(result["stderr"]))
 
 
+# --- platforms ----------------------------------------------------------------------
+# A test marked `every_platform` runs once per platform (linux, kvm, emu) through the
+# `guest_platform` parameter; every other test runs on linux only. A platform this host
+# cannot offer is skipped with the reason. A test that is known to differ on a platform
+# is listed, with the reason, in differences_<platform>.py and expected to fail there.
+
+GUEST_PLATFORMS = ("linux", "kvm", "emu")
+
+
+def pytest_generate_tests(metafunc):
+    if "guest_platform" in metafunc.fixturenames and metafunc.definition.get_closest_marker("every_platform"):
+        metafunc.parametrize("guest_platform", GUEST_PLATFORMS)
+
+
 @pytest.fixture
-def compare(probes, tmp_path):
+def guest_platform() -> str:
+    return "linux"
+
+
+def _differences(platform: str) -> dict[str, str]:
+    try:
+        module = __import__(f"differences_{platform}")
+    except ModuleNotFoundError:
+        return {}
+    return module.DIFFERENCES
+
+
+def pytest_collection_modifyitems(config, items):
+    differences = {name: _differences(name) for name in GUEST_PLATFORMS if name != "linux"}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        platform = callspec.params.get("guest_platform") if callspec else None
+        reason = differences.get(platform, {}).get(item.name)
+        if reason:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"{platform}: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def _platform_unavailable() -> dict[str, str | None]:
+    return {}
+
+
+@pytest.fixture
+def usable_platform(guest_platform, _platform_unavailable) -> str:
+    """`guest_platform`, or a skip saying why this host cannot run it."""
+    if guest_platform not in _platform_unavailable:
+        from slimbox import _platforms as registry
+        from slimbox.platforms.base import PlatformUnavailable
+
+        try:
+            registry.make_platform(guest_platform, registry.make_host(guest_platform)).close()
+            _platform_unavailable[guest_platform] = None
+        except (PlatformUnavailable, ImportError) as exc:
+            _platform_unavailable[guest_platform] = f"{type(exc).__name__}: {exc}"
+    reason = _platform_unavailable[guest_platform]
+    if reason:
+        pytest.skip(f"platform {guest_platform} is not available here: {reason}")
+    return guest_platform
+
+
+@pytest.fixture
+def compare(probes, tmp_path, usable_platform):
     """compare(name_or_argv, ...) runs a probe (or a host program) natively and in the
     sandbox and asserts identical stdout, stderr and exit status; returns the outcome."""
 
@@ -123,7 +184,8 @@ def compare(probes, tmp_path):
             native_argv = [str(probes / program), *args]
             sandbox_argv = [f"{GUEST_DIR}/{program}", *args]
         native = run_native(native_argv, env=env, input=input, cwd=str(tmp_path))
-        sandboxed = run_sandboxed(sandbox_argv, env=env, input=input, mounts=(f"{probes}:{GUEST_DIR}:ro",))
+        sandboxed = run_sandboxed(sandbox_argv, env=env, input=input, mounts=(f"{probes}:{GUEST_DIR}:ro",),
+                                  platform=usable_platform)
         assert sandboxed.stdout.decode(errors="replace") == native.stdout.decode(errors="replace")
         assert sandboxed.stderr.decode(errors="replace") == native.stderr.decode(errors="replace")
         assert sandboxed.returncode == native.returncode

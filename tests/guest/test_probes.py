@@ -8,6 +8,7 @@ pytestmark = pytest.mark.guest
 PROBES = ["hello", "files", "mm", "time", "random_uname", "memfd"]
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("name", PROBES)
 def test_static_probe_matches_native(compare, name):
     compare(name)
