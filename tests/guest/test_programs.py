@@ -21,6 +21,7 @@ def test_busybox_shell_exit_status_through_the_cli():
     assert result.returncode == 7
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("argv", [
     ["/bin/ls", "-la", "/usr/bin/env"],
     ["/bin/cat", "/etc/os-release"],

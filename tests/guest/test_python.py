@@ -448,6 +448,7 @@ XFAIL = {
 }
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("name", [
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=XFAIL[name])) if name in XFAIL else name
     for name in PROGRAMS

@@ -198,6 +198,7 @@ rm -r tree
 }
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("shell", list(SHELLS))
 @pytest.mark.parametrize("script", list(SCRIPTS))
 def test_shell_script_matches_native(compare, shell, script):

@@ -14,6 +14,7 @@ from .conftest import HERE
 pytestmark = pytest.mark.guest
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("name", ["signals", "signals.dyn"])
 def test_signals_match_native(compare, name):
     outcome = compare(name)
@@ -21,6 +22,7 @@ def test_signals_match_native(compare, name):
     assert outcome.returncode == -15
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("name", ["sleep_signals", "sleep_signals.dyn"])
 def test_signals_end_sleeps_and_waits_like_native(compare, name):
     compare(name)

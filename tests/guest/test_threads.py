@@ -13,11 +13,13 @@ from .conftest import ENV, GUEST_DIR
 pytestmark = pytest.mark.guest
 
 
+@pytest.mark.every_platform
 @pytest.mark.parametrize("name", ["pthreads", "pthreads.dyn"])
 def test_pthreads_match_native(compare, name):
     compare(name)
 
 
+@pytest.mark.every_platform
 def test_forkexec_static_matches_native(compare):
     compare("forkexec")
 
