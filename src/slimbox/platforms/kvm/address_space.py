@@ -1,0 +1,515 @@
+"""KvmAddressSpace: the South AddressSpace over page tables this platform builds.
+
+The mappings the kernel asked for are kept as sorted ranges (start, end, prot, region,
+first page index in the region); a frame is given to a page only when the guest
+touches it (`populate`, from a page fault) or the kernel writes to it. The page tables
+hold every frame that exists and are what the CPU obeys; the ranges say what a page
+that has no frame yet would get. Mapping a terabyte costs one list entry.
+
+Shared mappings (`map(..., shared=True)`) have a `SharedRegion`: the frames of its
+pages by page index, so every address space and every page that maps the same index
+(after fork or a move) uses one frame. Private frames belong to one page each; fork
+copies them.
+
+Interface changes agreed with the machine side (recorded here as the contract asks):
+- `fork(on_downgrade=None)` takes the child's callback (default: the parent's).
+- `install_platform_page` takes any canonical address and replaces a page already
+  installed there; fork gives the child its own copy of each platform page.
+- `populate` returns True for a page that already allows the access (a stale TLB
+  entry) after calling `on_downgrade` so the guest re-reads its tables.
+- guest memory running out raises OSError(ENOMEM) from populate, map-free writes, fork.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+
+from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
+from slimbox.platforms.kvm.pagetables import (
+    ADDRESS_MASK, NO_EXECUTE, PRESENT, RIGHTS, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER, USER_TOP, WRITABLE,
+    PageTables, is_canonical, is_downgrade, leaf_rights,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+_PROT_ANY = PROT_READ | PROT_WRITE | PROT_EXEC
+#: protection bits the kernel may pass to protect (PROT_SEM included, as Linux accepts it)
+_PROT_VALID = _PROT_ANY | 0x8
+#: pages given frames together on a fault (aligned window): one fault instead of many
+FAULT_AROUND_PAGES = 16
+_PAGE_MASK = PAGE_SIZE - 1
+_TABLE_SPAN_MASK = (1 << 21) - 1
+
+
+class SharedRegion:
+    """The frames of one shared mapping, by page index; released when no range uses it."""
+
+    __slots__ = ("frames", "users")
+
+    def __init__(self) -> None:
+        self.frames: dict[int, int] = {}
+        self.users = 0
+
+
+def _allows(prot: int, write: bool, execute: bool) -> bool:
+    if not prot & _PROT_ANY:
+        return False
+    return (not write or bool(prot & PROT_WRITE)) and (not execute or bool(prot & PROT_EXEC))
+
+
+class KvmAddressSpace:
+    """One guest address space: a page-table tree in `memory` (CR3 = `root`)."""
+
+    def __init__(self, memory, on_downgrade: Callable[[], None]) -> None:
+        self.memory = memory
+        self._on_downgrade = on_downgrade
+        self.tables = PageTables(memory)
+        self._words = memory.words
+        self._bytes = memory.bytes
+        # sorted, non-overlapping mappings: (start, end, prot, region, first region index)
+        self._starts: list[int] = []
+        self._ranges: list[tuple] = []
+        #: platform page address -> (user, writable, executable)
+        self._platform: dict[int, tuple[bool, bool, bool]] = {}
+        self.closed = False
+
+    @property
+    def root(self) -> int:
+        return self.tables.root
+
+    # --- South AddressSpace --------------------------------------------------------------
+
+    def reserved(self) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for addr in sorted(self._platform):
+            if spans and spans[-1][1] == addr:
+                spans[-1] = (spans[-1][0], addr + PAGE_SIZE)
+            else:
+                spans.append((addr, addr + PAGE_SIZE))
+        return spans
+
+    def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
+        end = self._span(addr, length)
+        self._refuse_platform(addr, end)
+        lost = self._clear(addr, end)
+        removed = self._carve(addr, end)
+        self._insert(addr, end, prot & _PROT_VALID, SharedRegion() if shared else None, 0)
+        self._settle(removed)
+        if lost:
+            self._on_downgrade()
+
+    def map_file(self, addr: int, length: int, prot: int, host_file, offset: int) -> bool:
+        return False  # host files never enter guest memory: the kernel copies
+
+    def unmap(self, addr: int, length: int) -> None:
+        end = self._span(addr, length)
+        self._refuse_platform(addr, end)
+        lost = self._clear(addr, end)
+        self._settle(self._carve(addr, end))
+        if lost:
+            self._on_downgrade()
+
+    def protect(self, addr: int, length: int, prot: int) -> None:
+        end = self._span(addr, length)
+        if prot & ~_PROT_VALID:
+            raise OSError(errno.EINVAL, f"protection {prot:#x} has bits a mapping cannot take")
+        self._refuse_platform(addr, end)
+        self._require_mapped(addr, end, errno.ENOMEM)
+        for start, stop, _, region, first in self._carve(addr, end):
+            self._insert(start, stop, prot, region, first)
+        rights = leaf_rights(prot)
+        words = self._words
+        lost = False
+        for _, index in self.tables.leaves(addr, end):
+            old = words[index]
+            new = (old & ~RIGHTS) | rights
+            lost = lost or is_downgrade(old, new)
+            words[index] = new
+        if lost:
+            self._on_downgrade()
+
+    def move(self, old_addr: int, old_length: int, new_addr: int, new_length: int) -> None:
+        old_end = self._span(old_addr, old_length)
+        new_end = self._span(new_addr, new_length)
+        self._require_mapped(old_addr, old_end, errno.EFAULT)
+        self._refuse_platform(new_addr, new_end)
+        old_size, new_size = old_end - old_addr, new_end - new_addr
+        kept_end = old_addr + min(old_size, new_size)
+        pieces = self._carve(old_addr, old_end)
+        words, memory = self._words, self.memory
+        lost = False
+        moved: list[tuple[int, int]] = []
+        for va, index in self.tables.leaves(old_addr, old_end):
+            entry = words[index]
+            words[index] = 0
+            lost = lost or bool(entry & PRESENT)
+            if va < kept_end:
+                moved.append((va - old_addr, entry))
+            else:
+                memory.release(entry & ADDRESS_MASK)
+        self.tables.prune(old_addr, old_end)
+        lost = self._clear(new_addr, new_end) or lost
+        removed = self._carve(new_addr, new_end) + pieces
+        delta = new_addr - old_addr
+        for start, stop, prot, region, first in pieces:
+            if start < kept_end:
+                self._insert(start + delta, min(stop, kept_end) + delta, prot, region, first)
+        if new_size > old_size:
+            _, stop, prot, region, first = pieces[-1]
+            tail_first = first + (stop - pieces[-1][0]) // PAGE_SIZE if region is not None else 0
+            self._insert(new_addr + old_size, new_end, prot, region, tail_first)
+        table = self.tables
+        for offset, entry in moved:
+            table.set(new_addr + offset, entry)
+        self._settle(removed)
+        if lost:
+            self._on_downgrade()
+
+    def discard(self, addr: int, length: int) -> None:
+        end = self._span(addr, length)
+        self._refuse_platform(addr, end)
+        self._require_mapped(addr, end, errno.ENOMEM)
+        if self._clear(addr, end):
+            self._on_downgrade()
+
+    def read(self, addr: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        end = addr + length
+        shared = self._require_mapped(addr, end, None)
+        words, memory_bytes, tables = self._words, self._bytes, self.tables
+        out = bytearray(length)
+        run_gpa = run_dst = run_len = 0
+        va = addr & ~_PAGE_MASK
+        index = tables.leaf_index(va, False)
+        pos = addr
+        while pos < end:
+            chunk = min(PAGE_SIZE - (pos & _PAGE_MASK), end - pos)
+            frame = words[index] & ADDRESS_MASK if index >= 0 else 0
+            if not frame and shared:
+                frame = self._region_frame(va)
+            if frame:
+                gpa = frame + (pos & _PAGE_MASK)
+                if run_len and run_gpa + run_len == gpa and run_dst + run_len == pos - addr:
+                    run_len += chunk
+                else:
+                    if run_len:
+                        out[run_dst:run_dst + run_len] = memory_bytes[run_gpa:run_gpa + run_len]
+                    run_gpa, run_dst, run_len = gpa, pos - addr, chunk
+            pos += chunk
+            va += PAGE_SIZE
+            if va & _TABLE_SPAN_MASK == 0:
+                index = tables.leaf_index(va, False)
+            elif index >= 0:
+                index += 1
+        if run_len == length:
+            return memory_bytes[run_gpa:run_gpa + run_len].tobytes()
+        if run_len:
+            out[run_dst:run_dst + run_len] = memory_bytes[run_gpa:run_gpa + run_len]
+        return bytes(out)
+
+    def write(self, addr: int, data: bytes) -> None:
+        length = len(data)
+        if not length:
+            return
+        end = addr + length
+        self._require_mapped(addr, end, None)
+        source = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else memoryview(data)
+        words, memory_bytes, tables = self._words, self._bytes, self.tables
+        run_gpa = run_src = run_len = 0
+        va = addr & ~_PAGE_MASK
+        index = tables.leaf_index(va, True)
+        pos = addr
+        while pos < end:
+            chunk = min(PAGE_SIZE - (pos & _PAGE_MASK), end - pos)
+            frame = words[index] & ADDRESS_MASK
+            if not frame:
+                frame = self._give_frame(va, index) & ADDRESS_MASK
+            gpa = frame + (pos & _PAGE_MASK)
+            if run_len and run_gpa + run_len == gpa:
+                run_len += chunk
+            else:
+                if run_len:
+                    memory_bytes[run_gpa:run_gpa + run_len] = source[run_src:run_src + run_len]
+                run_gpa, run_src, run_len = gpa, pos - addr, chunk
+            pos += chunk
+            va += PAGE_SIZE
+            if pos < end:
+                index = tables.leaf_index(va, True) if va & _TABLE_SPAN_MASK == 0 else index + 1
+        memory_bytes[run_gpa:run_gpa + run_len] = source[run_src:run_src + run_len]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        release = self.memory.release
+        self.tables.release(lambda entry: None if entry & SOFT_MMIO else release(entry & ADDRESS_MASK))
+        for _, _, _, region, _ in self._ranges:
+            if region is not None:
+                region.users -= 1
+        self._settle(self._ranges)
+        self._ranges = []
+        self._starts = []
+        self._platform.clear()
+
+    # --- what the machine side asks --------------------------------------------------------
+
+    def populate(self, addr: int, write: bool, execute: bool) -> bool:
+        """Give the page at `addr` a frame if its mapping allows the access (True: resume
+        the guest); False is a real fault."""
+        if self.closed or not 0 <= addr < USER_TOP:
+            return False
+        found = self._range_at(addr)
+        if found is None or not _allows(found[2], write, execute):
+            return False
+        va = addr & ~_PAGE_MASK
+        index = self.tables.leaf_index(va, True)
+        entry = self._words[index]
+        if entry & PRESENT:
+            self._on_downgrade()  # the tables already allow it: the guest saw a stale entry
+            return True
+        if entry:  # a frame kept while the page was PROT_NONE
+            self._words[index] = (entry & ~RIGHTS) | leaf_rights(found[2])
+            return True
+        start, stop = found[0], found[1]
+        window = va & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1)
+        first = max(window, start)
+        last = min(window + FAULT_AROUND_PAGES * PAGE_SIZE, stop)
+        words = self._words
+        base = index - (va - first) // PAGE_SIZE
+        for page in range(first, last, PAGE_SIZE):
+            slot = base + (page - first) // PAGE_SIZE
+            if not words[slot]:
+                self._give_frame(page, slot, found)
+        return True
+
+    def access_allowed(self, addr: int, write: bool, execute: bool) -> bool | None:
+        """None: not mapped; False: the mapping forbids the access; True: allowed."""
+        if 0 <= addr < USER_TOP:
+            found = self._range_at(addr)
+            if found is not None:
+                return _allows(found[2], write, execute)
+        page = self._platform.get(addr & ~_PAGE_MASK)
+        if page is None or not page[0]:
+            return None
+        return (not write or page[1]) and (not execute or page[2])
+
+    def install_platform_page(self, addr: int, data: bytes, *, user: bool, writable: bool,
+                              executable: bool) -> None:
+        """A page the platform needs at `addr` (any canonical address), listed by
+        reserved() and never touched by map/unmap/protect/move/discard; installing
+        again at the same address replaces it."""
+        if len(data) > PAGE_SIZE:
+            raise ValueError(f"platform page data is {len(data)} bytes, more than a page")
+        index, old = self._platform_slot(addr)
+        frame = old & ADDRESS_MASK if old and not old & SOFT_MMIO else self.memory.allocate()
+        self._bytes[frame:frame + PAGE_SIZE] = bytes(data).ljust(PAGE_SIZE, b"\0")
+        self._set_platform(addr, index, old, frame, user, writable, executable)
+
+    def install_mmio_page(self, addr: int, gpa: int, *, user: bool, writable: bool) -> None:
+        """A platform page at `addr` whose guest-physical address `gpa` lies outside
+        guest memory, so that every access to it exits to the host (never executable;
+        fork keeps it as it is)."""
+        if gpa % PAGE_SIZE or gpa < self.memory.size or gpa & ~ADDRESS_MASK:
+            raise ValueError(f"MMIO page address {gpa:#x} is not a page address beyond guest memory")
+        index, old = self._platform_slot(addr)
+        if old and not old & SOFT_MMIO:
+            self.memory.release(old & ADDRESS_MASK)
+        self._set_platform(addr, index, old, gpa | SOFT_MMIO, user, writable, False)
+
+    def _platform_slot(self, addr: int) -> tuple[int, int]:
+        if addr % PAGE_SIZE or not is_canonical(addr):
+            raise ValueError(f"platform page address {addr:#x} is not a canonical page address")
+        if addr < USER_TOP and self._overlaps(addr, addr + PAGE_SIZE):
+            raise ValueError(f"platform page {addr:#x} would cover guest memory")
+        index = self.tables.leaf_index(addr, True)
+        return index, self._words[index]
+
+    def _set_platform(self, addr: int, index: int, old: int, target: int, user: bool, writable: bool,
+                      executable: bool) -> None:
+        new = (target | PRESENT | SOFT_PLATFORM | (USER if user else 0) | (WRITABLE if writable else 0)
+               | (0 if executable else NO_EXECUTE))
+        self._words[index] = new
+        self._platform[addr] = (user, writable, executable)
+        if is_downgrade(old, new):
+            self._on_downgrade()
+
+    def fork(self, on_downgrade: Callable[[], None] | None = None) -> KvmAddressSpace:
+        """A copy in the same guest memory: private frames copied, shared frames shared."""
+        child = KvmAddressSpace(self.memory, on_downgrade if on_downgrade is not None else self._on_downgrade)
+        memory, memory_bytes = self.memory, self._bytes
+
+        def copy_leaf(va: int, entry: int) -> int:
+            frame = entry & ADDRESS_MASK
+            if entry & SOFT_MMIO:
+                return entry
+            if entry & SOFT_SHARED:
+                memory.share(frame)
+                return entry
+            copy = memory.allocate()
+            memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
+            return copy | (entry & ~ADDRESS_MASK)
+
+        try:
+            self.tables.copy_into(child.tables, copy_leaf)
+        except BaseException:
+            child.close()
+            raise
+        child._starts = list(self._starts)
+        child._ranges = list(self._ranges)
+        for _, _, _, region, _ in child._ranges:
+            if region is not None:
+                region.users += 1
+        child._platform = dict(self._platform)
+        return child
+
+    # --- inspection ------------------------------------------------------------------------
+
+    def mappings(self) -> list[tuple[int, int, int, bool]]:
+        """(start, end, prot, shared) of every mapped range, adjacent ranges with the same
+        attributes merged."""
+        merged: list[tuple[int, int, int, bool]] = []
+        for start, end, prot, region, _ in self._ranges:
+            if merged and merged[-1][1] == start and merged[-1][2:] == (prot, region is not None):
+                merged[-1] = (merged[-1][0], end, prot, region is not None)
+            else:
+                merged.append((start, end, prot, region is not None))
+        return merged
+
+    def frame_of(self, addr: int) -> int:
+        """The guest-physical frame behind `addr` (0: none yet)."""
+        return self.tables.get(addr & ~_PAGE_MASK) & ADDRESS_MASK
+
+    # --- pages -------------------------------------------------------------------------------
+
+    def _give_frame(self, va: int, index: int, found: tuple | None = None) -> int:
+        """Put a zeroed (or the shared region's) frame at `va`, whose leaf is word
+        `index`; the new entry."""
+        if found is None:
+            found = self._range_at(va)
+            if found is None:
+                raise GuestMemoryError(va)
+        start, _, prot, region, first = found
+        if region is None:
+            entry = self.memory.allocate() | leaf_rights(prot)
+        else:
+            page = first + (va - start) // PAGE_SIZE
+            frame = region.frames.get(page)
+            if frame is None:
+                frame = region.frames[page] = self.memory.allocate()
+            self.memory.share(frame)
+            entry = frame | leaf_rights(prot) | SOFT_SHARED
+        self._words[index] = entry
+        return entry
+
+    def _clear(self, start: int, end: int) -> bool:
+        """Drop every frame in [start, end); whether one of them was present."""
+        words, release = self._words, self.memory.release
+        lost = False
+        leaves = self.tables.leaves(start, end)
+        for _, index in leaves:
+            entry = words[index]
+            words[index] = 0
+            lost = lost or bool(entry & PRESENT)
+            release(entry & ADDRESS_MASK)
+        if leaves:
+            self.tables.prune(start, end)
+        return lost
+
+    # --- ranges --------------------------------------------------------------------------------
+
+    def _span(self, addr: int, length: int) -> int:
+        """The end of a fixed-address operation's page-rounded range (OSError as Linux)."""
+        if self.closed:
+            raise OSError(errno.EINVAL, "the address space is closed")
+        if addr % PAGE_SIZE or addr < 0 or length <= 0:
+            raise OSError(errno.EINVAL, f"misaligned address {addr:#x} or empty range ({length:#x} bytes)")
+        end = addr + -(-length // PAGE_SIZE) * PAGE_SIZE
+        if end > USER_TOP:
+            raise OSError(errno.ENOMEM, f"range {addr:#x}+{length:#x} leaves the user half of the address space")
+        return end
+
+    def _refuse_platform(self, start: int, end: int) -> None:
+        for page in self._platform:
+            if start <= page < end:
+                raise OSError(errno.EPERM, f"{page:#x} is a platform page")
+
+    def _range_at(self, addr: int) -> tuple | None:
+        index = bisect.bisect_right(self._starts, addr) - 1
+        if index >= 0 and self._ranges[index][1] > addr:
+            return self._ranges[index]
+        return None
+
+    def _overlaps(self, start: int, end: int) -> bool:
+        index = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        return any(lo < end and start < hi for lo, hi, *_ in self._ranges[index:index + 2])
+
+    def _require_mapped(self, start: int, end: int, error: int | None) -> bool:
+        """Raise for the first address in [start, end) that is not mapped: GuestMemoryError
+        (error None) or OSError(error). Whether a shared mapping is among them."""
+        if self.closed:
+            raise GuestMemoryError(start) if error is None else OSError(error, "the address space is closed")
+        addr = start
+        shared = False
+        while addr < end:
+            found = self._range_at(addr) if 0 <= addr < USER_TOP else None
+            if found is None:
+                if error is None:
+                    raise GuestMemoryError(addr)
+                raise OSError(error, f"{addr:#x} is not mapped")
+            shared = shared or found[3] is not None
+            addr = found[1]
+        return shared
+
+    def _region_frame(self, va: int) -> int:
+        """The frame a shared mapping's region has for page `va` (0: none, or private)."""
+        found = self._range_at(va)
+        if found is None or found[3] is None:
+            return 0
+        return found[3].frames.get(found[4] + (va - found[0]) // PAGE_SIZE, 0)
+
+    def _insert(self, start: int, end: int, prot: int, region: SharedRegion | None, first: int) -> None:
+        index = bisect.bisect_left(self._starts, start)
+        self._starts.insert(index, start)
+        self._ranges.insert(index, (start, end, prot, region, first))
+        if region is not None:
+            region.users += 1
+
+    def _carve(self, start: int, end: int) -> list[tuple]:
+        """Remove [start, end) from the ranges; the pieces removed (their regions no
+        longer counting them as users)."""
+        removed = []
+        index = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        while index < len(self._ranges):
+            lo, hi, prot, region, first = self._ranges[index]
+            if lo >= end:
+                break
+            if hi <= start:
+                index += 1
+                continue
+            del self._ranges[index]
+            del self._starts[index]
+            if region is not None:
+                region.users -= 1
+            cut = max(lo, start)
+            removed.append((cut, min(hi, end), prot, region, first + (cut - lo) // PAGE_SIZE))
+            if lo < start:
+                self._insert(lo, start, prot, region, first)
+                index += 1
+            if hi > end:
+                self._insert(end, hi, prot, region, first + (end - lo) // PAGE_SIZE)
+                index += 1
+        return removed
+
+    def _settle(self, pieces) -> None:
+        """Release the frames of regions among `pieces` that no range uses any more."""
+        for piece in pieces:
+            region = piece[3]
+            if region is not None and region.users == 0 and region.frames:
+                for frame in region.frames.values():
+                    self.memory.release(frame)
+                region.frames.clear()

@@ -1,0 +1,122 @@
+"""Guest-physical memory: one anonymous host mapping cut into 4 KiB frames.
+
+The mapping is reserved with MAP_NORESERVE and can be far larger than what a sandbox
+ever uses: the host backs only the pages that are touched. Frames are handed out from
+a free list first (zeroed again on the way out) and otherwise from a high-water mark
+of never-used, still-zero frames. A frame may be referenced more than once (a shared
+mapping seen by two address spaces); `share` adds a reference and `release` drops one,
+so the frame goes back to the free list only when its last user lets go.
+
+Frame 0 is never handed out: guest-physical address 0 means "no frame" everywhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+
+from slimbox.platforms.base import PAGE_SIZE
+
+#: Linux MAP_NORESERVE (the mmap module of Python 3.11 does not name it)
+_MAP_NORESERVE = 0x4000
+_ZERO_FRAME = bytes(PAGE_SIZE)
+#: frame states in GuestMemory._state
+_FREE, _USED = 0, 1
+
+
+class GuestMemory:
+    """Guest-physical memory of `size` bytes (a multiple of 4 KiB), allocated by frame."""
+
+    def __init__(self, size: int) -> None:
+        if size < 2 * PAGE_SIZE or size % PAGE_SIZE:
+            raise ValueError(f"guest memory size {size:#x} is not a multiple of 4 KiB of at least two frames")
+        self.size = size
+        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE,
+                              prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        anchor = ctypes.c_char.from_buffer(self._map)
+        self.host_address = ctypes.addressof(anchor)
+        del anchor  # the export would keep the mapping from ever being closed
+        #: the whole of guest memory as bytes and as 64-bit words (page-table entries)
+        self.bytes = memoryview(self._map)
+        self.words = self.bytes.cast("Q")
+        self._frames = size // PAGE_SIZE
+        # one byte per frame; calloc'd, so the host backs only the part that is used
+        self._state = bytearray(self._frames)
+        self._free: list[int] = []
+        self._next = 1  # frame 0 is never used
+        #: frame number -> references beyond the first (shared frames only)
+        self._extra: dict[int, int] = {}
+        self._in_use = 0
+        self.closed = False
+
+    @property
+    def frames_in_use(self) -> int:
+        return self._in_use
+
+    @property
+    def frames_total(self) -> int:
+        return self._frames - 1
+
+    def allocate(self) -> int:
+        """A zeroed frame's guest-physical address (OSError ENOMEM when memory is full)."""
+        if self._free:
+            frame = self._free.pop()
+            start = frame * PAGE_SIZE
+            self.bytes[start:start + PAGE_SIZE] = _ZERO_FRAME
+        elif self._next < self._frames:
+            frame = self._next  # never used: still zero
+            self._next += 1
+        else:
+            raise OSError(errno.ENOMEM, f"guest memory is full ({self.size >> 20} MiB)")
+        self._state[frame] = _USED
+        self._in_use += 1
+        return frame * PAGE_SIZE
+
+    def share(self, gpa: int) -> None:
+        """One more reference to an allocated frame."""
+        frame = self._frame(gpa)
+        self._extra[frame] = self._extra.get(frame, 0) + 1
+
+    def references(self, gpa: int) -> int:
+        frame = self._frame(gpa)
+        return 1 + self._extra.get(frame, 0)
+
+    def release(self, gpa: int) -> None:
+        """Drop one reference; the frame is free again when none is left."""
+        frame = self._frame(gpa)
+        extra = self._extra.get(frame)
+        if extra is not None:
+            if extra > 1:
+                self._extra[frame] = extra - 1
+            else:
+                del self._extra[frame]
+            return
+        self._state[frame] = _FREE
+        self._free.append(frame)
+        self._in_use -= 1
+
+    def view(self, gpa: int, length: int) -> memoryview:
+        """Bytes [gpa, gpa + length) of guest-physical memory."""
+        if gpa < 0 or length < 0 or gpa + length > self.size:
+            raise ValueError(f"guest-physical range {gpa:#x}+{length:#x} is outside guest memory")
+        return self.bytes[gpa:gpa + length]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._free.clear()
+        self._extra.clear()
+        self.words.release()
+        self.bytes.release()
+        try:
+            self._map.close()
+        except BufferError:
+            pass  # a view is still held somewhere; the mapping goes when that view does
+
+    def _frame(self, gpa: int) -> int:
+        frame = gpa // PAGE_SIZE
+        if gpa % PAGE_SIZE or not 0 < frame < self._next or self._state[frame] != _USED:
+            raise ValueError(f"{gpa:#x} is not an allocated frame")
+        return frame

@@ -1,0 +1,96 @@
+"""GuestMemory: frames out of one host mapping, zeroed, reference-counted, bounded."""
+
+import errno
+
+import pytest
+
+from slimbox.platforms.kvm.memory import GuestMemory
+
+PAGE = 4096
+
+
+@pytest.fixture
+def memory():
+    mem = GuestMemory(16 * PAGE)
+    yield mem
+    mem.close()
+
+
+def test_frames_are_aligned_distinct_and_never_frame_zero(memory):
+    frames = [memory.allocate() for _ in range(memory.frames_total)]
+    assert len(set(frames)) == len(frames) == 15
+    assert all(gpa % PAGE == 0 and PAGE <= gpa < memory.size for gpa in frames)
+    assert memory.frames_in_use == 15
+
+
+def test_full_memory_is_enomem(memory):
+    for _ in range(memory.frames_total):
+        memory.allocate()
+    with pytest.raises(OSError) as caught:
+        memory.allocate()
+    assert caught.value.errno == errno.ENOMEM
+
+
+def test_a_released_frame_comes_back_zeroed(memory):
+    gpa = memory.allocate()
+    memory.view(gpa, PAGE)[:] = b"\xAA" * PAGE
+    memory.release(gpa)
+    assert memory.frames_in_use == 0
+    again = memory.allocate()
+    assert again == gpa
+    assert memory.view(again, PAGE) == bytes(PAGE)
+
+
+def test_shared_frame_is_freed_by_its_last_reference(memory):
+    gpa = memory.allocate()
+    memory.share(gpa)
+    memory.share(gpa)
+    assert memory.references(gpa) == 3
+    memory.release(gpa)
+    memory.release(gpa)
+    assert memory.frames_in_use == 1
+    memory.release(gpa)
+    assert memory.frames_in_use == 0
+
+
+@pytest.mark.parametrize("bad", [0, 1, PAGE + 8, 15 * PAGE, 16 * PAGE, -PAGE])
+def test_releasing_what_is_not_an_allocated_frame_is_refused(memory, bad):
+    memory.allocate()
+    with pytest.raises(ValueError):
+        memory.release(bad)
+
+
+def test_double_release_is_refused(memory):
+    gpa = memory.allocate()
+    memory.release(gpa)
+    with pytest.raises(ValueError):
+        memory.release(gpa)
+    with pytest.raises(ValueError):
+        memory.share(gpa)
+
+
+def test_view_is_bounded_and_aliases_the_words(memory):
+    gpa = memory.allocate()
+    memory.view(gpa + 8, 8)[:] = (0x1122334455667788).to_bytes(8, "little")
+    assert memory.words[gpa // 8 + 1] == 0x1122334455667788
+    for start, length in ((memory.size - 8, 16), (-8, 8), (0, -1)):
+        with pytest.raises(ValueError):
+            memory.view(start, length)
+
+
+def test_sizes_that_are_not_whole_frames_are_refused():
+    for size in (PAGE, 3 * PAGE + 1, 0):
+        with pytest.raises(ValueError):
+            GuestMemory(size)
+
+
+def test_a_huge_reservation_costs_nothing_until_touched():
+    mem = GuestMemory(64 << 30)
+    try:
+        assert mem.host_address and mem.size == 64 << 30
+        gpa = mem.allocate()
+        mem.view(gpa, 4)[:] = b"abcd"
+        assert bytes(mem.view(gpa, 4)) == b"abcd"
+    finally:
+        mem.close()
+    assert mem.closed
