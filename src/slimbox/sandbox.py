@@ -16,6 +16,7 @@ import threading
 from slimbox._view import build_view
 from slimbox.abi.errno import Errno, strerror
 from slimbox.kernel import exec as kexec
+from slimbox.kernel import signals as ksignals
 from slimbox.kernel.cred import Credentials
 from slimbox.kernel.errors import InternalError as InternalError  # re-exported: Sandbox.run raises it
 from slimbox.kernel.errors import LinuxError
@@ -78,9 +79,11 @@ class SandboxResult(subprocess.CompletedProcess):
 
 
 #: signals the supervisor passes on to the guest while a program runs (when it can: in the
-#: main thread); after this many of them the sandbox is killed, so a guest that ignores
-#: them cannot keep the supervisor from being stopped
-_FORWARDED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH)
+#: main thread), by name: those the host has (Windows has only SIGINT and SIGTERM of them);
+#: after this many of them the sandbox is killed, so a guest that ignores them cannot keep
+#: the supervisor from being stopped
+_FORWARDED = {"SIGINT": ksignals.SIGINT, "SIGQUIT": ksignals.SIGQUIT, "SIGTERM": ksignals.SIGTERM,
+              "SIGHUP": ksignals.SIGHUP, "SIGWINCH": ksignals.SIGWINCH}
 _FORWARD_LIMIT = 3
 
 
@@ -90,17 +93,20 @@ def _forwarding_host_signals(kernel: Kernel, platform):
         yield
         return
     received = []
+    # host signal number -> Linux's (they agree on Linux and macOS, not everywhere)
+    to_linux = {getattr(signal, name): linux for name, linux in _FORWARDED.items() if hasattr(signal, name)}
 
     def handler(signo: int, frame) -> None:
-        if signo != signal.SIGWINCH:
-            received.append(signo)
+        linux = to_linux[signo]
+        if linux != ksignals.SIGWINCH:
+            received.append(linux)
         if len(received) >= _FORWARD_LIMIT:
-            kernel.host_signals.append(signal.SIGKILL)
+            kernel.host_signals.append(ksignals.SIGKILL)
         else:
-            kernel.host_signals.append(signo)
+            kernel.host_signals.append(linux)
         platform.poke()
 
-    previous = {signo: signal.signal(signo, handler) for signo in _FORWARDED}
+    previous = {signo: signal.signal(signo, handler) for signo in to_linux}
     try:
         yield
     finally:
