@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import subprocess
@@ -42,79 +41,106 @@ def _terminal_columns() -> int:
     return columns if columns > 0 else 80
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's own formatter, given the terminal's width: argparse would ask shutil,
-    whose import (with bz2 and lzma) cost every run a few milliseconds."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position,
-                         _terminal_columns() - 2 if width is None else width)
+#: the sections of `slimbox run --help` below its plain options, with their descriptions
+_RUN_GROUPS = {
+    "resource limits": "SIZE takes K, M, G suffixes (powers of 1024)",
+    "network": "see docs/networking.md",
+}
 
 
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", _HelpFormatter)
-        super().__init__(*args, **kwargs)
+def _run_options() -> tuple:
+    """The options of `slimbox run` as (help section or None, option strings,
+    add_argument keywords), in the order of its help: declared once for argparse and for
+    the fast path of `_fast_run_arguments`."""
+    return (
+        (None, ("-v", "--volume"), dict(action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
+                                        help="mount a host directory (read-write unless :ro)")),
+        (None, ("--rootfs",), dict(metavar="DIR|TAR", help="use this directory or tar archive as the root "
+                                                           "(read-only, with an in-memory writable layer)")),
+        (None, ("--tmpfs",), dict(action="append", default=[], metavar="PATH",
+                                  help="mount an empty in-memory directory at PATH")),
+        (None, ("-e", "--env"), dict(action="append", default=[], metavar="K=V",
+                                     help="set an environment variable (K alone copies the host's value)")),
+        (None, ("-w", "--workdir"), dict(metavar="DIR", help="working directory in the sandbox (default /)")),
+        (None, ("--hostname",), dict(default="slimbox", help="the sandbox's host name")),
+        (None, ("--platform",), dict(
+            default="linux", metavar="linux|kvm|emu|auto",
+            help="how guest code runs: host processes under seccomp and ptrace (linux, the default), "
+                 "a KVM virtual machine (kvm), a CPU emulator that needs nothing of the host but "
+                 "Python (emu), or the best this host offers (auto)")),
+        (None, ("--strace",), dict(nargs="?", const="-", metavar="FILE",
+                                   help="log every syscall with decoded arguments and result (to stderr, or FILE)")),
+        ("resource limits", ("--memory",), dict(
+            type=_size, metavar="SIZE", help="guest memory of all processes together (mmap, brk, fork fail with ENOMEM)")),
+        ("resource limits", ("--pids",), dict(
+            type=_count, default=DEFAULT_TASKS, metavar="N",
+            help=f"threads alive at once (clone, fork fail with EAGAIN; default {DEFAULT_TASKS})")),
+        ("resource limits", ("--nofile",), dict(type=_count, metavar="N", help="open files per process (EMFILE)")),
+        ("resource limits", ("--tmpfs-size",), dict(
+            type=_size, metavar="SIZE",
+            help="what the in-memory filesystems hold together (ENOSPC; default half the memory)")),
+        ("resource limits", ("--cpu",), dict(type=_count, metavar="SECONDS",
+                                             help="CPU time per process: SIGXCPU, then SIGKILL a second later")),
+        ("resource limits", ("--max-file-size",), dict(type=_size, metavar="SIZE",
+                                                       help="largest file a process may write (SIGXFSZ, EFBIG)")),
+        ("resource limits", ("--max-output",), dict(
+            type=_size, metavar="SIZE",
+            help="bytes written to standard output and error together (then SIGXFSZ, EFBIG)")),
+        ("resource limits", ("--timeout",), dict(
+            type=_seconds, metavar="SECONDS", help=f"stop the whole sandbox after this long (exit status {EXIT_TIMED_OUT})")),
+        ("network", ("--net",), dict(
+            default="none", metavar="none|host",
+            help="none (default): the sandbox's own loopback only; host: TCP and UDP to the --allow entries")),
+        ("network", ("--allow",), dict(
+            action="append", default=[], metavar="HOST:PORT",
+            help="with --net host, a host address and port the sandbox may reach (TCP and UDP) "
+                 "(names resolved once, at start)")),
+        ("network", ("-p", "--publish"), dict(
+            action="append", default=[], metavar="[IP:]HOSTPORT:GUESTPORT",
+            help="make the sandbox's TCP listener on GUESTPORT reachable on the host at HOSTPORT "
+                 "(on 127.0.0.1 unless IP is given)")),
+        (None, ("--no-lockdown",), dict(
+            dest="lockdown", action="store_false",
+            help="do not restrict the supervisor to the host syscalls of `slimbox host-syscalls`")),
+        (None, ("-q", "--quiet"), dict(action="store_true", help="report only errors of the sandbox itself")),
+        (None, ("--debug",), dict(action="store_true", help="log what the sandbox does")),
+    )
 
-    def error(self, message: str) -> None:  # one line, status 2, like other CLIs
-        self.exit(2, f"slimbox: {message}\n(see 'slimbox --help')\n")
 
+def _parser():
+    """The argument parser of every command (argparse, imported here: a plain `run`
+    command line is parsed without it, by `_fast_run_arguments`)."""
+    import argparse
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="slimbox", description="Run Linux programs in a sandbox whose kernel is written "
-                                                  "in Python: the host kernel serves none of their syscalls.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's own formatter, given the terminal's width: argparse would ask shutil,
+        whose import (with bz2 and lzma) cost every run a few milliseconds."""
+
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = None) -> None:
+            super().__init__(prog, indent_increment, max_help_position,
+                             _terminal_columns() - 2 if width is None else width)
+
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("formatter_class", HelpFormatter)
+            super().__init__(*args, **kwargs)
+
+        def error(self, message: str) -> None:  # one line, status 2, like other CLIs
+            self.exit(2, f"slimbox: {message}\n(see 'slimbox --help')\n")
+
+    parser = Parser(prog="slimbox", description="Run Linux programs in a sandbox whose kernel is written "
+                                                 "in Python: the host kernel serves none of their syscalls.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = sub.add_parser("run", help="run a program in a fresh sandbox",
                          description="Run PROG in a fresh sandbox. By default the sandbox sees the host's "
                                      "system directories read-only (writes go to memory and vanish at exit), "
                                      "fresh /tmp, /root, /home and /run, and its own /dev and /proc.")
-    run.add_argument("-v", "--volume", action="append", default=[], metavar="HOST:GUEST[:ro|rw]",
-                     help="mount a host directory (read-write unless :ro)")
-    run.add_argument("--rootfs", metavar="DIR|TAR", help="use this directory or tar archive as the root "
-                                                          "(read-only, with an in-memory writable layer)")
-    run.add_argument("--tmpfs", action="append", default=[], metavar="PATH", help="mount an empty in-memory "
-                                                                                   "directory at PATH")
-    run.add_argument("-e", "--env", action="append", default=[], metavar="K=V",
-                     help="set an environment variable (K alone copies the host's value)")
-    run.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the sandbox (default /)")
-    run.add_argument("--hostname", default="slimbox", help="the sandbox's host name")
-    run.add_argument("--platform", default="linux", metavar="linux|kvm|emu|auto",
-                     help="how guest code runs: host processes under seccomp and ptrace (linux, the default), "
-                          "a KVM virtual machine (kvm), a CPU emulator that needs nothing of the host but "
-                          "Python (emu), or the best this host offers (auto)")
-    run.add_argument("--strace", nargs="?", const="-", metavar="FILE",
-                     help="log every syscall with decoded arguments and result (to stderr, or FILE)")
-    limits = run.add_argument_group("resource limits", "SIZE takes K, M, G suffixes (powers of 1024)")
-    limits.add_argument("--memory", type=_size, metavar="SIZE",
-                        help="guest memory of all processes together (mmap, brk, fork fail with ENOMEM)")
-    limits.add_argument("--pids", type=_count, default=DEFAULT_TASKS, metavar="N",
-                        help=f"threads alive at once (clone, fork fail with EAGAIN; default {DEFAULT_TASKS})")
-    limits.add_argument("--nofile", type=_count, metavar="N", help="open files per process (EMFILE)")
-    limits.add_argument("--tmpfs-size", type=_size, metavar="SIZE",
-                        help="what the in-memory filesystems hold together (ENOSPC; default half the memory)")
-    limits.add_argument("--cpu", type=_count, metavar="SECONDS",
-                        help="CPU time per process: SIGXCPU, then SIGKILL a second later")
-    limits.add_argument("--max-file-size", type=_size, metavar="SIZE",
-                        help="largest file a process may write (SIGXFSZ, EFBIG)")
-    limits.add_argument("--max-output", type=_size, metavar="SIZE",
-                        help="bytes written to standard output and error together (then SIGXFSZ, EFBIG)")
-    limits.add_argument("--timeout", type=_seconds, metavar="SECONDS",
-                        help=f"stop the whole sandbox after this long (exit status {EXIT_TIMED_OUT})")
-    net = run.add_argument_group("network", "see docs/networking.md")
-    net.add_argument("--net", default="none", metavar="none|host",
-                     help="none (default): the sandbox's own loopback only; host: TCP and UDP to the --allow "
-                          "entries")
-    net.add_argument("--allow", action="append", default=[], metavar="HOST:PORT",
-                     help="with --net host, a host address and port the sandbox may reach (TCP and UDP) "
-                          "(names resolved once, at start)")
-    net.add_argument("-p", "--publish", action="append", default=[], metavar="[IP:]HOSTPORT:GUESTPORT",
-                     help="make the sandbox's TCP listener on GUESTPORT reachable on the host at HOSTPORT "
-                          "(on 127.0.0.1 unless IP is given)")
-    run.add_argument("--no-lockdown", dest="lockdown", action="store_false",
-                     help="do not restrict the supervisor to the host syscalls of `slimbox host-syscalls`")
-    run.add_argument("-q", "--quiet", action="store_true", help="report only errors of the sandbox itself")
-    run.add_argument("--debug", action="store_true", help="log what the sandbox does")
+    groups = {None: run}
+    for group, flags, keywords in _run_options():
+        if group not in groups:
+            groups[group] = run.add_argument_group(group, _RUN_GROUPS[group])
+        groups[group].add_argument(*flags, **keywords)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS]")
     sub.add_parser("syscalls", help="print the syscall support table (markdown)")
     host = sub.add_parser("host-syscalls", help="print the host syscalls a running supervisor may make")
@@ -125,7 +151,81 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Arguments:
+    """A parsed command line, as argparse.Namespace holds one (attributes by `dest`)."""
+
+    def __init__(self, **values) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Arguments({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
+def _fast_run_arguments(argv: list[str]) -> Arguments | None:
+    """The common `run [OPTIONS] [--] PROG [ARGS]` command line parsed as argparse parses
+    it, without importing argparse (with gettext, and the parser it builds, several
+    milliseconds of every run); None for anything else (help, abbreviated or combined
+    options, --strace, a value that looks like an option or does not convert...), which
+    argparse then parses, or reports, itself."""
+    if argv[:1] != ["run"]:
+        return None
+    values: dict = {"command": "run"}
+    by_flag = {}
+    for _, flags, keywords in _run_options():
+        action = keywords.get("action", "store")
+        dest = keywords.get("dest") or next((f for f in flags if f.startswith("--")), flags[0]).lstrip("-")
+        dest = dest.replace("-", "_")
+        if action == "append":
+            values[dest] = []
+        else:
+            values[dest] = keywords.get("default", {"store_true": False, "store_false": True}.get(action))
+        for flag in flags:
+            by_flag[flag] = (dest, action, keywords)
+    values["argv"] = []
+    index = 1
+    while index < len(argv):
+        token = argv[index]
+        if token == "--" or not token.startswith("-") or token == "-":
+            values["argv"] = argv[index:]
+            break
+        flag, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        found = by_flag.get(flag)
+        if found is None or "nargs" in found[2]:
+            return None  # an abbreviation, -h, combined short options, --strace...
+        dest, action, keywords = found
+        if action in ("store_true", "store_false"):
+            if equals:
+                return None
+            values[dest] = action == "store_true"
+            index += 1
+            continue
+        if not equals:
+            if index + 1 >= len(argv) or argv[index + 1].startswith("-"):
+                return None
+            value = argv[index + 1]
+            index += 1
+        index += 1
+        convert = keywords.get("type")
+        if convert is not None:
+            try:
+                value = convert(value)
+            except Exception:  # noqa: BLE001 - argparse reports it as it does
+                return None
+        if action == "append":
+            values[dest].append(value)
+        else:
+            values[dest] = value
+    return Arguments(**values)
+
+
 _SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _bad_value(message: str) -> Exception:
+    """The error argparse reports as it is, for a value that does not convert."""
+    from argparse import ArgumentTypeError
+
+    return ArgumentTypeError(message)
 
 
 def _size(text: str) -> int:
@@ -133,13 +233,13 @@ def _size(text: str) -> int:
     if text and text[-1].upper() in _SIZE_SUFFIXES:
         number, suffix = text[:-1], text[-1].upper()
     if not number.isdigit():
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected a number of bytes, e.g. 4096, 64K, 512M, 2G")
+        raise _bad_value(f"bad size {text!r}: expected a number of bytes, e.g. 4096, 64K, 512M, 2G")
     return int(number) * _SIZE_SUFFIXES[suffix]
 
 
 def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"bad number {text!r}: expected a positive integer")
+        raise _bad_value(f"bad number {text!r}: expected a positive integer")
     return int(text)
 
 
@@ -149,7 +249,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"bad duration {text!r}: expected a positive number of seconds")
+        raise _bad_value(f"bad duration {text!r}: expected a positive number of seconds")
     return value
 
 
@@ -170,11 +270,11 @@ def _environment(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def _logger(args: argparse.Namespace) -> StderrLog:
+def _logger(args: Arguments) -> StderrLog:
     return StderrLog(DEBUG if args.debug else ERROR if args.quiet else WARNING)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: Arguments) -> int:
     from slimbox.kernel.policy import PolicyError
     from slimbox.platforms.base import PlatformUnavailable
     from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox
@@ -244,16 +344,35 @@ def main(argv: list[str] | None = None) -> int:
     # collector's passes, which would otherwise walk it again and again during the run
     # (about a tenth of a hello-world run's CPU time).
     gc.freeze()
-    args = _parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _fast_run_arguments(argv) or _parser().parse_args(argv)
     try:
-        return _command(args)
+        code = _command(args)
     except BrokenPipeError:
         # The reader went away (`slimbox syscalls | head`): quiet, like other tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13
+    if args.command == "run" and args.lockdown:
+        _exit(code)
+    return code
 
 
-def _command(args: argparse.Namespace) -> int:
+def _exit(code: int) -> None:
+    """End a process that ran a locked-down sandbox, which can do nothing else: its
+    output flushed, without the interpreter's finalization (freeing every module and
+    object one by one, a few milliseconds of every run). Exit status 120 if the flush
+    fails, as the interpreter's own exit gives."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = 120
+    os._exit(code)
+
+
+def _command(args: Arguments) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "syscalls":

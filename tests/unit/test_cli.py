@@ -15,3 +15,79 @@ def test_parsing_a_run_command_leaves_lazy_modules_unimported():
             f"print(' '.join(m for m in {LAZY!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.split() == [], "imported at start-up again (see docs/performance.md, Start-up)"
+
+
+def test_a_plain_run_command_line_is_parsed_without_argparse():
+    code = ("import sys, slimbox.cli; args = slimbox.cli._fast_run_arguments(['run', '-q', '-v', 'a:b', '--', 'p']); "
+            "print(args.quiet, args.volume, args.argv, 'argparse' in sys.modules, 'gettext' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["True", "['a:b']", "['--',", "'p']", "False", "False"]
+
+
+# command lines the fast path parses, each compared with what argparse makes of it
+PARSED_FAST = [
+    ["run"],
+    ["run", "--", "prog"],
+    ["run", "prog", "arg", "-q", "--", "-v"],
+    ["run", "-", "x"],
+    ["run", "--", "--", "x"],
+    ["run", "--", "-x"],
+    ["run", "-q", "-v", "/a:/b:ro", "--volume", "/c:/d", "--volume=/e:/f", "-e", "A=B", "-e", "C", "--env=D=E",
+     "--", "/bin/true", "x"],
+    ["run", "--volume=", "--", "x"],
+    ["run", "-e", "", "x"],
+    ["run", "--rootfs", "r.tar", "--tmpfs", "/t", "--tmpfs=/u", "-w", "/w", "--workdir=/v", "--hostname", "h",
+     "--platform", "emu", "prog"],
+    ["run", "--memory", "64M", "--pids", "7", "--nofile=9", "--tmpfs-size", "1k", "--cpu", "3",
+     "--max-file-size", "2G", "--max-output", "100", "--timeout", "1.5", "prog"],
+    ["run", "--net", "host", "--allow", "localhost:80", "--allow=127.0.0.1:53", "-p", "8080:80",
+     "--publish", "1.2.3.4:1:2", "prog"],
+    ["run", "--no-lockdown", "--debug", "--quiet", "--", "prog"],
+    ["run", "--timeout=0.25", "--pids=1", "--memory=4096", "prog"],
+]
+# command lines left to argparse: it parses them (or reports them) as it always did
+LEFT_TO_ARGPARSE = [
+    [],
+    ["--help"],
+    ["syscalls"],
+    ["host-syscalls", "--markdown"],
+    ["optee", "run", "x"],
+    ["run", "-h"],
+    ["run", "--vol", "a:b", "prog"],          # an abbreviation
+    ["run", "-qv", "a:b", "prog"],            # combined short options
+    ["run", "-va:b", "prog"],                 # a value attached to a short option
+    ["run", "-v=a:b", "prog"],
+    ["run", "--strace", "prog"],
+    ["run", "--strace=out", "prog"],
+    ["run", "-v"],                            # a value missing
+    ["run", "-v", "--", "prog"],
+    ["run", "-e", "-x", "prog"],
+    ["run", "--memory", "5X", "prog"],        # a value that does not convert
+    ["run", "--memory", "²", "prog"],
+    ["run", "--pids", "0", "prog"],
+    ["run", "--timeout", "inf", "prog"],
+    ["run", "--quiet=yes", "prog"],
+    ["run", "--no-such-option", "prog"],
+]
+
+
+def test_the_fast_path_parses_as_argparse_does():
+    from slimbox.cli import _fast_run_arguments, _parser
+
+    for argv in PARSED_FAST:
+        fast = _fast_run_arguments(list(argv))
+        assert fast is not None, argv
+        assert vars(fast) == vars(_parser().parse_args(list(argv))), argv
+
+
+def test_the_fast_path_leaves_everything_else_to_argparse():
+    from slimbox.cli import _fast_run_arguments
+
+    for argv in LEFT_TO_ARGPARSE:
+        assert _fast_run_arguments(list(argv)) is None, argv
+
+
+def test_a_locked_down_run_ends_with_its_output_flushed_and_its_status():
+    code = "import sys; from slimbox.cli import _exit; print('out', end=''); print('err', end='', file=sys.stderr); _exit(3)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out", "err")
