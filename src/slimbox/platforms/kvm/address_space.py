@@ -95,7 +95,7 @@ class KvmAddressSpace:
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         end = self._span(addr, length)
         self._refuse_platform(addr, end)
-        lost = self._clear(addr, end)
+        lost = self._any_mapped(addr, end) and self._clear(addr, end)
         removed = self._carve(addr, end)
         self._insert(addr, end, prot & _PROT_VALID, SharedRegion() if shared else None, 0)
         self._settle(removed)
@@ -108,6 +108,8 @@ class KvmAddressSpace:
     def unmap(self, addr: int, length: int) -> None:
         end = self._span(addr, length)
         self._refuse_platform(addr, end)
+        if not self._any_mapped(addr, end):
+            return
         lost = self._clear(addr, end)
         self._settle(self._carve(addr, end))
         if lost:
@@ -152,7 +154,7 @@ class KvmAddressSpace:
             else:
                 memory.release(entry & ADDRESS_MASK)
         self.tables.prune(old_addr, old_end)
-        lost = self._clear(new_addr, new_end) or lost
+        lost = (self._any_mapped(new_addr, new_end) and self._clear(new_addr, new_end)) or lost
         removed = self._carve(new_addr, new_end) + pieces
         delta = new_addr - old_addr
         for start, stop, prot, region, first in pieces:
@@ -179,68 +181,106 @@ class KvmAddressSpace:
     def read(self, addr: int, length: int) -> bytes:
         if length <= 0:
             return b""
+        memory_bytes = self._bytes
+        offset = addr & _PAGE_MASK
+        if offset + length <= PAGE_SIZE and 0 <= addr < USER_TOP:  # within one page: the common case
+            found = self._range_at(addr)
+            if found is None:
+                raise GuestMemoryError(addr)
+            index = self.tables.leaf_index(addr, False)
+            frame = self._words[index] & ADDRESS_MASK if index >= 0 else 0
+            if not frame and found[3] is not None:
+                frame = self._region_frame(addr)
+            if not frame:
+                return bytes(length)
+            return memory_bytes[frame + offset:frame + offset + length].tobytes()
         end = addr + length
         shared = self._require_mapped(addr, end, None)
-        words, memory_bytes, tables = self._words, self._bytes, self.tables
-        out = bytearray(length)
-        run_gpa = run_dst = run_len = 0
-        va = addr & ~_PAGE_MASK
-        index = tables.leaf_index(va, False)
+        runs = self._frame_runs(addr, end, False, shared)
+        if len(runs) == 1 and runs[0][0] <= addr and runs[0][0] + runs[0][2] >= end:
+            gpa = runs[0][1] + addr - runs[0][0]
+            return memory_bytes[gpa:gpa + length].tobytes()
+        pieces: list = []
         pos = addr
-        while pos < end:
-            chunk = min(PAGE_SIZE - (pos & _PAGE_MASK), end - pos)
-            frame = words[index] & ADDRESS_MASK if index >= 0 else 0
-            if not frame and shared:
-                frame = self._region_frame(va)
-            if frame:
-                gpa = frame + (pos & _PAGE_MASK)
-                if run_len and run_gpa + run_len == gpa and run_dst + run_len == pos - addr:
-                    run_len += chunk
-                else:
-                    if run_len:
-                        out[run_dst:run_dst + run_len] = memory_bytes[run_gpa:run_gpa + run_len]
-                    run_gpa, run_dst, run_len = gpa, pos - addr, chunk
-            pos += chunk
-            va += PAGE_SIZE
-            if va & _TABLE_SPAN_MASK == 0:
-                index = tables.leaf_index(va, False)
-            elif index >= 0:
-                index += 1
-        if run_len == length:
-            return memory_bytes[run_gpa:run_gpa + run_len].tobytes()
-        if run_len:
-            out[run_dst:run_dst + run_len] = memory_bytes[run_gpa:run_gpa + run_len]
-        return bytes(out)
+        for va, gpa, size in runs:
+            lo, hi = max(va, addr), min(va + size, end)
+            if lo > pos:
+                pieces.append(bytes(lo - pos))  # pages with no frame read as zeros
+            pieces.append(memory_bytes[gpa + lo - va:gpa + hi - va])
+            pos = hi
+        if pos < end:
+            pieces.append(bytes(end - pos))
+        return b"".join(pieces)
 
     def write(self, addr: int, data: bytes) -> None:
-        length = len(data)
-        if not length:
+        source = memoryview(data)
+        if source.format != "B" or source.ndim != 1:
+            source = source.cast("B")
+        if not source.nbytes:
+            return
+        memory_bytes = self._bytes
+        offset = addr & _PAGE_MASK
+        length = source.nbytes
+        if offset + length <= PAGE_SIZE and 0 <= addr < USER_TOP:  # within one page: the common case
+            found = self._range_at(addr)
+            if found is None:
+                raise GuestMemoryError(addr)
+            index = self.tables.leaf_index(addr, True)
+            frame = self._words[index] & ADDRESS_MASK
+            if not frame:
+                frame = self._give_frame(addr & ~_PAGE_MASK, index, found) & ADDRESS_MASK
+            memory_bytes[frame + offset:frame + offset + length] = source
             return
         end = addr + length
         self._require_mapped(addr, end, None)
-        source = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else memoryview(data)
-        words, memory_bytes, tables = self._words, self._bytes, self.tables
-        run_gpa = run_src = run_len = 0
+        for va, gpa, size in self._frame_runs(addr, end, True, False):
+            lo, hi = max(va, addr), min(va + size, end)
+            memory_bytes[gpa + lo - va:gpa + hi - va] = source[lo - addr:hi - addr]
+
+    def _frame_runs(self, addr: int, end: int, fill: bool, shared: bool) -> list[list[int]]:
+        """[va, gpa, size] runs of the pages over [addr, end) whose frames follow each other
+        (one copy each); pages without a frame are left out, or given one when `fill`,
+        or found in their shared region when `shared`. Walks one table per 2 MiB."""
+        words, tables = self._words, self.tables
+        runs: list[list[int]] = []
+        run: list[int] = []
+        expect = -1
         va = addr & ~_PAGE_MASK
-        index = tables.leaf_index(va, True)
-        pos = addr
-        while pos < end:
-            chunk = min(PAGE_SIZE - (pos & _PAGE_MASK), end - pos)
-            frame = words[index] & ADDRESS_MASK
-            if not frame:
-                frame = self._give_frame(va, index) & ADDRESS_MASK
-            gpa = frame + (pos & _PAGE_MASK)
-            if run_len and run_gpa + run_len == gpa:
-                run_len += chunk
+        while va < end:
+            count = (min((va | _TABLE_SPAN_MASK) + 1, end) - va + _PAGE_MASK) >> 12
+            index = tables.leaf_index(va, fill)
+            if index >= 0:
+                entries = words[index:index + count].tolist()
+            elif shared:
+                entries = [0] * count  # no table, but the region may have frames
             else:
-                if run_len:
-                    memory_bytes[run_gpa:run_gpa + run_len] = source[run_src:run_src + run_len]
-                run_gpa, run_src, run_len = gpa, pos - addr, chunk
-            pos += chunk
-            va += PAGE_SIZE
-            if pos < end:
-                index = tables.leaf_index(va, True) if va & _TABLE_SPAN_MASK == 0 else index + 1
-        memory_bytes[run_gpa:run_gpa + run_len] = source[run_src:run_src + run_len]
+                expect = -1
+                va += count << 12
+                continue
+            for k, entry in enumerate(entries):
+                frame = entry & ADDRESS_MASK
+                if frame == expect:
+                    run[2] += PAGE_SIZE
+                    expect += PAGE_SIZE
+                    continue
+                if not frame:
+                    page = va + (k << 12)
+                    if fill:
+                        frame = self._give_frame(page, index + k) & ADDRESS_MASK
+                    elif shared:
+                        frame = self._region_frame(page)
+                    if not frame:
+                        expect = -1
+                        continue
+                    if frame == expect:
+                        run[2] += PAGE_SIZE
+                        expect += PAGE_SIZE
+                        continue
+                run = [va + (k << 12), frame, PAGE_SIZE]
+                runs.append(run)
+                expect = frame + PAGE_SIZE
+            va += count << 12
+        return runs
 
     def close(self) -> None:
         if self.closed:
@@ -275,16 +315,27 @@ class KvmAddressSpace:
         if entry:  # a frame kept while the page was PROT_NONE
             self._words[index] = (entry & ~RIGHTS) | leaf_rights(found[2])
             return True
-        start, stop = found[0], found[1]
+        self._give_frame(va, index, found)
+        # neighbours in the same mapping and page table: one fault instead of many
+        start, stop, prot, region, _ = found
         window = va & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1)
         first = max(window, start)
         last = min(window + FAULT_AROUND_PAGES * PAGE_SIZE, stop)
         words = self._words
         base = index - (va - first) // PAGE_SIZE
-        for page in range(first, last, PAGE_SIZE):
-            slot = base + (page - first) // PAGE_SIZE
-            if not words[slot]:
-                self._give_frame(page, slot, found)
+        try:
+            if region is None:
+                rights, allocate = leaf_rights(prot), self.memory.allocate
+                for slot in range(base, base + (last - first) // PAGE_SIZE):
+                    if not words[slot]:
+                        words[slot] = allocate() | rights
+            else:
+                for page in range(first, last, PAGE_SIZE):
+                    slot = base + (page - first) // PAGE_SIZE
+                    if not words[slot]:
+                        self._give_frame(page, slot, found)
+        except OSError:
+            pass  # memory is short: the page that faulted has its frame, the rest can wait
         return True
 
     def access_allowed(self, addr: int, write: bool, execute: bool) -> bool | None:
@@ -324,7 +375,7 @@ class KvmAddressSpace:
     def _platform_slot(self, addr: int) -> tuple[int, int]:
         if addr % PAGE_SIZE or not is_canonical(addr):
             raise ValueError(f"platform page address {addr:#x} is not a canonical page address")
-        if addr < USER_TOP and self._overlaps(addr, addr + PAGE_SIZE):
+        if addr < USER_TOP and self._any_mapped(addr, addr + PAGE_SIZE):
             raise ValueError(f"platform page {addr:#x} would cover guest memory")
         index = self.tables.leaf_index(addr, True)
         return index, self._words[index]
@@ -350,7 +401,7 @@ class KvmAddressSpace:
             if entry & SOFT_SHARED:
                 memory.share(frame)
                 return entry
-            copy = memory.allocate()
+            copy = memory.allocate(zeroed=False)
             memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
             return copy | (entry & ~ADDRESS_MASK)
 
@@ -444,9 +495,12 @@ class KvmAddressSpace:
             return self._ranges[index]
         return None
 
-    def _overlaps(self, start: int, end: int) -> bool:
-        index = max(bisect.bisect_right(self._starts, start) - 1, 0)
-        return any(lo < end and start < hi for lo, hi, *_ in self._ranges[index:index + 2])
+    def _any_mapped(self, start: int, end: int) -> bool:
+        """Whether some mapping overlaps [start, end) (only then can a page there have a frame)."""
+        index = bisect.bisect_right(self._starts, start) - 1
+        if index >= 0 and self._ranges[index][1] > start:
+            return True
+        return index + 1 < len(self._ranges) and self._ranges[index + 1][0] < end
 
     def _require_mapped(self, start: int, end: int, error: int | None) -> bool:
         """Raise for the first address in [start, end) that is not mapped: GuestMemoryError
@@ -482,27 +536,28 @@ class KvmAddressSpace:
     def _carve(self, start: int, end: int) -> list[tuple]:
         """Remove [start, end) from the ranges; the pieces removed (their regions no
         longer counting them as users)."""
+        starts, ranges = self._starts, self._ranges
+        first_index = bisect.bisect_right(starts, start) - 1
+        if first_index < 0 or ranges[first_index][1] <= start:
+            first_index += 1
+        stop_index = bisect.bisect_left(starts, end)
+        taken = ranges[first_index:stop_index]
+        if not taken:
+            return []
+        del ranges[first_index:stop_index]
+        del starts[first_index:stop_index]
         removed = []
-        index = max(bisect.bisect_right(self._starts, start) - 1, 0)
-        while index < len(self._ranges):
-            lo, hi, prot, region, first = self._ranges[index]
-            if lo >= end:
-                break
-            if hi <= start:
-                index += 1
-                continue
-            del self._ranges[index]
-            del self._starts[index]
+        for lo, hi, prot, region, first in taken:
             if region is not None:
                 region.users -= 1
             cut = max(lo, start)
             removed.append((cut, min(hi, end), prot, region, first + (cut - lo) // PAGE_SIZE))
-            if lo < start:
-                self._insert(lo, start, prot, region, first)
-                index += 1
-            if hi > end:
-                self._insert(end, hi, prot, region, first + (end - lo) // PAGE_SIZE)
-                index += 1
+        lo, _, prot, region, first = taken[0]
+        if lo < start:
+            self._insert(lo, start, prot, region, first)
+        lo, hi, prot, region, first = taken[-1]
+        if hi > end:
+            self._insert(end, hi, prot, region, first + (end - lo) // PAGE_SIZE)
         return removed
 
     def _settle(self, pieces) -> None:

@@ -58,12 +58,14 @@ class GuestMemory:
     def frames_total(self) -> int:
         return self._frames - 1
 
-    def allocate(self) -> int:
-        """A zeroed frame's guest-physical address (OSError ENOMEM when memory is full)."""
+    def allocate(self, zeroed: bool = True) -> int:
+        """A zeroed frame's guest-physical address (OSError ENOMEM when memory is full);
+        not necessarily zeroed when the caller fills all of it at once (`zeroed` False)."""
         if self._free:
             frame = self._free.pop()
-            start = frame * PAGE_SIZE
-            self.bytes[start:start + PAGE_SIZE] = _ZERO_FRAME
+            if zeroed:
+                start = frame * PAGE_SIZE
+                self.bytes[start:start + PAGE_SIZE] = _ZERO_FRAME
         elif self._next < self._frames:
             frame = self._next  # never used: still zero
             self._next += 1

@@ -82,12 +82,18 @@ class PageTables:
         self.root = memory.allocate()
         #: how many frames the tables themselves use (the root included)
         self.table_frames = 1
+        # 2 MiB-aligned address >> 21 -> word index of the page table (PT) covering it: a
+        # shortcut past the upper levels, forgotten whenever a table is freed
+        self._pt_index: dict[int, int] = {}
 
     # --- single entries --------------------------------------------------------------------
 
     def leaf_index(self, va: int, create: bool) -> int:
         """The word index (into memory.words) of the leaf entry for `va`; -1 when a table
         on the way is missing and `create` is false."""
+        known = self._pt_index.get(va >> 21)
+        if known is not None:
+            return known + ((va >> 12) & 511)
         words = self.words
         table = self.root >> 3
         for shift in (39, 30, 21):
@@ -101,6 +107,7 @@ class PageTables:
                 entry = new_table | DIRECTORY_FLAGS
                 words[index] = entry
             table = (entry & ADDRESS_MASK) >> 3
+        self._pt_index[va >> 21] = table
         return table + ((va >> 12) & 511)
 
     def get(self, va: int) -> int:
@@ -116,8 +123,20 @@ class PageTables:
         """(va, word index) of every non-zero leaf in [start, end) of the lower half,
         visiting only tables that exist."""
         out: list[tuple[int, int]] = []
-        if start < end:
-            self._collect(self.root, LEVELS - 1, start, min(end, USER_TOP), 0, out)
+        end = min(end, USER_TOP)
+        if end - start > _SMALL_RANGE:
+            self._collect(self.root, LEVELS - 1, start, end, 0, out)
+            return out
+        words = self.words
+        va = start & ~(PAGE_SIZE - 1)
+        while va < end:  # one page table per 2 MiB, found through the shortcut
+            count = (min((va | _PT_SPAN_MASK) + 1, end) - va + PAGE_SIZE - 1) >> 12
+            index = self.leaf_index(va, False)
+            if index >= 0:
+                for k, entry in enumerate(words[index:index + count].tolist()):
+                    if entry:
+                        out.append((va + (k << 12), index + k))
+            va += count << 12
         return out
 
     def _collect(self, table: int, level: int, start: int, end: int, base: int, out: list) -> None:
@@ -157,6 +176,7 @@ class PageTables:
             if level > 1:
                 self._prune(child, level - 1, start, end, base + (i << shift))
             if memory_bytes[child:child + PAGE_SIZE] == _ZERO_TABLE:
+                self._pt_index.clear()
                 words[index + i] = 0
                 self.memory.release(child)
                 self.table_frames -= 1
@@ -189,6 +209,7 @@ class PageTables:
 
     def release(self, release_leaf) -> None:
         """Free every table, calling `release_leaf(entry)` for each non-zero leaf first."""
+        self._pt_index.clear()
         self._release(self.root, LEVELS - 1, release_leaf)
         self.root = 0
         self.table_frames = 0
@@ -209,3 +230,6 @@ class PageTables:
 
 
 _ZERO_TABLE = bytes(PAGE_SIZE)
+_PT_SPAN_MASK = (1 << 21) - 1
+#: ranges up to this size are walked 2 MiB at a time; larger ones table by table
+_SMALL_RANGE = 1 << 26

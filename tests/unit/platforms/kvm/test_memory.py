@@ -94,3 +94,12 @@ def test_a_huge_reservation_costs_nothing_until_touched():
     finally:
         mem.close()
     assert mem.closed
+
+
+def test_unzeroed_allocation_is_only_for_callers_that_fill_the_frame(memory):
+    gpa = memory.allocate()
+    memory.view(gpa, 4)[:] = b"junk"
+    memory.release(gpa)
+    again = memory.allocate(zeroed=False)
+    assert again == gpa and memory.frames_in_use == 1
+    assert memory.view(memory.allocate(), PAGE) == bytes(PAGE)
