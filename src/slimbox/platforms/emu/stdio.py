@@ -1,9 +1,9 @@
 """The sandbox's standard streams over the supervisor's own, with portable calls only.
 
 A read never blocks the supervisor: it returns None when nothing is there. Where
-select() takes any descriptor (POSIX hosts) it says whether input is there, and nothing
-is read before the guest asks. On Windows select() takes sockets only, so a thread reads
-the input stream ahead into a bounded buffer; input it has read that the guest never
+select() takes the descriptor (POSIX hosts) it says whether input is there, and nothing
+is read before the guest asks. Where it refuses it (Windows: sockets only), a thread
+reads the input stream ahead into a bounded buffer; input it has read that the guest never
 asked for is then lost to whatever reads the stream after the sandbox, and one read may
 stay pending in that thread after the run.
 
@@ -32,8 +32,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import Callable
 
-#: whether select() can tell if a pipe or terminal has input (not on Windows)
-SELECT_TAKES_ANY_DESCRIPTOR = os.name != "nt"
 _CHUNK = 65536
 _READ_AHEAD_LIMIT = 1 << 20  # the reader thread waits while this much is unread
 _WATCH_PERIOD = 0.25  # seconds a select() watcher sleeps before checking it is still wanted
@@ -173,9 +171,18 @@ class _SelectWatch:
             self._callbacks.clear()
 
 
+def select_takes(fd: int) -> bool:
+    """Whether select() can watch `fd` (on Windows it takes sockets only)."""
+    try:
+        select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class PortableStream:
     """One of the supervisor's standard streams, borrowed (never closed here).
-    `read_ahead` chooses the reader thread (default: where select() cannot tell)."""
+    `read_ahead` chooses the reader thread (default: where select() refuses `fd`)."""
 
     __slots__ = ("fd", "_regular", "_reader", "_watch")
 
@@ -186,7 +193,7 @@ class PortableStream:
         except OSError:
             self._regular = False
         if read_ahead is None:
-            read_ahead = not SELECT_TAKES_ANY_DESCRIPTOR
+            read_ahead = not self._regular and not select_takes(fd)
         self._reader = _ReadAhead(fd) if read_ahead and not self._regular else None
         self._watch = _SelectWatch(fd) if not read_ahead and not self._regular else None
 
