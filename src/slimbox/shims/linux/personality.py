@@ -6,7 +6,7 @@ from slimbox.abi.errno import Errno
 from slimbox.abi.syscalls import name_of
 from slimbox.kernel.errors import Block, LinuxError
 from slimbox.kernel.kernel import NO_REPLY
-from slimbox.shims.linux.args import converters, masks_and_signs
+from slimbox.shims.linux.args import converters, decoding
 from slimbox.shims.linux.strace import Strace, format_call, format_result
 from slimbox.shims.linux.table import BY_NAME, BY_NUMBER, NOT_IMPLEMENTED, Entry
 
@@ -32,10 +32,11 @@ class LinuxPersonality:
         # nr -> (handler, argument count, masks and signs or None, argument converters,
         # entry); built once
         self._dispatch: dict[int, tuple[Callable[..., int], int, tuple[int, ...] | None,
-                                        tuple[Callable[[int], int], ...], Entry]] = {
-            nr: (entry.handler, len(entry.spec.params), masks_and_signs(entry.spec), converters(entry.spec), entry)
-            for nr, entry in BY_NUMBER.items() if entry.handler is not None
-        }
+                                        tuple[Callable[[int], int], ...], Entry]] = {}
+        known: dict = {}
+        for nr, entry in BY_NUMBER.items():
+            if entry.handler is not None:
+                self._dispatch[nr] = (entry.handler, *decoding(entry.spec, known), entry)
 
     @staticmethod
     def syscall_name(nr: int) -> str:

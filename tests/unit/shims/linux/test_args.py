@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from slimbox.abi.syscalls import BASE_TYPES, BY_NAME, SYSCALLS
-from slimbox.shims.linux.args import converter, converters, masks_and_signs
+from slimbox.shims.linux.args import converter, converters, decoding, masks_and_signs
 
 U64_MAX = (1 << 64) - 1
 
@@ -98,3 +98,10 @@ def test_ids_have_no_inline_form():
     assert masks_and_signs(BY_NAME["setuid"]) is None
     assert masks_and_signs(BY_NAME["getpid"]) == ()
     assert masks_and_signs(BY_NAME["read"]) == (0xFFFFFFFF, 0x80000000, U64_MAX, 0, U64_MAX, 0)
+
+
+def test_decoding_gives_the_count_masks_and_converters_of_each_prototype():
+    known: dict = {}
+    for spec in SYSCALLS:
+        assert decoding(spec, known) == (len(spec.params), masks_and_signs(spec), converters(spec)), spec.name
+    assert known  # each parameter decoded once, then found again
