@@ -196,7 +196,7 @@ class KvmAddressSpace:
             return memory_bytes[frame + offset:frame + offset + length].tobytes()
         end = addr + length
         shared = self._require_mapped(addr, end, None)
-        runs = self._frame_runs(addr, end, False, shared)
+        runs = self._frame_runs(addr, end, shared)
         if len(runs) == 1 and runs[0][0] <= addr and runs[0][0] + runs[0][2] >= end:
             gpa = runs[0][1] + addr - runs[0][0]
             return memory_bytes[gpa:gpa + length].tobytes()
@@ -233,14 +233,15 @@ class KvmAddressSpace:
             return
         end = addr + length
         self._require_mapped(addr, end, None)
-        for va, gpa, size in self._frame_runs(addr, end, True, False):
+        self._fill(addr, end)
+        for va, gpa, size in self._frame_runs(addr, end, False):
             lo, hi = max(va, addr), min(va + size, end)
             memory_bytes[gpa + lo - va:gpa + hi - va] = source[lo - addr:hi - addr]
 
-    def _frame_runs(self, addr: int, end: int, fill: bool, shared: bool) -> list[list[int]]:
+    def _frame_runs(self, addr: int, end: int, shared: bool) -> list[list[int]]:
         """[va, gpa, size] runs of the pages over [addr, end) whose frames follow each other
-        (one copy each); pages without a frame are left out, or given one when `fill`,
-        or found in their shared region when `shared`. Walks one table per 2 MiB."""
+        (one copy each); pages without a frame are left out, or found in their shared
+        region when `shared`. Walks one table per 2 MiB."""
         words, tables = self._words, self.tables
         runs: list[list[int]] = []
         run: list[int] = []
@@ -248,7 +249,7 @@ class KvmAddressSpace:
         va = addr & ~_PAGE_MASK
         while va < end:
             count = (min((va | _TABLE_SPAN_MASK) + 1, end) - va + _PAGE_MASK) >> 12
-            index = tables.leaf_index(va, fill)
+            index = tables.leaf_index(va, False)
             if index >= 0:
                 entries = words[index:index + count].tolist()
             elif shared:
@@ -264,11 +265,8 @@ class KvmAddressSpace:
                     expect += PAGE_SIZE
                     continue
                 if not frame:
-                    page = va + (k << 12)
-                    if fill:
-                        frame = self._give_frame(page, index + k) & ADDRESS_MASK
-                    elif shared:
-                        frame = self._region_frame(page)
+                    if shared:
+                        frame = self._region_frame(va + (k << 12))
                     if not frame:
                         expect = -1
                         continue
@@ -286,8 +284,10 @@ class KvmAddressSpace:
         if self.closed:
             return
         self.closed = True
-        release = self.memory.release
-        self.tables.release(lambda entry: None if entry & SOFT_MMIO else release(entry & ADDRESS_MASK))
+        frames: list[int] = []
+        keep = frames.append
+        self.tables.release(lambda entry: None if entry & SOFT_MMIO else keep(entry & ADDRESS_MASK))
+        self.memory.release_many(frames)
         for _, _, _, region, _ in self._ranges:
             if region is not None:
                 region.users -= 1
@@ -325,10 +325,10 @@ class KvmAddressSpace:
         base = index - (va - first) // PAGE_SIZE
         try:
             if region is None:
-                rights, allocate = leaf_rights(prot), self.memory.allocate
-                for slot in range(base, base + (last - first) // PAGE_SIZE):
-                    if not words[slot]:
-                        words[slot] = allocate() | rights
+                rights = leaf_rights(prot)
+                slots = [slot for slot in range(base, base + (last - first) // PAGE_SIZE) if not words[slot]]
+                for slot, frame in zip(slots, self.memory.allocate_many(len(slots))):
+                    words[slot] = frame | rights
             else:
                 for page in range(first, last, PAGE_SIZE):
                     slot = base + (page - first) // PAGE_SIZE
@@ -437,6 +437,33 @@ class KvmAddressSpace:
 
     # --- pages -------------------------------------------------------------------------------
 
+    def _fill(self, start: int, end: int) -> None:
+        """Give every page over [start, end) (all mapped) that has no frame one."""
+        index = bisect.bisect_right(self._starts, start) - 1
+        start &= ~_PAGE_MASK
+        while start < end:
+            found = self._ranges[index]
+            stop = min(found[1], end)
+            self._fill_range(start, stop, found)
+            start = stop
+            index += 1
+
+    def _fill_range(self, start: int, end: int, found: tuple) -> None:
+        words, tables = self._words, self.tables
+        rights = leaf_rights(found[2])
+        va = start
+        while va < end:
+            count = (min((va | _TABLE_SPAN_MASK) + 1, end) - va + _PAGE_MASK) >> 12
+            index = tables.leaf_index(va, True)
+            missing = [k for k, entry in enumerate(words[index:index + count].tolist()) if not entry]
+            if missing and found[3] is not None:
+                for k in missing:
+                    self._give_frame(va + (k << 12), index + k, found)
+            elif missing:
+                for k, frame in zip(missing, self.memory.allocate_many(len(missing))):
+                    words[index + k] = frame | rights
+            va += count << 12
+
     def _give_frame(self, va: int, index: int, found: tuple | None = None) -> int:
         """Put a zeroed (or the shared region's) frame at `va`, whose leaf is word
         `index`; the new entry."""
@@ -459,15 +486,17 @@ class KvmAddressSpace:
 
     def _clear(self, start: int, end: int) -> bool:
         """Drop every frame in [start, end); whether one of them was present."""
-        words, release = self._words, self.memory.release
+        words = self._words
         lost = False
         leaves = self.tables.leaves(start, end)
+        frames = []
         for _, index in leaves:
             entry = words[index]
             words[index] = 0
             lost = lost or bool(entry & PRESENT)
-            release(entry & ADDRESS_MASK)
+            frames.append(entry & ADDRESS_MASK)
         if leaves:
+            self.memory.release_many(frames)
             self.tables.prune(start, end)
         return lost
 

@@ -75,6 +75,28 @@ class GuestMemory:
         self._in_use += 1
         return frame * PAGE_SIZE
 
+    def allocate_many(self, count: int, zeroed: bool = True) -> list[int]:
+        """`count` frames at once (all or none; OSError ENOMEM), never-used ones in
+        ascending order so that neighbours in guest-virtual memory tend to be neighbours
+        in guest-physical memory too (one copy for a run of pages)."""
+        reused = min(count, len(self._free))
+        fresh = count - reused
+        if self._next + fresh > self._frames:
+            raise OSError(errno.ENOMEM, f"guest memory is full ({self.size >> 20} MiB)")
+        frames = self._free[len(self._free) - reused:] if reused else []
+        del self._free[len(self._free) - reused:]
+        state, memory_bytes = self._state, self.bytes
+        for frame in frames:
+            state[frame] = _USED
+            if zeroed:
+                memory_bytes[frame * PAGE_SIZE:(frame + 1) * PAGE_SIZE] = _ZERO_FRAME
+        if fresh:
+            state[self._next:self._next + fresh] = b"\1" * fresh
+            frames.extend(range(self._next, self._next + fresh))
+            self._next += fresh
+        self._in_use += count
+        return [frame * PAGE_SIZE for frame in frames]
+
     def share(self, gpa: int) -> None:
         """One more reference to an allocated frame."""
         frame = self._frame(gpa)
@@ -97,6 +119,25 @@ class GuestMemory:
         self._state[frame] = _FREE
         self._free.append(frame)
         self._in_use -= 1
+
+    def release_many(self, gpas: list[int]) -> None:
+        """`release` for each of `gpas`."""
+        extra, state, free = self._extra, self._state, self._free
+        freed = 0
+        for gpa in gpas:
+            frame = gpa // PAGE_SIZE
+            if gpa % PAGE_SIZE or not 0 < frame < self._next or state[frame] != _USED:
+                raise ValueError(f"{gpa:#x} is not an allocated frame")
+            more = extra.get(frame)
+            if more is None:
+                state[frame] = _FREE
+                free.append(frame)
+                freed += 1
+            elif more > 1:
+                extra[frame] = more - 1
+            else:
+                del extra[frame]
+        self._in_use -= freed
 
     def view(self, gpa: int, length: int) -> memoryview:
         """Bytes [gpa, gpa + length) of guest-physical memory."""

@@ -103,3 +103,31 @@ def test_unzeroed_allocation_is_only_for_callers_that_fill_the_frame(memory):
     again = memory.allocate(zeroed=False)
     assert again == gpa and memory.frames_in_use == 1
     assert memory.view(memory.allocate(), PAGE) == bytes(PAGE)
+
+
+def test_many_frames_at_once_are_all_or_nothing(memory):
+    first = memory.allocate()
+    memory.view(first, 4)[:] = b"junk"
+    memory.release(first)
+    frames = memory.allocate_many(5)
+    assert frames[0] == first and memory.view(first, 4) == bytes(4)
+    assert frames[1:] == [frames[1] + i * PAGE for i in range(4)]  # fresh frames ascend
+    assert memory.frames_in_use == 5
+    with pytest.raises(OSError):
+        memory.allocate_many(memory.frames_total)
+    assert memory.frames_in_use == 5
+    assert memory.allocate_many(0) == []
+    for gpa in frames:
+        memory.release(gpa)
+    assert memory.frames_in_use == 0
+
+
+def test_release_many_counts_references(memory):
+    a, b = memory.allocate(), memory.allocate()
+    memory.share(b)
+    memory.release_many([a, b])
+    assert memory.frames_in_use == 1 and memory.references(b) == 1
+    with pytest.raises(ValueError):
+        memory.release_many([a])
+    memory.release_many([b])
+    assert memory.frames_in_use == 0
