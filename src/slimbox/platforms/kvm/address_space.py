@@ -153,7 +153,7 @@ class KvmAddressSpace:
                 moved.append((va - old_addr, entry))
             else:
                 memory.release(entry & ADDRESS_MASK)
-        self.tables.prune(old_addr, old_end)
+        lost = self.tables.prune(old_addr, old_end) > 0 or lost
         lost = (self._any_mapped(new_addr, new_end) and self._clear(new_addr, new_end)) or lost
         removed = self._carve(new_addr, new_end) + pieces
         delta = new_addr - old_addr
@@ -309,11 +309,12 @@ class KvmAddressSpace:
         va = addr & ~_PAGE_MASK
         index = self.tables.leaf_index(va, True)
         entry = self._words[index]
-        if entry & PRESENT:
-            self._on_downgrade()  # the tables already allow it: the guest saw a stale entry
-            return True
-        if entry:  # a frame kept while the page was PROT_NONE
-            self._words[index] = (entry & ~RIGHTS) | leaf_rights(found[2])
+        if entry:
+            rights = leaf_rights(found[2])
+            if entry & RIGHTS != rights:  # cannot happen unless something else wrote the entry
+                self._words[index] = (entry & ~RIGHTS) | rights
+            else:
+                self._on_downgrade()  # the tables already allow it: the guest saw a stale entry
             return True
         self._give_frame(va, index, found)
         # neighbours in the same mapping and page table: one fault instead of many
@@ -485,7 +486,8 @@ class KvmAddressSpace:
         return entry
 
     def _clear(self, start: int, end: int) -> bool:
-        """Drop every frame in [start, end); whether one of them was present."""
+        """Drop every frame in [start, end); whether the guest may have cached something
+        that went away (a present page, a freed table)."""
         words = self._words
         lost = False
         leaves = self.tables.leaves(start, end)
@@ -497,7 +499,9 @@ class KvmAddressSpace:
             frames.append(entry & ADDRESS_MASK)
         if leaves:
             self.memory.release_many(frames)
-            self.tables.prune(start, end)
+            # a freed table may be reused as guest data: the guest must not keep a cached
+            # pointer to it, so freeing one counts as a removal
+            lost = self.tables.prune(start, end) > 0 or lost
         return lost
 
     # --- ranges --------------------------------------------------------------------------------

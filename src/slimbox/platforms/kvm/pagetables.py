@@ -155,11 +155,15 @@ class PageTables:
             if entry & PRESENT:
                 self._collect(entry & ADDRESS_MASK, level - 1, start, end, base + (i << shift), out)
 
-    def prune(self, start: int, end: int) -> None:
-        """Free the tables below the root that cover only [start, end) of the lower half
-        or less and hold no entry any more."""
-        if start < end:
-            self._prune(self.root, LEVELS - 1, start, min(end, USER_TOP), 0)
+    def prune(self, start: int, end: int) -> int:
+        """Free the tables below the root that overlap [start, end) of the lower half and
+        hold no entry any more; how many were freed. The guest's paging-structure caches
+        may still point at them: the caller must have the guest flush before it runs."""
+        if start >= end:
+            return 0
+        before = self.table_frames
+        self._prune(self.root, LEVELS - 1, start, min(end, USER_TOP), 0)
+        return before - self.table_frames
 
     def _prune(self, table: int, level: int, start: int, end: int, base: int) -> None:
         words = self.words

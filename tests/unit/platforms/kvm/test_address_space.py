@@ -460,3 +460,23 @@ def test_closed_space_refuses_work(memory):
         space.read(BASE, 1)
     assert not space.populate(BASE, False, False)
     assert memory.frames_in_use == 0
+
+
+def test_freeing_a_table_asks_for_a_flush(s, memory):
+    s.space.map(0x7000_0000_0000, PAGE, R | W)
+    s.space.write(0x7000_0000_0000, b"x")
+    s.space.protect(0x7000_0000_0000, PAGE, 0)
+    flushes = s.flushes
+    tables = s.space.tables.table_frames
+    s.space.unmap(0x7000_0000_0000, PAGE)  # the page was not present, but its tables go
+    assert s.space.tables.table_frames == tables - 3
+    assert s.flushes == flushes + 1
+
+
+def test_a_damaged_entry_is_repaired_from_the_mapping(s, memory):
+    s.space.map(BASE, PAGE, R | W)
+    s.space.write(BASE, b"x")
+    index = s.space.tables.leaf_index(BASE, False)
+    memory.words[index] &= ~0x2  # as if the writable bit were lost
+    assert s.space.populate(BASE, True, False)
+    assert s.walk(BASE).writable and s.flushes == 0

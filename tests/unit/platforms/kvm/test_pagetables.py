@@ -164,3 +164,14 @@ def test_release_frees_every_table(memory):
     tables.release(leaves.append)
     assert len(leaves) == 2
     assert memory.frames_in_use == 1  # only the data frame, which the caller owns
+
+
+def test_prune_says_how_many_tables_it_freed(memory):
+    tables = PageTables(memory)
+    tables.set(0x400000, memory.allocate() | PRESENT)
+    assert tables.prune(0, 1 << 47) == 0
+    index = tables.leaf_index(0x400000, False)
+    memory.release(memory.words[index] & ~0xFFF)
+    memory.words[index] = 0
+    assert tables.prune(0x400000, 0x401000) == 3
+    assert tables.prune(0, 1 << 47) == 0
