@@ -10,6 +10,11 @@ import ctypes
 import os
 import struct
 
+# The C module under `socket`, which has all the supervisor uses (a socket pair, sendmsg
+# with descriptors); `socket` itself builds its enums at import, a few ms of start-up.
+from _socket import AF_UNIX, SCM_RIGHTS, SOCK_DGRAM, SOL_SOCKET, socketpair  # noqa: F401 - used by siblings
+from _socket import socket as Socket  # noqa: F401 - used by siblings
+
 from slimbox.abi.regs import REG_NAMES, Regs
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -13,7 +13,6 @@ import fcntl
 import os
 import select
 import signal
-import socket
 import struct
 
 from slimbox.platforms.base import (
@@ -76,7 +75,7 @@ class LinuxPlatform:
         #: keys of watched streams epoll cannot watch (regular files, /dev/null): always
         #: ready, so reported by the next wait()
         self._ready_now: list[object] = []
-        self._channels: list[socket.socket] = []
+        self._channels: list[native.Socket] = []
         #: answer syscalls through seccomp user notifications where possible (the fast path)
         self._notify = notify
         self._listeners: list[int] = []
@@ -107,7 +106,7 @@ class LinuxPlatform:
         def seize(pid: int) -> None:
             self._tracer.seize(pid, _TRACE_OPTIONS)
 
-        channel, stub_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        channel, stub_end = native.socketpair(native.AF_UNIX, native.SOCK_DGRAM)
         try:
             spawned = spawn_stub(self._stub_fd, seize, self._namespaces, stub_end.fileno())
         except OSError as exc:

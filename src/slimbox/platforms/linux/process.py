@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import struct
 import time
 
@@ -52,6 +51,7 @@ _IOVEC = struct.Struct("<QQ")
 _CMSG_FD = struct.Struct("<QiiI")           # cmsg_len, level, type, one descriptor
 _SCRATCH_MSGHDR, _SCRATCH_IOVEC, _SCRATCH_TAG, _SCRATCH_CONTROL = 0, 64, 96, 128
 _TAG = struct.Struct("<Q")
+_FD = struct.Struct("i")  # one descriptor, as SCM_RIGHTS carries it
 
 # host clone flags for a guest thread: everything shared, as a pthread is
 _THREAD_FLAGS = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000
@@ -244,7 +244,7 @@ class StubProcess:
     """The address space of one guest process."""
 
     def __init__(self, pid: int, keeper: int | None, image: StubImage, tracer: native.Ptrace,
-                 platform: LinuxPlatform, channel: socket.socket | None = None) -> None:
+                 platform: LinuxPlatform, channel: native.Socket | None = None) -> None:
         self.pid = pid
         self.keeper = keeper
         self.image = image
@@ -479,7 +479,7 @@ class StubProcess:
             return False
         tag = _TAG.pack(next(self._tags))
         try:
-            socket.send_fds(self.channel, [tag], [fd])
+            self.channel.sendmsg([tag], [(native.SOL_SOCKET, native.SCM_RIGHTS, _FD.pack(fd))])
         except OSError:
             return False
         received = self._receive_descriptor(tag)
