@@ -27,8 +27,8 @@ import errno
 
 from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
 from slimbox.platforms.kvm.pagetables import (
-    ADDRESS_MASK, NO_EXECUTE, PRESENT, RIGHTS, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER, USER_TOP, WRITABLE,
-    PageTables, is_canonical, is_downgrade, leaf_rights,
+    ADDRESS_MASK, NO_EXECUTE, PRESENT, RIGHTS, SOFT_COPY_ON_WRITE, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER,
+    USER_TOP, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights,
 )
 
 TYPE_CHECKING = False
@@ -128,7 +128,7 @@ class KvmAddressSpace:
         lost = False
         for _, index in self.tables.leaves(addr, end):
             old = words[index]
-            new = (old & ~RIGHTS) | rights
+            new = (old & ~RIGHTS) | (rights & ~WRITABLE if old & SOFT_COPY_ON_WRITE else rights)
             lost = lost or is_downgrade(old, new)
             words[index] = new
         if lost:
@@ -226,14 +226,19 @@ class KvmAddressSpace:
             if found is None:
                 raise GuestMemoryError(addr)
             index = self.tables.leaf_index(addr, True)
-            frame = self._words[index] & ADDRESS_MASK
-            if not frame:
-                frame = self._give_frame(addr & ~_PAGE_MASK, index, found) & ADDRESS_MASK
+            entry = self._words[index]
+            if not entry:
+                entry = self._give_frame(addr & ~_PAGE_MASK, index, found)
+            elif entry & SOFT_COPY_ON_WRITE and self._unshare(index, found[2]):
+                self._on_downgrade()
+                entry = self._words[index]
+            frame = entry & ADDRESS_MASK
             memory_bytes[frame + offset:frame + offset + length] = source
             return
         end = addr + length
         self._require_mapped(addr, end, None)
-        self._fill(addr, end)
+        if self._fill(addr, end):
+            self._on_downgrade()
         for va, gpa, size in self._frame_runs(addr, end, False):
             lo, hi = max(va, addr), min(va + size, end)
             memory_bytes[gpa + lo - va:gpa + hi - va] = source[lo - addr:hi - addr]
@@ -311,6 +316,12 @@ class KvmAddressSpace:
         entry = self._words[index]
         if entry:
             rights = leaf_rights(found[2])
+            if entry & SOFT_COPY_ON_WRITE:
+                if write:
+                    if self._unshare(index, found[2]):
+                        self._on_downgrade()  # the page now has another frame
+                    return True
+                rights &= ~WRITABLE
             if entry & RIGHTS != rights:  # cannot happen unless something else wrote the entry
                 self._words[index] = (entry & ~RIGHTS) | rights
             else:
@@ -340,15 +351,13 @@ class KvmAddressSpace:
         return True
 
     def access_allowed(self, addr: int, write: bool, execute: bool) -> bool | None:
-        """None: not mapped; False: the mapping forbids the access; True: allowed."""
+        """None: not mapped (platform pages included: to the guest's kernel nothing is
+        mapped there, as natively); False: the mapping forbids the access; True: allowed."""
         if 0 <= addr < USER_TOP:
             found = self._range_at(addr)
             if found is not None:
                 return _allows(found[2], write, execute)
-        page = self._platform.get(addr & ~_PAGE_MASK)
-        if page is None or not page[0]:
-            return None
-        return (not write or page[1]) and (not execute or page[2])
+        return None
 
     def install_platform_page(self, addr: int, data: bytes, *, user: bool, writable: bool,
                               executable: bool) -> None:
@@ -391,26 +400,39 @@ class KvmAddressSpace:
             self._on_downgrade()
 
     def fork(self, on_downgrade: Callable[[], None] | None = None) -> KvmAddressSpace:
-        """A copy in the same guest memory: private frames copied, shared frames shared."""
+        """A copy in the same guest memory. Shared frames are shared; private frames are
+        shared copy-on-write (read-only in both spaces until one writes: `populate` or
+        `write` then copies); platform pages are copied."""
         child = KvmAddressSpace(self.memory, on_downgrade if on_downgrade is not None else self._on_downgrade)
-        memory, memory_bytes = self.memory, self._bytes
+        memory, memory_bytes, words = self.memory, self._bytes, self._words
+        lost = False
 
-        def copy_leaf(va: int, entry: int) -> int:
+        def copy_leaf(va: int, entry: int, index: int) -> int:
+            nonlocal lost
             frame = entry & ADDRESS_MASK
             if entry & SOFT_MMIO:
                 return entry
+            if entry & SOFT_PLATFORM:
+                copy = memory.allocate(zeroed=False)
+                memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
+                return copy | (entry & ~ADDRESS_MASK)
+            memory.share(frame)
             if entry & SOFT_SHARED:
-                memory.share(frame)
                 return entry
-            copy = memory.allocate(zeroed=False)
-            memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
-            return copy | (entry & ~ADDRESS_MASK)
+            shared = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+            if shared != entry:
+                words[index] = shared
+                lost = lost or bool(entry & WRITABLE and entry & PRESENT)
+            return shared
 
         try:
             self.tables.copy_into(child.tables, copy_leaf)
         except BaseException:
             child.close()
             raise
+        finally:
+            if lost:
+                self._on_downgrade()
         child._starts = list(self._starts)
         child._ranges = list(self._ranges)
         for _, _, _, region, _ in child._ranges:
@@ -438,25 +460,34 @@ class KvmAddressSpace:
 
     # --- pages -------------------------------------------------------------------------------
 
-    def _fill(self, start: int, end: int) -> None:
-        """Give every page over [start, end) (all mapped) that has no frame one."""
+    def _fill(self, start: int, end: int) -> bool:
+        """Make every page over [start, end) (all mapped) writable by the kernel: give
+        the ones without a frame one and copy frames shared by fork. Whether a present
+        page changed frame."""
         index = bisect.bisect_right(self._starts, start) - 1
         start &= ~_PAGE_MASK
+        lost = False
         while start < end:
             found = self._ranges[index]
             stop = min(found[1], end)
-            self._fill_range(start, stop, found)
+            lost = self._fill_range(start, stop, found) or lost
             start = stop
             index += 1
+        return lost
 
-    def _fill_range(self, start: int, end: int, found: tuple) -> None:
+    def _fill_range(self, start: int, end: int, found: tuple) -> bool:
         words, tables = self._words, self.tables
         rights = leaf_rights(found[2])
         va = start
+        lost = False
         while va < end:
             count = (min((va | _TABLE_SPAN_MASK) + 1, end) - va + _PAGE_MASK) >> 12
             index = tables.leaf_index(va, True)
-            missing = [k for k, entry in enumerate(words[index:index + count].tolist()) if not entry]
+            entries = words[index:index + count].tolist()
+            missing = [k for k, entry in enumerate(entries) if not entry]
+            for k, entry in enumerate(entries):
+                if entry & SOFT_COPY_ON_WRITE:
+                    lost = self._unshare(index + k, found[2]) or lost
             if missing and found[3] is not None:
                 for k in missing:
                     self._give_frame(va + (k << 12), index + k, found)
@@ -464,6 +495,23 @@ class KvmAddressSpace:
                 for k, frame in zip(missing, self.memory.allocate_many(len(missing))):
                     words[index + k] = frame | rights
             va += count << 12
+        return lost
+
+    def _unshare(self, index: int, prot: int) -> bool:
+        """Give the copy-on-write leaf at word `index` a frame of its own (copying only if
+        another address space still uses the frame) with the rights of `prot`; whether
+        a present page changed frame."""
+        words, memory = self._words, self.memory
+        entry = words[index]
+        frame = entry & ADDRESS_MASK
+        if memory.references(frame) > 1:
+            copy = memory.allocate(zeroed=False)
+            self._bytes[copy:copy + PAGE_SIZE] = self._bytes[frame:frame + PAGE_SIZE]
+            memory.release(frame)
+            frame = copy
+        new = (entry & ~(ADDRESS_MASK | RIGHTS | SOFT_COPY_ON_WRITE)) | frame | leaf_rights(prot)
+        words[index] = new
+        return is_downgrade(entry, new)
 
     def _give_frame(self, va: int, index: int, found: tuple | None = None) -> int:
         """Put a zeroed (or the shared region's) frame at `va`, whose leaf is word

@@ -8,7 +8,8 @@ PROT_EXEC sets NX. Bits the MMU ignores carry bookkeeping: a leaf that is not pr
 may still own a frame (a PROT_NONE page that was written before), `SOFT_SHARED` marks
 a frame shared with other mappings (reference-counted) and `SOFT_PLATFORM` a page the
 platform owns, `SOFT_MMIO` one whose address is outside guest memory (no frame: an
-access exits to the host). The CPU may set the accessed and dirty bits of present entries at any
+access exits to the host), `SOFT_COPY_ON_WRITE` a private frame that fork left shared
+between address spaces (never writable until it is copied or has one user left). The CPU may set the accessed and dirty bits of present entries at any
 time, so comparisons mask them out.
 """
 
@@ -28,6 +29,7 @@ DIRTY = 1 << 6
 SOFT_SHARED = 1 << 9
 SOFT_PLATFORM = 1 << 10
 SOFT_MMIO = 1 << 11
+SOFT_COPY_ON_WRITE = 1 << 52
 NO_EXECUTE = 1 << 63
 ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
 #: what a directory entry carries besides the address of the next table
@@ -189,7 +191,8 @@ class PageTables:
 
     def copy_into(self, other: PageTables, copy_leaf) -> None:
         """Give `other` (an empty tree) the same table structure as this one, with
-        `copy_leaf(va, entry)` deciding each non-zero leaf's entry in `other`."""
+        `copy_leaf(va, entry, index)` deciding each non-zero leaf's entry in `other` (index:
+        the leaf's word index in this tree, for a caller that changes it too)."""
         self._copy(self.root, other, other.root, LEVELS - 1, 0, copy_leaf)
 
     def _copy(self, table: int, other: PageTables, other_table: int, level: int, base: int, copy_leaf) -> None:
@@ -204,7 +207,7 @@ class PageTables:
             if level == 3 and i >= 256:
                 va |= ~(USER_TOP - 1) & ((1 << 64) - 1)  # the upper half: sign-extended
             if level == 0:
-                words[other_index + i] = copy_leaf(va, entry)
+                words[other_index + i] = copy_leaf(va, entry, index + i)
                 continue
             child = other.memory.allocate()
             other.table_frames += 1

@@ -420,9 +420,10 @@ def test_platform_pages_are_reserved_and_untouchable(s, memory):
     with pytest.raises(GuestMemoryError):
         s.space.write(stub, b"\xcc")
     assert not s.space.populate(stub, True, False)
-    assert s.space.access_allowed(stub, True, False) is False
-    assert s.space.access_allowed(stub, False, True) is True
-    assert s.space.access_allowed(stub + PAGE, False, False) is None  # supervisor only
+    # to the guest's kernel nothing is mapped there: a fault is SEGV_MAPERR, as natively
+    assert s.space.access_allowed(stub, True, False) is None
+    assert s.space.access_allowed(stub, False, True) is None
+    assert s.space.access_allowed(stub + PAGE, False, False) is None
     s.space.map(BASE, PAGE, R)
     with pytest.raises(ValueError):
         s.space.install_platform_page(BASE, b"", user=True, writable=False, executable=False)
@@ -480,3 +481,86 @@ def test_a_damaged_entry_is_repaired_from_the_mapping(s, memory):
     memory.words[index] &= ~0x2  # as if the writable bit were lost
     assert s.space.populate(BASE, True, False)
     assert s.walk(BASE).writable and s.flushes == 0
+
+
+# --- copy-on-write after fork -----------------------------------------------------------------
+
+
+def test_fork_shares_private_frames_read_only_until_written(s, memory):
+    s.space.map(BASE, 4 * PAGE, R | W)
+    s.space.write(BASE, b"a" * PAGE + b"b" * PAGE + b"c" * PAGE + b"d" * PAGE)
+    data_frames = memory.frames_in_use
+    child = s.space.fork()
+    try:
+        assert s.flushes == 1  # the parent's writable pages became read-only
+        assert memory.frames_in_use - data_frames == child.tables.table_frames  # no data copied
+        for space in (s.space, child):
+            got = translate(memory, space.root, BASE)
+            assert got.gpa == s.walk(BASE).gpa and not got.writable
+        # the child's write fault copies; the parent's page stays as it was
+        assert child.populate(BASE, True, False)
+        assert translate(memory, child.root, BASE).writable
+        assert translate(memory, child.root, BASE).gpa != s.walk(BASE).gpa
+        memory.view(translate(memory, child.root, BASE).gpa, 1)[:] = b"A"
+        assert s.space.read(BASE, 2) == b"aa" and child.read(BASE, 2) == b"Aa"
+        # the parent is now the frame's only user: no copy
+        frame = s.walk(BASE).gpa
+        flushes = s.flushes
+        assert s.space.populate(BASE, True, False)
+        assert s.walk(BASE) == Translation(frame, True, True, False) and s.flushes == flushes
+        # the kernel's writes copy too, across pages
+        s.space.write(BASE + PAGE - 1, b"XY")
+        assert child.read(BASE + PAGE - 1, 2) == b"ab"
+        child.write(BASE + 2 * PAGE, b"Z")
+        assert s.space.read(BASE + 2 * PAGE, 1) == b"c"
+        assert s.space.read(BASE + 3 * PAGE, 1) == child.read(BASE + 3 * PAGE, 1) == b"d"
+    finally:
+        child.close()
+    assert s.space.read(BASE + 3 * PAGE, 1) == b"d"
+
+
+def test_copy_on_write_survives_protect_move_discard_and_another_fork(s, memory):
+    s.space.map(BASE, 2 * PAGE, R)
+    s.space.write(BASE, b"r" * 2 * PAGE)
+    child = s.space.fork()
+    grandchild = child.fork()
+    try:
+        assert memory.references(s.walk(BASE).gpa) == 3
+        child.protect(BASE, 2 * PAGE, R | W)
+        assert not translate(memory, child.root, BASE).writable  # still shared
+        child.move(BASE, 2 * PAGE, 0x3000_0000, 2 * PAGE)
+        assert child.populate(0x3000_0000, True, False)
+        child.write(0x3000_0000, b"C")
+        grandchild.discard(BASE, PAGE)
+        assert grandchild.read(BASE, 1) == b"\0"
+        assert s.space.read(BASE, 2) == b"rr" and child.read(0x3000_0000, 2) == b"Cr"
+        assert grandchild.read(BASE + PAGE, 1) == b"r"
+    finally:
+        grandchild.close()
+        child.close()
+    assert memory.references(s.walk(BASE).gpa) == 1
+
+
+def test_shared_mappings_are_not_copy_on_write(s, memory):
+    s.space.map(BASE, PAGE, R | W, shared=True)
+    s.space.write(BASE, b"s")
+    child = s.space.fork()
+    try:
+        assert s.flushes == 0
+        assert translate(memory, child.root, BASE).writable
+        child.write(BASE, b"t")
+        assert s.space.read(BASE, 1) == b"t"
+    finally:
+        child.close()
+
+
+def test_a_read_fault_on_a_copy_on_write_page_only_flushes(s, memory):
+    s.space.map(BASE, PAGE, R | W)
+    s.space.write(BASE, b"x")
+    child = s.space.fork()
+    try:
+        flushes = s.flushes
+        assert s.space.populate(BASE, False, False)
+        assert s.flushes == flushes + 1 and not s.walk(BASE).writable
+    finally:
+        child.close()

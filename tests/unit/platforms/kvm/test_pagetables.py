@@ -148,7 +148,7 @@ def test_copy_reproduces_the_structure(memory):
     tables.set(0xFFFF_FF80_0000_0000, frame | leaf_rights(1, user=False))
     seen = []
     other = PageTables(memory)
-    tables.copy_into(other, lambda va, entry: seen.append(va) or entry)
+    tables.copy_into(other, lambda va, entry, index: seen.append(va) or entry)
     assert seen == [0x400000, 0xFFFF_FF80_0000_0000]
     for va in seen:
         assert translate(memory, other.root, va) == translate(memory, tables.root, va)
