@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+from array import array
 
 from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
 from slimbox.platforms.kvm.pagetables import (
@@ -404,29 +405,31 @@ class KvmAddressSpace:
         shared copy-on-write (read-only in both spaces until one writes: `populate` or
         `write` then copies); platform pages are copied."""
         child = KvmAddressSpace(self.memory, on_downgrade if on_downgrade is not None else self._on_downgrade)
-        memory, memory_bytes, words = self.memory, self._bytes, self._words
+        memory, words = self.memory, self._words
         lost = False
+        special = SOFT_MMIO | SOFT_PLATFORM | SOFT_SHARED
 
-        def copy_leaf(va: int, entry: int, index: int) -> int:
+        def copy_leaves(index: int, child_index: int) -> None:
             nonlocal lost
-            frame = entry & ADDRESS_MASK
-            if entry & SOFT_MMIO:
-                return entry
-            if entry & SOFT_PLATFORM:
-                copy = memory.allocate(zeroed=False)
-                memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
-                return copy | (entry & ~ADDRESS_MASK)
-            memory.share(frame)
-            if entry & SOFT_SHARED:
-                return entry
-            shared = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
-            if shared != entry:
-                words[index] = shared
-                lost = lost or bool(entry & WRITABLE and entry & PRESENT)
-            return shared
+            entries = words[index:index + 512].tolist()
+            copies = list(entries)
+            shared_frames = []
+            for k, entry in enumerate(entries):
+                if not entry:
+                    continue
+                if entry & special:
+                    copies[k] = self._fork_special(entry)
+                    continue
+                shared_frames.append(entry & ADDRESS_MASK)
+                if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
+                    lost = lost or bool(entry & WRITABLE and entry & PRESENT)
+                    entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+            memory.share_many(shared_frames)
+            words[index:index + 512] = array("Q", entries)
+            words[child_index:child_index + 512] = array("Q", copies)
 
         try:
-            self.tables.copy_into(child.tables, copy_leaf)
+            self.tables.copy_into(child.tables, copy_leaves)
         except BaseException:
             child.close()
             raise
@@ -440,6 +443,18 @@ class KvmAddressSpace:
                 region.users += 1
         child._platform = dict(self._platform)
         return child
+
+    def _fork_special(self, entry: int) -> int:
+        """The child's entry for a shared, platform or MMIO leaf of a fork."""
+        if entry & SOFT_MMIO:
+            return entry
+        frame = entry & ADDRESS_MASK
+        if entry & SOFT_SHARED:
+            self.memory.share(frame)
+            return entry
+        copy = self.memory.allocate(zeroed=False)  # a platform page: each process its own
+        self._bytes[copy:copy + PAGE_SIZE] = self._bytes[frame:frame + PAGE_SIZE]
+        return copy | (entry & ~ADDRESS_MASK)
 
     # --- inspection ------------------------------------------------------------------------
 

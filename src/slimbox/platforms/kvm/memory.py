@@ -102,6 +102,15 @@ class GuestMemory:
         frame = self._frame(gpa)
         self._extra[frame] = self._extra.get(frame, 0) + 1
 
+    def share_many(self, gpas: list[int]) -> None:
+        """`share` for each of `gpas`."""
+        extra, state = self._extra, self._state
+        for gpa in gpas:
+            frame = gpa // PAGE_SIZE
+            if gpa % PAGE_SIZE or not 0 < frame < self._next or state[frame] != _USED:
+                raise ValueError(f"{gpa:#x} is not an allocated frame")
+            extra[frame] = extra.get(frame, 0) + 1
+
     def references(self, gpa: int) -> int:
         frame = self._frame(gpa)
         return 1 + self._extra.get(frame, 0)

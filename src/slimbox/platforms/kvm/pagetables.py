@@ -189,30 +189,27 @@ class PageTables:
 
     # --- whole trees -----------------------------------------------------------------------
 
-    def copy_into(self, other: PageTables, copy_leaf) -> None:
+    def copy_into(self, other: PageTables, copy_leaves) -> None:
         """Give `other` (an empty tree) the same table structure as this one, with
-        `copy_leaf(va, entry, index)` deciding each non-zero leaf's entry in `other` (index:
-        the leaf's word index in this tree, for a caller that changes it too)."""
-        self._copy(self.root, other, other.root, LEVELS - 1, 0, copy_leaf)
+        `copy_leaves(index, other_index)` filling each page table of `other` from the one
+        of this tree (word indices of their first entries; the caller may change this
+        tree's leaves too)."""
+        self._copy(self.root, other, other.root, LEVELS - 1, copy_leaves)
 
-    def _copy(self, table: int, other: PageTables, other_table: int, level: int, base: int, copy_leaf) -> None:
+    def _copy(self, table: int, other: PageTables, other_table: int, level: int, copy_leaves) -> None:
         words = self.words
         index, other_index = table >> 3, other_table >> 3
-        shift = 12 + 9 * level
         for i in range(ENTRIES):
             entry = words[index + i]
             if not entry:
                 continue
-            va = base + (i << shift)
-            if level == 3 and i >= 256:
-                va |= ~(USER_TOP - 1) & ((1 << 64) - 1)  # the upper half: sign-extended
-            if level == 0:
-                words[other_index + i] = copy_leaf(va, entry, index + i)
-                continue
             child = other.memory.allocate()
             other.table_frames += 1
             words[other_index + i] = child | (entry & ~ADDRESS_MASK & ~(ACCESSED | DIRTY))
-            self._copy(entry & ADDRESS_MASK, other, child, level - 1, va, copy_leaf)
+            if level == 1:
+                copy_leaves((entry & ADDRESS_MASK) >> 3, child >> 3)
+            else:
+                self._copy(entry & ADDRESS_MASK, other, child, level - 1, copy_leaves)
 
     def release(self, release_leaf) -> None:
         """Free every table, calling `release_leaf(entry)` for each non-zero leaf first."""
