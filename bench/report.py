@@ -10,7 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SYSTEM_TITLES = {"native": "native", "slimbox": "slimbox", "runsc": "runsc-ptrace", "proot": "proot"}
+SYSTEM_TITLES = {"native": "native", "slimbox": "slimbox", "slimbox-kvm": "slimbox-kvm", "slimbox-emu": "slimbox-emu",
+                 "runsc": "runsc-ptrace", "proot": "proot", "qiling": "qiling"}
+
+#: the peer a system's second ratio is taken to (when that peer is measured in the run):
+#: gVisor for the systems that run guest code on the CPU, Qiling for the emulator
+PEERS = {"slimbox-emu": "qiling"}
+DEFAULT_PEER = "runsc"
+
+
+def peer_of(system: str, systems: list[str]) -> str | None:
+    """The system `system`'s second ratio is to, if it was measured (never itself or native)."""
+    if system in ("native", "qiling"):
+        return None
+    peer = PEERS.get(system, DEFAULT_PEER)
+    return peer if peer in systems and peer != system else None
 
 #: (workload, system) -> median seconds, present only for cells that passed their check
 Medians = dict[tuple[str, str], float]
@@ -41,16 +55,27 @@ class Cell:
     #: the share of the measured CPU that other processes used while hyperfine ran
     foreign_load: float = 0.0
     attempts: int = 0
+    #: the workload's size argument as run here, and as run natively (they differ on a slow
+    #: system, which runs a smaller size; its whole-process time is then not comparable)
+    count: int | None = None
+    full_count: int | None = None
+
+    @property
+    def scaled_down(self) -> bool:
+        return self.count is not None and self.full_count is not None and self.count != self.full_count
 
 
 @dataclass(frozen=True)
 class PerOperation:
-    """A derived row: (median of `workload` - median of hello) / `count`, so process
-    start-up cancels out and what is left is the cost of one operation."""
+    """A derived row: (median of `workload` - median of `baseline`) / `count` × `per`, so
+    process start-up (and whatever else the baseline does) cancels out and what is left is
+    the cost of `per` operations. A cell run at another size uses its own count."""
 
     label: str
     workload: str
     count: int
+    baseline: str = "hello"
+    per: int = 1
 
 
 @dataclass(frozen=True)
@@ -114,11 +139,18 @@ def medians_of(cells: list[Cell]) -> Medians:
 
 # --- derived figures -------------------------------------------------------------------------
 
-def per_operation(medians: Medians, row: PerOperation, system: str) -> float | None:
-    total, start = medians.get((row.workload, system)), medians.get(("hello", system))
+def per_operation(medians: Medians, row: PerOperation, system: str,
+                  counts: dict[tuple[str, str], int] | None = None) -> float | None:
+    total, start = medians.get((row.workload, system)), medians.get((row.baseline, system))
     if total is None or start is None:
         return None
-    return (total - start) / row.count
+    count = (counts or {}).get((row.workload, system), row.count)
+    return (total - start) / count * row.per if count else None
+
+
+def counts_of(cells: list[Cell]) -> dict[tuple[str, str], int]:
+    """(workload, system) -> the size argument each measured cell ran with."""
+    return {(c.workload, c.system): c.count for c in cells if c.count is not None}
 
 
 def startup_overhead(medians: Medians, system: str) -> float | None:
@@ -140,28 +172,29 @@ def compute_only(medians: Medians, workload: str, system: str) -> float | None:
 # --- the table ---------------------------------------------------------------------------------
 
 def header(systems: list[str]) -> list[str]:
-    has_runsc = "runsc" in systems
     columns = ["workload"]
     for s in systems:
+        peer = peer_of(s, systems)
         if s == "native":
             columns.append("native")
-        elif s == "runsc" or not has_runsc:
+        elif peer is None:
             columns.append(f"{SYSTEM_TITLES[s]} (× native)")
         else:
-            columns.append(f"{SYSTEM_TITLES[s]} (× native, × runsc)")
+            columns.append(f"{SYSTEM_TITLES[s]} (× native, × {peer})")
     return columns
 
 
-def with_ratios(value: float | None, system: str, native: float | None, runsc: float | None,
-                has_runsc: bool) -> str:
-    """A time followed by its ratios: to native and, for systems other than runsc, to runsc."""
+def with_ratios(value: float | None, system: str, native: float | None, peer: float | None,
+                has_peer: bool) -> str:
+    """A time followed by its ratios: to native and, when the system has a peer in the
+    run (`has_peer`), to that peer."""
     if value is None:
         return "–"
     if system == "native":
         return fmt_time(value)
     ratios = [fmt_ratio(value, native)]
-    if has_runsc and system != "runsc":
-        ratios.append(fmt_ratio(value, runsc))
+    if has_peer:
+        ratios.append(fmt_ratio(value, peer))
     return f"{fmt_time(value)} ({', '.join(ratios)})"
 
 
@@ -170,37 +203,51 @@ def markdown_row(columns: list[str]) -> str:
 
 
 def measured_row(title: str, workload: str, systems: list[str], cells: dict[tuple[str, str], Cell],
-                 noisy: float) -> str:
+                 noisy: float, said: dict[str, str] | None = None) -> str:
+    """One workload's row. A cell not run says why, once per column and reason (`said`
+    keeps the reason each column gave last)."""
+    said = {} if said is None else said
     medians = {(w, s): c.median for (w, s), c in cells.items() if c.status == "OK"}
-    native, runsc = medians.get((workload, "native")), medians.get((workload, "runsc"))
+    native = medians.get((workload, "native"))
     columns = [title]
     for s in systems:
         cell = cells.get((workload, s))
         if cell is not None and cell.status == "FAIL":
             columns.append("**FAIL**")
             continue
-        text = with_ratios(medians.get((workload, s)), s, native, runsc, "runsc" in systems)
+        if cell is not None and cell.status == "SKIP" and cell.reason:
+            columns.append("not run (as above)" if said.get(s) == cell.reason else f"not run: {cell.reason}")
+            said[s] = cell.reason
+            continue
+        peer = peer_of(s, systems)
+        if cell is not None and cell.scaled_down and cell.median is not None:
+            # another size than native's: only the per-operation rows compare it
+            text = f"{fmt_time(cell.median)} at size {cell.count} (native: {cell.full_count})"
+        else:
+            text = with_ratios(medians.get((workload, s)), s, native, medians.get((workload, peer or "")),
+                               peer is not None)
         columns.append(text + (" †" if cell is not None and cell.foreign_load > noisy else ""))
     return markdown_row(columns)
 
 
-def derived_rows(medians: Medians, systems: list[str], rows: list[PerOperation]) -> list[str]:
-    has_runsc = "runsc" in systems
+def derived_rows(medians: Medians, systems: list[str], rows: list[PerOperation],
+                 counts: dict[tuple[str, str], int] | None = None) -> list[str]:
     lines = []
     for row in rows:
-        values = {s: per_operation(medians, row, s) for s in systems}
+        values = {s: per_operation(medians, row, s, counts) for s in systems}
         if all(v is None for v in values.values()):
             continue
-        columns = [f"*{row.label}*"] + [with_ratios(values[s], s, values.get("native"), values.get("runsc"),
-                                                    has_runsc) for s in systems]
+        columns = [f"*{row.label}*"]
+        for s in systems:
+            peer = peer_of(s, systems)
+            columns.append(with_ratios(values[s], s, values.get("native"), values.get(peer or ""), peer is not None))
         lines.append(markdown_row(columns))
     overheads = {s: startup_overhead(medians, s) for s in systems}
     if any(v is not None for s, v in overheads.items() if s != "native"):
         columns = ["*start-up overhead = hello − native hello*"]
         for s in systems:
-            v = overheads[s]
-            extra = f" ({fmt_ratio(v, overheads.get('runsc'))} runsc)" if has_runsc and s not in ("native", "runsc") \
-                else ""
+            v, peer = overheads[s], peer_of(s, systems)
+            extra = f" ({fmt_ratio(v, overheads.get(peer))} {peer})" if peer is not None else ""
             columns.append("–" if v is None else fmt_time(v) + extra)
         lines.append(markdown_row(columns))
     return lines
@@ -215,8 +262,9 @@ def render_table(cells: list[Cell], systems: list[str], titles: dict[str, str], 
     workloads = list(dict.fromkeys(c.workload for c in cells))
     columns = header(systems)
     lines = [markdown_row(columns), "|" + "---|" * len(columns)]
-    lines += [measured_row(titles[w], w, systems, by_key, noisy) for w in workloads]
-    lines += derived_rows(medians_of(cells), systems, derived)
+    said: dict[str, str] = {}
+    lines += [measured_row(titles[w], w, systems, by_key, noisy, said) for w in workloads]
+    lines += derived_rows(medians_of(cells), systems, derived, counts_of(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -248,12 +296,13 @@ def targets(medians: Medians, titles: dict[str, str], per_syscall: PerOperation)
     return found
 
 
-def cpu_target(medians: Medians) -> Target:
+def cpu_target(medians: Medians, system: str = "slimbox") -> Target:
     """The CPU loop judged on whole-process time, as the other rows are; the figure with
     start-up subtracted is shown beside it, since most of the gap is start-up."""
-    whole = ratio_target("CPU loop within 5% of native (≤ 1.05×)", medians.get(("cpu", "slimbox")),
+    goal = "CPU loop within 5% of native (≤ 1.05×)"
+    whole = ratio_target(goal if system == "slimbox" else f"{system}: {goal}", medians.get(("cpu", system)),
                          medians.get(("cpu", "native")), 1.05, "native")
-    compute = ratio(compute_only(medians, "cpu", "slimbox"), compute_only(medians, "cpu", "native"))
+    compute = ratio(compute_only(medians, "cpu", system), compute_only(medians, "cpu", "native"))
     if whole.hit is None or compute is None:
         return whole
     return Target(whole.goal, f"{whole.measured} (start-up subtracted: {compute:.3g}×)", whole.hit)

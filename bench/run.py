@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""slimbox's benchmark suite: the same workloads natively, in slimbox and, when installed,
-under gVisor (runsc, ptrace platform) and proot, timed with hyperfine.
+"""slimbox's benchmark suite: the same workloads natively, in slimbox on each of its
+platforms (linux, kvm, emu) and, when installed, under gVisor (runsc, ptrace platform),
+proot and Qiling, timed with hyperfine.
 
     python3 bench/run.py [--only hello,getpid] [--systems native,slimbox] [--runs 5] [--cpu 1]
+
+`slimbox` is the Linux platform, `slimbox-kvm` and `slimbox-emu` the others; a platform
+this host cannot construct keeps its column, whose cells say why. The emulators
+(slimbox-emu, and Qiling from the environment `make bench-qiling` makes) run each sized
+workload at a fraction of its size (Workload.slow_divisor), so their whole-process times
+are not comparable with native's: the per-operation rows, which divide by the size each
+cell ran, are. Qiling runs only the static workloads that need no host file.
 
 Every command runs pinned to one CPU (`taskset -c CPU` around hyperfine, whose children
 inherit the mask). Each is first run once untimed with its output captured and compared
@@ -53,15 +61,33 @@ SHA_FILE_MIB = 64
 SQLITE_ROWS = 20_000
 SHELL_LINES = 2000
 
+CPU_ROUNDS = 64_000_000
+MEMORY_PASSES = 20
+FRESH_PAGES = 100_000
+FILES = 2000
+
 RUNSC = ["runsc", "--rootless=false", "--network=none", "--ignore-cgroups", "--platform=ptrace", "do"]
-SYSTEMS = ("native", "slimbox", "runsc", "proot")
+QILING_PYTHON = REPO / "bench" / ".qiling-venv" / "bin" / "python"
+QILING_RUNNER = REPO / "bench" / "qiling_run.py"
+QILING_ROOTFS = BUILD / "qiling-rootfs"
+#: slimbox's columns and the platform each runs on
+PLATFORMS = {"slimbox": "linux", "slimbox-kvm": "kvm", "slimbox-emu": "emu"}
+SYSTEMS = ("native", "slimbox", "slimbox-kvm", "slimbox-emu", "runsc", "proot", "qiling")
+#: CPU emulators: each sized workload runs at a fraction of its size there
+SLOW_SYSTEMS = ("slimbox-emu", "qiling")
+#: columns kept, with the reason in their cells, when the system cannot run here
+EXPLAINED_SYSTEMS = ("slimbox", "slimbox-kvm", "slimbox-emu", "qiling")
 SYSTEM_TITLES = report.SYSTEM_TITLES
 
 PER_GETPID = PerOperation(f"per getpid syscall = (getpid − hello) / {GETPID_CALLS}", "getpid", GETPID_CALLS)
 DERIVED = [
     PER_GETPID,
+    PerOperation(f"per page fault = (pagefault − hello) / {FRESH_PAGES} pages", "pagefault", FRESH_PAGES),
     PerOperation(f"per pipe round trip = (pipe − hello) / {PIPE_ROUNDS}", "pipe", PIPE_ROUNDS),
     PerOperation(f"per fork+exec+wait = (forkexec − hello) / {FORKS}", "forkexec", FORKS),
+    PerOperation("per million CPU-loop rounds = (cpu − hello) / rounds × 10⁶", "cpu", CPU_ROUNDS, per=1_000_000),
+    PerOperation("per memory pass over 32 MiB = (memory − memory, 0 passes) / passes", "memory", MEMORY_PASSES,
+                 baseline="memory-0"),
 ]
 
 
@@ -74,6 +100,27 @@ class Workload:
     argv: tuple[str, ...]
     #: files to remove before every run (hyperfine --prepare), so each run starts alike
     fresh: tuple[str, ...] = ()
+    #: the size argument appended to argv (None: the workload takes none)
+    count: int | None = None
+    #: on the slow systems the size is divided by this; None: not run there at all
+    slow_divisor: int | None = None
+    #: whether Qiling can run it: a static program that opens no host file
+    qiling: bool = False
+
+    def command(self, system: str) -> tuple[list[str], int | None]:
+        """The workload's argv on `system` and the size it runs there."""
+        count = self.count
+        if count is not None and system in SLOW_SYSTEMS:
+            count = max(1, count // (self.slow_divisor or 1))
+        return list(self.argv) + ([str(count)] if count is not None else []), count
+
+    def not_run_on(self, system: str) -> str:
+        """Why the workload is left out on `system` ("" when it runs there)."""
+        if system in SLOW_SYSTEMS and self.slow_divisor is None:
+            return "too slow under a CPU emulator at this size (the workload cannot be scaled down)"
+        if system == "qiling" and not self.qiling:
+            return "Qiling runs only the static workloads that open no host file"
+        return ""
 
 
 def busybox() -> str:
@@ -85,16 +132,25 @@ def workloads() -> list[Workload]:
     db = SCRATCH / "bench.db"
     loop = f"i=0; while [ $i -lt {SHELL_LINES} ]; do echo line $i; i=$((i+1)); done | {bb} wc -l"
     return [
-        Workload("hello", "hello (one write + exit)", (str(BIN / "hello"),)),
-        Workload("getpid", f"getpid loop ({GETPID_CALLS} calls)", (str(BIN / "getpid"), str(GETPID_CALLS))),
-        Workload("cpu", "CPU loop (no syscalls)", (str(BIN / "cpu"),)),
+        Workload("hello", "hello (one write + exit)", (str(BIN / "hello"),), slow_divisor=1, qiling=True),
+        Workload("getpid", f"getpid loop ({GETPID_CALLS} calls)", (str(BIN / "getpid"),), count=GETPID_CALLS,
+                 slow_divisor=20, qiling=True),
+        Workload("cpu", f"CPU loop ({CPU_ROUNDS} rounds, no syscalls)", (str(BIN / "cpu"),), count=CPU_ROUNDS,
+                 slow_divisor=8, qiling=True),
+        Workload("memory-0", "memory: 32 MiB buffer touched once, 0 passes", (str(BIN / "memory"), "0"),
+                 slow_divisor=1, qiling=True),
+        Workload("memory", f"memory: {MEMORY_PASSES} strided passes over 32 MiB", (str(BIN / "memory"),),
+                 count=MEMORY_PASSES, slow_divisor=MEMORY_PASSES // 2, qiling=True),
+        Workload("pagefault", f"touch {FRESH_PAGES} fresh pages of mmap'd memory", (str(BIN / "pagefault"),),
+                 count=FRESH_PAGES, slow_divisor=20, qiling=True),
         Workload("read", f"read {READ_FILE_MIB} MiB in 64 KiB chunks",
                  (str(BIN / "read"), str(DATA / f"read-{READ_FILE_MIB}m.bin"))),
-        Workload("files", "2000 files create/write/stat/unlink", (str(BIN / "files"), str(SCRATCH / "files"))),
+        Workload("files", f"{FILES} files create/write/stat/unlink", (str(BIN / "files"), str(SCRATCH / "files")),
+                 count=FILES, slow_divisor=10),
         Workload("forkexec", f"{FORKS} fork+exec+wait of static true",
-                 (str(BIN / "forkexec"), str(BIN / "true"), str(FORKS))),
+                 (str(BIN / "forkexec"), str(BIN / "true")), count=FORKS, slow_divisor=10),
         Workload("pipe", f"pipe ping-pong, 2 threads ({PIPE_ROUNDS} round trips)",
-                 (str(BIN / "pipe"), str(PIPE_ROUNDS))),
+                 (str(BIN / "pipe"),), count=PIPE_ROUNDS, slow_divisor=50),
         Workload("busybox-sh", f"busybox sh loop ({SHELL_LINES} echos piped into wc -l)", (bb, "sh", "-c", loop)),
         Workload("sha256sum", f"busybox sha256sum, {SHA_FILE_MIB} MiB",
                  (bb, "sha256sum", str(DATA / f"sha-{SHA_FILE_MIB}m.bin"))),
@@ -160,6 +216,7 @@ def sqlite_script() -> str:
 
 def make_data() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
+    QILING_ROOTFS.mkdir(parents=True, exist_ok=True)  # Qiling's '/': empty, the workloads it runs open no file
     (SCRATCH / "files").mkdir(parents=True, exist_ok=True)
     make_data_file(DATA / f"read-{READ_FILE_MIB}m.bin", READ_FILE_MIB, seed=1)
     make_data_file(DATA / f"sha-{SHA_FILE_MIB}m.bin", SHA_FILE_MIB, seed=2)
@@ -182,18 +239,58 @@ def slimbox_launcher() -> tuple[list[str], str, dict[str, str]]:
 def system_prefix(system: str, slimbox_cmd: list[str]) -> list[str]:
     if system == "native":
         return []
-    if system == "slimbox":
-        return [*slimbox_cmd, "run", "-q", "-v", f"{BIN}:{BIN}:ro", "-v", f"{DATA}:{DATA}:ro",
-                "-v", f"{SCRATCH}:{SCRATCH}", "-w", str(SCRATCH), "--"]
+    if system in PLATFORMS:
+        return [*slimbox_cmd, "run", "-q", "--platform", PLATFORMS[system], "-v", f"{BIN}:{BIN}:ro",
+                "-v", f"{DATA}:{DATA}:ro", "-v", f"{SCRATCH}:{SCRATCH}", "-w", str(SCRATCH), "--"]
     if system == "runsc":
         return list(RUNSC)
     if system == "proot":
         return ["proot", "-r", "/", "-w", str(SCRATCH)]
+    if system == "qiling":
+        return [str(QILING_PYTHON), str(QILING_RUNNER), "--rootfs", str(QILING_ROOTFS), "--"]
     raise ValueError(system)
 
 
 def system_available(system: str) -> bool:
-    return system in ("native", "slimbox") or shutil.which(system) is not None
+    """Whether the system's program is here at all (a slimbox platform may still be
+    unable to run: see unavailable_reason)."""
+    if system == "qiling":
+        return QILING_PYTHON.exists()
+    return system in ("native", *PLATFORMS) or shutil.which(system) is not None
+
+
+#: constructs the platform named in argv[1] and closes it; prints why it cannot, if so
+_PLATFORM_CHECK = """
+import sys
+from slimbox import _platforms
+from slimbox.platforms.base import PlatformUnavailable
+name = sys.argv[1]
+try:
+    _platforms.make_platform(name, _platforms.make_host(name)).close()
+except (PlatformUnavailable, ImportError) as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def unavailable_reason(system: str, slimbox_python: str, env: dict[str, str]) -> str:
+    """Why `system` cannot run here ("" when it can): a slimbox platform is constructed
+    (in a child process, as each run does) and Qiling imported."""
+    if system in PLATFORMS:
+        argv = [slimbox_python, "-c", _PLATFORM_CHECK, PLATFORMS[system]]
+    elif system == "qiling":
+        if not QILING_PYTHON.exists():
+            return "Qiling is not installed (make bench-qiling)"
+        argv = [str(QILING_PYTHON), "-c", "import qiling"]
+    else:
+        return "" if system_available(system) else "not installed"
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        return "its availability check did not finish within 60 s"
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines()
+        return lines[-1] if lines else f"its availability check exited {out.returncode}"
+    return out.stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -206,6 +303,8 @@ class Setup:
     pin: list[str]
     envs: dict[str, dict[str, str]]
     raw_dir: Path
+    #: system -> why it cannot run here (its cells say so)
+    unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -422,7 +521,13 @@ def measure(cell: Cell, setup: Setup, fresh: tuple[str, ...]) -> Cell:
 
 def run_cell(workload: Workload, system: str, setup: Setup, reference: str | None) -> Cell:
     """Check one workload on one system against the native output, then time it."""
-    cell = Cell(workload.name, system, system_prefix(system, setup.slimbox_cmd) + list(workload.argv))
+    argv, count = workload.command(system)
+    cell = Cell(workload.name, system, system_prefix(system, setup.slimbox_cmd) + argv, count=count,
+                full_count=workload.count)
+    reason = setup.unavailable.get(system) or workload.not_run_on(system)
+    if reason:
+        cell.reason = reason
+        return cell
     wait_quiet(setup.args.cpu, setup.args.quiet, setup.args.patience)
     check_cell(cell, setup, workload.fresh, reference)
     if cell.status == "FAIL":
@@ -435,26 +540,40 @@ def run_cell(workload: Workload, system: str, setup: Setup, reference: str | Non
 
 
 def progress(cell: Cell, noisy: float) -> str:
+    size = f" (size {cell.count})" if cell.scaled_down else ""
+    if cell.status == "SKIP":
+        return f"  {cell.workload:<11} {cell.system:<11} not run: {cell.reason}"
     if cell.status != "OK":
-        return f"  {cell.workload:<11} {cell.system:<8} FAIL ({cell.reason})"
+        return f"  {cell.workload:<11} {cell.system:<11} FAIL ({cell.reason}){size}"
     load = f", other processes used {cell.foreign_load:.0%} of the CPU" if cell.foreign_load > noisy else ""
-    return f"  {cell.workload:<11} {cell.system:<8} {fmt_time(cell.median)}  [{cell.runs} runs{load}]"
+    return f"  {cell.workload:<11} {cell.system:<11} {fmt_time(cell.median)}{size}  [{cell.runs} runs{load}]"
+
+
+def native_reference(workload: Workload, system: str, setup: Setup) -> str | None:
+    """The native output for the size `system` runs the workload at (a check run, untimed)."""
+    argv, _ = workload.command(system)
+    probe = Cell(workload.name, "native", argv)
+    check_cell(probe, setup, workload.fresh, None)
+    return probe.output if probe.status != "FAIL" else None
 
 
 def run_workload(workload: Workload, setup: Setup) -> list[Cell]:
     """All systems for one workload, native first: its output is the reference the others
-    must reproduce. Native is checked even when its column is not wanted."""
+    must reproduce (at the size each runs). Native is checked even when its column is not
+    wanted."""
     cells = []
-    reference = None
+    references: dict[int | None, str | None] = {}
     for system in ["native"] + [s for s in setup.systems if s != "native"]:
         if system == "native" and "native" not in setup.systems:
-            probe = Cell(workload.name, "native", list(workload.argv))
-            check_cell(probe, setup, workload.fresh, None)
-            reference = probe.output if probe.status != "FAIL" else None
+            references[workload.count] = native_reference(workload, "native", setup)
             continue
-        cell = run_cell(workload, system, setup, reference)
+        count = workload.command(system)[1]
+        runs_here = not (setup.unavailable.get(system) or workload.not_run_on(system))
+        if system != "native" and runs_here and count not in references:
+            references[count] = native_reference(workload, system, setup)
+        cell = run_cell(workload, system, setup, references.get(count))
         if system == "native":
-            reference = cell.output if cell.status == "OK" else None
+            references[count] = cell.output if cell.status == "OK" else None
         cells.append(cell)
         print(progress(cell, setup.args.noisy), flush=True)
     remove(workload.fresh)
@@ -494,7 +613,13 @@ def slimbox_revision() -> str:
     return text.replace("-dirty", " with uncommitted changes") if text != "not available" else text
 
 
-def environment(systems: list[str], slimbox_python: str) -> dict[str, str]:
+def qiling_version() -> str:
+    text = first_line([str(QILING_PYTHON), "-c", "import qiling, unicorn; "
+                       "print('qiling', qiling.__version__, 'with unicorn', unicorn.__version__)"])
+    return text
+
+
+def environment(systems: list[str], slimbox_python: str, unavailable: dict[str, str]) -> dict[str, str]:
     env = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "slimbox": slimbox_revision(),
@@ -507,10 +632,16 @@ def environment(systems: list[str], slimbox_python: str) -> dict[str, str]:
         "sqlite3": "sqlite3 " + first_line(["/usr/bin/sqlite3", "--version"]).split()[0],
         "python3 (guest)": first_line(["/usr/bin/python3", "--version"]),
     }
+    for system, platform_name in PLATFORMS.items():
+        if system in systems:
+            reason = unavailable.get(system)
+            env[f"{system} (platform {platform_name})"] = f"not available: {reason}" if reason else "available"
     if "runsc" in systems:
         env["runsc"] = first_line(["runsc", "--version"])
     if "proot" in systems:
         env["proot"] = proot_version()
+    if "qiling" in systems:
+        env["qiling"] = f"not available: {unavailable['qiling']}" if "qiling" in unavailable else qiling_version()
     return env
 
 
@@ -526,7 +657,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", help="comma-separated workloads (default: all): "
                                   + ",".join(w.name for w in workloads()))
     p.add_argument("--systems", default=",".join(SYSTEMS),
-                   help="comma-separated systems (default: all; runsc and proot only when installed)")
+                   help="comma-separated systems (default: all; runsc and proot only when installed; a slimbox "
+                        "platform or Qiling that cannot run here keeps its column with the reason)")
     p.add_argument("--runs", type=int, default=5, help="timed runs per cell (default 5; fewer when the cell's "
                                                        "time budget is short)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up runs per cell (default 1)")
@@ -558,31 +690,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def available_systems(wanted: list[str]) -> list[str]:
-    systems = []
+def available_systems(wanted: list[str], slimbox_python: str,
+                      slimbox_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The systems to show and, for those kept although they cannot run here, why not."""
+    systems, unavailable = [], {}
     for s in wanted:
-        if system_available(s):
+        reason = unavailable_reason(s, slimbox_python, slimbox_env) if s != "native" else ""
+        if not reason:
             systems.append(s)
+        elif s in EXPLAINED_SYSTEMS:
+            systems.append(s)
+            unavailable[s] = reason
+            print(f"bench: {s} cannot run here ({reason}); its cells say so")
         else:
             print(f"bench: {s} is not installed; its column is left out")
-    return systems
+    return systems, unavailable
 
 
 def chosen_workloads(only: list[str]) -> list[Workload]:
-    chosen = [w for w in workloads() if not only or w.name in only]
-    # the derived rows and the CPU-loop target subtract hello, so measure it whenever one
-    # of them is wanted
-    if only and ({row.workload for row in DERIVED} | {"cpu"}) & set(only) and "hello" not in only:
-        chosen.insert(0, workloads()[0])
-    return chosen
+    """The workloads asked for, with the baselines their derived rows subtract (hello for
+    most, and for the CPU-loop target; memory-0 for the memory passes)."""
+    wanted = set(only) if only else {w.name for w in workloads()}
+    wanted |= {row.baseline for row in DERIVED if row.workload in wanted}
+    if "cpu" in wanted:
+        wanted.add("hello")
+    return [w for w in workloads() if w.name in wanted]
 
 
 def system_environments(systems: list[str], slimbox_extra: dict[str, str]) -> dict[str, dict[str, str]]:
     envs = {s: dict(os.environ) for s in ["native", *systems]}
     # slimbox's own start-up is Python importing its modules: let it use the bytecode
     # compiled beforehand, as an installed package would
-    envs["slimbox"] = dict(os.environ, **slimbox_extra)
-    envs["slimbox"].pop("PYTHONDONTWRITEBYTECODE", None)
+    for system in PLATFORMS:
+        envs[system] = dict(os.environ, **slimbox_extra)
+        envs[system].pop("PYTHONDONTWRITEBYTECODE", None)
     return envs
 
 
@@ -591,15 +732,25 @@ def render_document(cells: list[Cell], setup: Setup, chosen: list[Workload], env
     titles = {w.name: w.title for w in chosen}
     args = setup.args
     table = report.render_table(cells, setup.systems, titles, args.noisy, DERIVED)
-    goals = report.render_targets(report.targets(report.medians_of(cells), titles, PER_GETPID))
+    medians = report.medians_of(cells)
+    baselines = {row.baseline for row in DERIVED} - {"hello"}  # no target of their own
+    found = report.targets(medians, {w: t for w, t in titles.items() if w not in baselines}, PER_GETPID)
+    found += [report.cpu_target(medians, s) for s in ("slimbox-kvm",) if s in setup.systems]
+    goals = report.render_targets(found)
     notes = [
         f"Medians of hyperfine runs (whole process, wall clock), everything pinned to CPU {args.cpu} "
-        f"with taskset; ratios in parentheses are to native"
-        + (" and to gVisor runsc (ptrace)" if "runsc" in setup.systems else "") + ".",
+        f"with taskset; ratios in parentheses are to native and to the peer the column's heading names "
+        f"(gVisor runsc with its ptrace platform; Qiling for slimbox-emu).",
+        "slimbox is the Linux platform (--platform linux); slimbox-kvm and slimbox-emu the KVM and "
+        "emulator platforms.",
         "slimbox's bytecode was precompiled (python -m compileall -q src) and PYTHONDONTWRITEBYTECODE "
         "unset for its runs.",
         f"Elapsed: {elapsed:.0f} s.",
     ]
+    if any(s in setup.systems for s in SLOW_SYSTEMS):
+        notes.insert(1, "The CPU emulators (" + ", ".join(s for s in SLOW_SYSTEMS if s in setup.systems)
+                     + ") run each sized workload at the size shown, a fraction of native's; their "
+                       "per-operation rows divide by that size and compare with the others'.")
     if any(c.foreign_load > args.noisy for c in cells):
         notes.append(f"† other processes used more than {args.noisy:.0%} of CPU {args.cpu} while this cell was "
                      f"timed, even after {args.retries} re-timing(s): treat it with care.")
@@ -623,17 +774,17 @@ def prepare(args: argparse.Namespace) -> tuple[Setup, str, Path]:
     for tool in ("hyperfine", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (Debian packages hyperfine, util-linux; `make bench` installs them)")
-    systems = available_systems(args.systems)
+    slimbox_cmd, slimbox_python, slimbox_extra = slimbox_launcher()
+    systems, unavailable = available_systems(args.systems, slimbox_python, dict(os.environ, **slimbox_extra))
     build_workloads()
     make_data()
-    slimbox_cmd, slimbox_python, slimbox_extra = slimbox_launcher()
-    if "slimbox" in systems:
+    if any(s in PLATFORMS for s in systems):
         subprocess.run([slimbox_python, "-m", "compileall", "-q", str(REPO / "src")], check=True)
     out_dir = RESULTS / datetime.now().strftime("%Y%m%d-%H%M%S")
     raw_dir = out_dir / "hyperfine"
     raw_dir.mkdir(parents=True, exist_ok=True)
     setup = Setup(args, systems, slimbox_cmd, ["taskset", "-c", str(args.cpu)],
-                  system_environments(systems, slimbox_extra), raw_dir)
+                  system_environments(systems, slimbox_extra), raw_dir, unavailable)
     return setup, slimbox_python, out_dir
 
 
@@ -641,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup, slimbox_python, out_dir = prepare(args)
     chosen = chosen_workloads(args.only)
-    env_info = environment(setup.systems, slimbox_python)  # before the run: the tree may change during it
+    env_info = environment(setup.systems, slimbox_python, setup.unavailable)  # before the run: the tree may change during it
     started = time.monotonic()
     cells = [cell for workload in chosen for cell in run_workload(workload, setup)]
     command_line = shlex.join(["python3", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
