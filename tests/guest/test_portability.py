@@ -217,6 +217,11 @@ CASES = {
     "exit_status-3": (["exit_status", "3"], None, None),
     "exit_status-kill": (["exit_status", "kill"], None, None),
     "stdin_echo": (["stdin_echo"], None, STDIN_DATA),
+    "memfd": (["memfd"], None, None),
+    "signals": (["signals"], None, None),
+    "forkexec": (["forkexec"], None, None),
+    "epoll": (["epoll"], None, None),
+    "unix_sockets": (["unix_sockets"], None, None),
     "hello.dyn": (["hello.dyn"], None, None),
     "busybox_sh": (["/bin/busybox", "sh", "-c", SHELL_SCRIPT], None, None),
 }
@@ -281,6 +286,50 @@ def test_emu_reads_inherited_stdin_without_select(unicorn_installed, probes, tmp
     request = _request(probes, {INHERITED_STDIN_CASE: (["stdin_echo"], None, None)})
     result = _run_emu(tmp_path, request, input=STDIN_DATA)["results"][INHERITED_STDIN_CASE]
     assert _outcome(result) == _native(probes, tmp_path, INHERITED_STDIN_CASE)
+
+
+#: the command line, as the README has it for Windows and macOS
+CLI = "import sys\nfrom slimbox.cli import main\nsys.exit(main(sys.argv[1:]))"
+CLI_SCRIPT = "read first; echo \"first: $first\"; wc -c; echo done >&2; exit 3"
+CLI_INPUT = b"line one\n" + b"more input\n" * 1000
+BUSYBOX = "/bin/busybox"
+
+
+def _rootfs(tmp_path, kind: str) -> str:
+    """A root holding only a static busybox (so /bin/sh can come from nowhere else), as a
+    directory or a tar archive."""
+    import shutil
+    import tarfile
+
+    tree = tmp_path / "rootfs"
+    (tree / "bin").mkdir(parents=True)
+    shutil.copy(BUSYBOX, tree / "bin" / "busybox")
+    for applet in ("sh", "wc"):
+        os.symlink("busybox", tree / "bin" / applet)
+    (tree / "tmp").mkdir()
+    if kind == "dir":
+        return str(tree)
+    archive = tmp_path / "rootfs.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(tree, arcname=".")
+    return str(archive)
+
+
+@pytest.mark.parametrize("kind", ["tar", "dir"])
+def test_the_command_line_runs_a_program_from_a_rootfs(unicorn_installed, tmp_path, kind):
+    """`slimbox run --platform emu --rootfs ROOT -- /bin/sh -c ...` in that interpreter,
+    its stdin a pipe (read through the reader thread), its output going straight to the
+    interpreter's own stdout and stderr, against busybox run natively."""
+    if not os.path.exists(BUSYBOX):
+        pytest.fail(f"{BUSYBOX} is missing: run `make deps` (Debian: busybox-static)")
+    sandboxed = _interpreter(CLI, "run", "--platform", "emu", "--rootfs", _rootfs(tmp_path, kind), "--",
+                             "/bin/sh", "-c", CLI_SCRIPT, input=CLI_INPUT, timeout=300)
+    native = subprocess.run([BUSYBOX, "sh", "-c", CLI_SCRIPT], input=CLI_INPUT, capture_output=True, timeout=60,
+                            env=ENV)
+    assert native.stdout == b"first: line one\n11000\n"
+    assert sandboxed.stdout == native.stdout, sandboxed.stderr.decode(errors="replace")
+    assert sandboxed.stderr == native.stderr == b"done\n"
+    assert sandboxed.returncode == native.returncode == 3
 
 
 def test_blocking_is_in_force(unicorn_installed):
