@@ -119,11 +119,13 @@ class KvmContext:
         self.gs_base = regs[_GS_BASE]
         self._regs = None
 
-    def stopped_at_syscall(self, raw: tuple[int, ...]) -> SyscallEvent:
-        """Record a syscall exit (`raw`: KVM's registers there) and describe it."""
+    def stopped_at_syscall(self, raw: tuple[int, ...], rsp: int) -> SyscallEvent:
+        """Record a syscall exit (`raw`: KVM's registers there, `rsp`: the guest's, from
+        the fault frame) and describe it."""
         gprs = list(raw)
         gprs[_RIP] = raw[_RCX]
         gprs[_RFLAGS] = raw[_R11]
+        gprs[_RSP] = rsp
         self.gprs = gprs
         self._regs = None
         self.state = STOPPED

@@ -1,23 +1,22 @@
 """How guest syscalls and faults leave the VM: the platform's own pages and their code.
 
-Guest code runs in ring 3 and nothing of the platform runs in the guest beyond a few
-instructions. Both exits end in a store to a guest-physical address outside guest
-memory, which KVM cannot complete itself and hands to us as KVM_EXIT_MMIO:
+Guest code runs in ring 3 and nothing of the platform runs in the guest beyond two
+instructions. Every exit is a fault delivered through an ordinary IDT to a ring-0 stub,
+one per vector, that stores to its own slot of a page whose guest-physical address lies
+outside guest memory: KVM cannot complete that store itself and hands it to us as
+KVM_EXIT_MMIO. The CPU's frame is on the ring-0 stack (IST 1 for every vector, so it
+lands there whatever ring the fault came from); `iretq` returns to ring 3.
 
-- `syscall` jumps to LSTAR, a user page holding one store to the syscall exit page.
-  On this machine's kvm_pvm `syscall` stays in ring 3 (rcx = return address, r11 =
-  rflags, as the instruction defines them); on conventional KVM it enters ring 0 at the
-  same address (SMEP is off, so ring 0 may run a user page) and the store exits alike.
-  `probe` runs one syscall on a fresh vCPU to find out which of the two this host does.
-- Exceptions go through an ordinary IDT to ring-0 stubs, one per vector, each storing
-  to its own slot of the fault exit page (supervisor-only), with the CPU's frame on the
-  ring-0 stack the TSS names. Ring-0 code is emulated by kvm_pvm, so it is kept to that
-  one store, and to the `iretq` that returns to ring 3.
+`syscall` jumps to LSTAR, an address where nothing is mapped: fetching there faults,
+and that #PF is the syscall exit. On this machine's kvm_pvm `syscall` stays in ring 3
+(rcx = return address, r11 = rflags, IF cleared by SFMASK); on conventional KVM it
+enters ring 0, faults there the same way, and IST keeps the frame off the guest's stack.
+IF is what tells a syscall from a guest jumping to LSTAR itself: ring 3 cannot clear it.
 
-All pages sit in the top half of the address space, outside anything the guest can map
-(the kernel's mm never hands out addresses above 47 bits); all but the syscall page
-(read-only, executable) and its exit page (writable but backed by nothing: a store
-there is an exit, a load an exit too) are supervisor-only.
+All pages sit in the top half, outside anything the guest can map, and all are
+supervisor-only: to the guest they are as absent as natively (reads, writes and jumps
+fault with SEGV_MAPERR). Ring-0 code is emulated by kvm_pvm (about 0.65 us an
+instruction), hence one store per exit.
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ from slimbox.platforms.base import PAGE_SIZE
 
 #: where the platform's pages start: top half, PML4 slot 510 (kvm_pvm refuses slot 511)
 BASE = 0xFFFF_FF00_0000_0000
-SYSCALL_PAGE = BASE
-SYSCALL_EXIT_PAGE = BASE + 0x1000
+#: LSTAR: never mapped, so `syscall` faults on fetching there
+SYSCALL_ENTRY = BASE
 IDT = BASE + 0x2000
 GDT = BASE + 0x3000
 TSS = BASE + 0x4000
@@ -39,11 +38,6 @@ HANDLERS = BASE + 0x6000
 FAULT_EXIT_PAGE = BASE + 0x7000
 END = BASE + 0x8000
 
-#: the syscall stub: mov [rip + to the exit page], al; then ud2 should it ever run on
-_SYSCALL_STORE = b"\x88\x05" + struct.pack("<i", SYSCALL_EXIT_PAGE - (SYSCALL_PAGE + 6))
-SYSCALL_STUB = _SYSCALL_STORE + b"\x0f\x0b"
-#: rip after the syscall stub's store: how a syscall exit is told from a stray store
-SYSCALL_EXIT_RIP = SYSCALL_PAGE + len(_SYSCALL_STORE)
 VECTORS = 32
 _HANDLER_SIZE = 16
 IRETQ = HANDLERS + VECTORS * _HANDLER_SIZE
@@ -59,6 +53,8 @@ STAR = (USER32_CS << 48) | (KERNEL_CS << 32)
 # vectors with an error code pushed by the CPU
 _ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17, 21, 29, 30))
 PAGE_FAULT = 14
+PF_FETCH = 16
+RFLAGS_IF = 0x200
 #: interrupt frame words: [error code,] rip, cs, rflags, rsp, ss
 _FRAME = struct.Struct("<5Q")
 
@@ -76,18 +72,15 @@ class PlatformLayout:
     gdt_limit = (len(_GDT_ENTRIES) + 2) * 8 - 1
     idt = IDT
     idt_limit = VECTORS * 16 - 1
-    syscall_entry = SYSCALL_PAGE
+    syscall_entry = SYSCALL_ENTRY
     star = STAR
 
     def __init__(self, memory_size: int) -> None:
-        self.syscall_exit_gpa = memory_size
-        self.fault_exit_gpa = memory_size + PAGE_SIZE
+        self.fault_exit_gpa = memory_size
 
     def install(self, address_space) -> None:
         """Put the platform's pages into a fresh address space."""
         install = address_space.install_platform_page
-        install(SYSCALL_PAGE, SYSCALL_STUB, user=True, writable=False, executable=True)
-        address_space.install_mmio_page(SYSCALL_EXIT_PAGE, self.syscall_exit_gpa, user=True, writable=True)
         install(IDT, _idt(), user=False, writable=False, executable=False)
         install(GDT, _gdt(), user=False, writable=True, executable=False)
         install(TSS, _tss(), user=False, writable=True, executable=False)
@@ -95,15 +88,17 @@ class PlatformLayout:
         install(HANDLERS, _handlers(), user=False, writable=False, executable=True)
         address_space.install_mmio_page(FAULT_EXIT_PAGE, self.fault_exit_gpa, user=False, writable=True)
 
-    def classify(self, gpa: int) -> tuple[str, int]:
-        """('syscall', 0), ('fault', vector) or ('other', 0) for an MMIO exit at `gpa`."""
-        offset = gpa - self.syscall_exit_gpa
-        if 0 <= offset < PAGE_SIZE:
-            return "syscall", 0
+    def vector(self, gpa: int) -> int:
+        """The exception vector an MMIO exit at `gpa` reports, or -1 if it is no exit of ours."""
         offset = gpa - self.fault_exit_gpa
-        if 0 <= offset < VECTORS * 8:
-            return "fault", offset // 8
-        return "other", 0
+        if 0 <= offset < VECTORS * 8 and not offset % 8:
+            return offset // 8
+        return -1
+
+
+def is_syscall(vector: int, error: int, rip: int, rflags: int) -> bool:
+    """Whether a fault is the syscall exit: an instruction fetch at LSTAR with IF clear."""
+    return vector == PAGE_FAULT and rip == SYSCALL_ENTRY and error & PF_FETCH and not rflags & RFLAGS_IF
 
 
 def fault_frame(address_space, vector: int) -> tuple[int, int, int, int]:
@@ -114,6 +109,11 @@ def fault_frame(address_space, vector: int) -> tuple[int, int, int, int]:
     error = struct.unpack_from("<Q", view, top)[0] if words == 6 else 0
     rip, _, rflags, rsp, _ = _FRAME.unpack_from(view, PAGE_SIZE - _FRAME.size)
     return error, rip, rflags, rsp
+
+
+def fault_frame_cs(address_space) -> int:
+    """The code selector the fault came from (its low bits are the ring)."""
+    return struct.unpack_from("<Q", _ring0_stack(address_space), PAGE_SIZE - 32)[0]
 
 
 def push_return_frame(address_space, rip: int, rflags: int, rsp: int) -> int:
@@ -136,6 +136,7 @@ def _gdt() -> bytes:
 def _tss() -> bytes:
     data = bytearray(104)
     struct.pack_into("<Q", data, 4, RING0_STACK_TOP)   # rsp0
+    struct.pack_into("<Q", data, 36, RING0_STACK_TOP)  # ist1: every vector's stack
     struct.pack_into("<H", data, 102, 104)              # no I/O permission bitmap
     return bytes(data)
 
@@ -146,7 +147,7 @@ def _idt() -> bytes:
         handler = HANDLERS + vector * _HANDLER_SIZE
         # interrupt gates; int3 and into may be raised from ring 3 (DPL 3)
         attributes = 0xEE if vector in (3, 4) else 0x8E
-        out += struct.pack("<HHBBHII", handler & 0xFFFF, KERNEL_CS, 0, attributes, (handler >> 16) & 0xFFFF,
+        out += struct.pack("<HHBBHII", handler & 0xFFFF, KERNEL_CS, 1, attributes, (handler >> 16) & 0xFFFF,
                            handler >> 32, 0)
     return bytes(out)
 

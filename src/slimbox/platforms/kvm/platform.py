@@ -18,7 +18,7 @@ import signal
 from collections import deque
 
 from slimbox.platforms.base import (
-    Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable,
+    Event, ExitEvent, FaultEvent, GuestMemoryError, HostReadyEvent, InterruptEvent, PlatformUnavailable,
 )
 from slimbox.platforms.kvm import exits
 from slimbox.platforms.kvm import ioctl as K
@@ -38,7 +38,6 @@ _SEGV_MAPERR, _SEGV_ACCERR = 1, 2
 _ILL_ILLOPN, _FPE_INTDIV, _BUS_ADRALN, _TRAP_BRKPT, _SI_KERNEL = 2, 1, 1, 1, 0x80
 _FPE_FLTDIV, _FPE_FLTOVF, _FPE_FLTUND, _FPE_FLTRES, _FPE_FLTINV = 3, 4, 5, 6, 7
 _PF_PRESENT, _PF_WRITE, _PF_FETCH = 1, 2, 16
-_GP_INT80 = (0x80 << 3) | 2  # #GP error code of `int 0x80` (an IDT entry past the limit)
 
 
 class KvmPlatform:
@@ -90,8 +89,9 @@ class KvmPlatform:
     # --- set-up -------------------------------------------------------------------------------
 
     def _probe(self) -> tuple[bool, bytes]:
-        """Run one `syscall` on a fresh vCPU: does it stay in ring 3 (kvm_pvm) or enter
-        ring 0 (conventional KVM)? Also take a fresh vCPU's FP state as the initial one."""
+        """Run one `syscall` on a fresh vCPU: it must come back as the syscall exit
+        (exits.py); the frame tells whether it stayed in ring 3 (kvm_pvm) or entered ring
+        0 (conventional KVM). Also take a fresh vCPU's FP state as the initial one."""
         space = self._new_address_space()
         try:
             code = 0x10000
@@ -99,18 +99,19 @@ class KvmPlatform:
             space.write(code, b"\xb8\x27\x00\x00\x00\x0f\x05\x0f\x0b")  # mov eax, 39; syscall; ud2
             vcpu = self._take_vcpu(space)
             fpu = self._fpu_image(vcpu.get_xsave())
-            vcpu.set_regs([0] * 6 + [0] * 10 + [code, 0x202])
+            vcpu.set_regs([0] * 16 + [code, 0x202])
             reason = vcpu.enter()
-            if reason != K.EXIT_MMIO:
+            vector = self.layout.vector(vcpu.mmio()[0]) if reason == K.EXIT_MMIO else -1
+            if vector < 0:
                 raise PlatformUnavailable(f"the kvm platform cannot run here: a probe syscall ended with "
-                                          f"KVM exit {reason}, not the expected MMIO exit")
-            gpa = vcpu.mmio()[0]
+                                          f"{_describe_exit(vcpu, reason)}, not a fault exit")
+            vcpu.ring = 0
+            error, rip, rflags, _ = exits.fault_frame(space, vector)
             regs = vcpu.get_regs()
-            if self.layout.classify(gpa)[0] != "syscall" or regs[_RIP] != exits.SYSCALL_EXIT_RIP or regs[0] != 39:
-                raise PlatformUnavailable(f"the kvm platform cannot run here: the probe syscall exited at "
-                                          f"{gpa:#x} with rip {regs[_RIP]:#x}")
-            ring0 = K.SEGMENT.unpack_from(vcpu.get_sregs(), 0)[5] == 0  # the dpl of cs
-            vcpu.ring = 0 if ring0 else 3
+            if not exits.is_syscall(vector, error, rip, rflags) or regs[0] != 39 or regs[2] != code + 7:
+                raise PlatformUnavailable(f"the kvm platform cannot run here: the probe syscall faulted with "
+                                          f"vector {vector} at {rip:#x}, rcx {regs[2]:#x}")
+            ring0 = exits.fault_frame_cs(space) & 3 == 0
             self._free_vcpus.append(vcpu)
             return ring0, fpu
         finally:
@@ -248,7 +249,8 @@ class KvmPlatform:
         if len(data) < 576:
             image[512:520] = (3).to_bytes(8, "little")  # XSTATE_BV: x87 and SSE from the legacy area
         else:
-            bv = int.from_bytes(image[512:520], "little") & (self.vm.xcr0 or 3)
+            # x87 and SSE always from the image: KVM fills their legacy area even in init state
+            bv = (int.from_bytes(image[512:520], "little") | 3) & (self.vm.xcr0 or 3)
             image[512:520] = bv.to_bytes(8, "little")
             image[520:576] = bytes(56)  # standard form, no compaction
         try:
@@ -381,15 +383,14 @@ class KvmPlatform:
                 context.cpu_ns += clock() - started
                 self.stats["exits"] += 1
                 if reason == K.EXIT_MMIO:
-                    kind, vector = self.layout.classify(vcpu.mmio()[0])
-                    if kind == "syscall":
-                        return self._syscall_exit(context)
-                    if kind == "fault":
-                        events = self._fault_exit(context, vector)
-                        if events is None:
-                            continue
-                        return events
-                    return self._crash(context, f"guest touched guest-physical {vcpu.mmio()[0]:#x}")
+                    gpa = vcpu.mmio()[0]
+                    vector = self.layout.vector(gpa)
+                    if vector < 0:
+                        return self._crash(context, f"the guest reached guest-physical {gpa:#x}")
+                    events = self._fault_exit(context, vector)
+                    if events is None:
+                        continue
+                    return events
                 if reason == K.EXIT_INTR:
                     if self._preempted(context):
                         return []
@@ -399,23 +400,14 @@ class KvmPlatform:
             if limit_ns is not None:
                 timer.disarm()
 
-    def _syscall_exit(self, context: KvmContext) -> list[Event]:
-        vcpu = context.vcpu
-        raw = vcpu.get_regs()
-        vcpu.ring = 0 if self.syscall_in_ring0 else 3
-        if raw[_RIP] != exits.SYSCALL_EXIT_RIP:
-            # a store of the guest's own to the exit page, not the stub's
-            context.stopped_in_user_mode(raw)
-            context.gprs[_RIP] = raw[_RIP]
-            return [FaultEvent(context, signal.SIGSEGV, _SEGV_ACCERR, exits.SYSCALL_EXIT_PAGE, "SIGSEGV")]
-        return [context.stopped_at_syscall(raw)]
-
     def _fault_exit(self, context: KvmContext, vector: int) -> list[Event] | None:
         """A fault's events, or None when it was served here and the thread runs on."""
         vcpu = context.vcpu
         vcpu.ring = 0
         space = context.process.address_space
         error, rip, rflags, rsp = exits.fault_frame(space, vector)
+        if exits.is_syscall(vector, error, rip, rflags):
+            return [context.stopped_at_syscall(vcpu.get_regs(), rsp)]
         if vector == exits.PAGE_FAULT:
             address = vcpu.control_registers()[1]
             write, fetch = bool(error & _PF_WRITE), bool(error & _PF_FETCH)
@@ -434,9 +426,13 @@ class KvmPlatform:
                 vcpu.ring = 3
                 return None
             allowed = space.access_allowed(address, write, fetch)
-            code = _SEGV_MAPERR if allowed is None else _SEGV_ACCERR
+            code = _SEGV_MAPERR if allowed is None or exits.BASE <= address < exits.END else _SEGV_ACCERR
             context.stopped_at_fault(vcpu.get_regs(), rip, rflags, rsp)
             return [FaultEvent(context, signal.SIGSEGV, code, address, "SIGSEGV")]
+        if vector in (6, 13) and _is_int80(space, rip):
+            # the 32-bit syscall gate: not part of the x86-64 ABI, ended as on the Linux platform
+            return self._crash(context, "killed by the sandbox: a system call outside the x86-64 ABI (int 0x80)",
+                               signal.SIGSYS)
         context.stopped_at_fault(vcpu.get_regs(), rip, rflags, rsp)
         signo, code, address = self._fault_signal(context, vector, error, rip)
         return [FaultEvent(context, signo, code, address, signal.Signals(signo).name)]
@@ -451,8 +447,6 @@ class KvmPlatform:
             return signal.SIGTRAP, _SI_KERNEL, 0
         if vector == 6:
             return signal.SIGILL, _ILL_ILLOPN, rip
-        if vector == 13 and error == _GP_INT80:
-            return signal.SIGSEGV, _SI_KERNEL, 0
         if vector == 16:
             return signal.SIGFPE, _FPE_FLTINV, rip
         if vector == 17:
@@ -503,6 +497,15 @@ class KvmPlatform:
         os.close(self._wake_r)
         os.close(self._wake_w)
         self._release_host()
+
+
+def _is_int80(space, rip: int) -> bool:
+    """Whether the instruction at `rip` is `int 0x80` (kvm_pvm raises #UD for it, a
+    conventional IDT without that gate #GP)."""
+    try:
+        return space.read(rip, 2) == b"\xcd\x80"
+    except GuestMemoryError:  # an unreadable rip: not that instruction
+        return False
 
 
 def _simd_code(xsave: bytes) -> int:

@@ -30,7 +30,6 @@ _EFER = 0xD01              # NXE | LMA | LME | SCE
 _XCR0_X87_SSE, _XCR0_AVX = 0x3, 0x4
 _CPUID_XSAVE_ECX = 1 << 26
 _CPUID_AVX_ECX = 1 << 28
-_CPUID_HYPERVISOR_ECX = 1 << 31
 _XCRS = struct.Struct("<II" + "IIQ" * 16 + "16Q")  # struct kvm_xcrs
 _SET_XCRS = (1 << 30) | (_XCRS.size << 16) | (0xAE << 8) | 0xA7
 _GET_SIGNAL_MASK_LEN = 8  # the host kernel's sigset size
@@ -47,7 +46,10 @@ def open_kvm(path: str = "/dev/kvm") -> int:
     except OSError as exc:
         raise PlatformUnavailable(f"the kvm platform cannot open {path}: {exc.strerror}") from None
     try:
-        version = fcntl.ioctl(fd, K.GET_API_VERSION, 0)
+        try:
+            version = fcntl.ioctl(fd, K.GET_API_VERSION, 0)
+        except OSError as exc:
+            raise PlatformUnavailable(f"{path} is not a KVM device ({exc.strerror})") from None
         if version != _KVM_API_VERSION:
             raise PlatformUnavailable(f"{path} speaks KVM API version {version}, not {_KVM_API_VERSION}")
         for cap, name in ((K.CAP_USER_MEMORY, "user memory"), (K.CAP_IMMEDIATE_EXIT, "immediate exit")):
@@ -105,12 +107,13 @@ class Vm:
             yield index, K.CPUID_ENTRY.unpack_from(self.cpuid, K.CPUID_HEADER.size + index * K.CPUID_ENTRY.size)
 
     def _xcr0(self) -> int:
-        """The XSAVE features the guest gets: x87 and SSE, and AVX where the CPU has it."""
-        for _, (function, index, _, _, _, ecx, _) in self._cpuid_entries():
-            if function == 1:
-                if not ecx & _CPUID_XSAVE_ECX:
-                    return 0
-                return _XCR0_X87_SSE | (_XCR0_AVX if ecx & _CPUID_AVX_ECX else 0)
+        """The XSAVE features the guest gets: x87 and SSE, and AVX where KVM can hold it.
+        Leaf 0xD is what counts: kvm_pvm hides XSAVE and AVX from leaf 1 (its guests'
+        kernels would need them), yet user code runs with the host's CPUID and uses AVX,
+        so its state must be switched and saved all the same."""
+        for _, (function, index, _, eax, _, _, _) in self._cpuid_entries():
+            if function == 0xD and index == 0:
+                return eax & (_XCR0_X87_SSE | _XCR0_AVX) if eax & _XCR0_X87_SSE == _XCR0_X87_SSE else 0
         return 0
 
     def xsave_size(self) -> int:
@@ -167,9 +170,9 @@ class Vcpu:
     def _set_cpuid(self) -> None:
         cpuid = bytearray(self.vm.cpuid)
         for index, (function, sub, flags, eax, ebx, ecx, edx) in self.vm._cpuid_entries():
-            if function == 1:
-                # the guest runs its own XSAVE only when the OS enables it (CR4.OSXSAVE below)
-                ecx |= 1 << 27 if self.vm.xcr0 else 0
+            if function == 1 and self.vm.xcr0:
+                # XSAVE and OSXSAVE (CR4.OSXSAVE is set below), and AVX when XCR0 has it
+                ecx |= _CPUID_XSAVE_ECX | (1 << 27) | (_CPUID_AVX_ECX if self.vm.xcr0 & _XCR0_AVX else 0)
                 K.CPUID_ENTRY.pack_into(cpuid, K.CPUID_HEADER.size + index * K.CPUID_ENTRY.size,
                                         function, sub, flags, eax, ebx, ecx, edx)
         fcntl.ioctl(self.fd, K.SET_CPUID2, cpuid)
@@ -286,6 +289,17 @@ class Vcpu:
         signal came first (Python's handlers for it have run by then)."""
         self._ioctl(self.fd, K.RUN, 0)
         return int.from_bytes(self.run[K.RUN_EXIT_REASON:K.RUN_EXIT_REASON + 4], "little")
+
+    def complete_pending(self) -> None:
+        """Let KVM finish an instruction it left for us (an MMIO load) without running
+        the guest on: KVM_RUN with immediate_exit completes it, then returns at once."""
+        self.run[K.RUN_IMMEDIATE_EXIT] = 1
+        try:
+            self._ioctl(self.fd, K.RUN, 0)
+        except InterruptedError:
+            pass
+        finally:
+            self.run[K.RUN_IMMEDIATE_EXIT] = 0
 
     def mmio(self) -> tuple[int, bytes, int, int]:
         """(guest-physical address, data, length, is_write) of the last KVM_EXIT_MMIO."""
