@@ -40,8 +40,9 @@ PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 _PROT_ANY = PROT_READ | PROT_WRITE | PROT_EXEC
 #: protection bits the kernel may pass to protect (PROT_SEM included, as Linux accepts it)
 _PROT_VALID = _PROT_ANY | 0x8
-#: pages given frames together on a fault (aligned window): one fault instead of many
-FAULT_AROUND_PAGES = 16
+#: pages given frames together on a fault (an aligned 256 KiB window, within the mapping):
+#: a fault costs a VM exit and a trip through the supervisor, far more than the frames
+FAULT_AROUND_PAGES = 64
 _PAGE_MASK = PAGE_SIZE - 1
 _TABLE_SPAN_MASK = (1 << 21) - 1
 

@@ -231,12 +231,13 @@ def test_populate_answers_for_the_mapping(s, memory):
 
 
 def test_populate_fills_a_window_inside_the_mapping(s, memory):
-    s.space.map(BASE, 64 * PAGE, R | W)
+    pages = 4 * FAULT_AROUND_PAGES
+    s.space.map(BASE, pages * PAGE, R | W)
     before = memory.frames_in_use
-    assert s.space.populate(BASE + 20 * PAGE, True, False)
-    window = BASE + 16 * PAGE
-    populated = [page for page in range(64) if s.walk(BASE + page * PAGE)]
-    assert populated == list(range(16, 16 + FAULT_AROUND_PAGES))
+    assert s.space.populate(BASE + (FAULT_AROUND_PAGES + 3) * PAGE, True, False)
+    window = BASE + FAULT_AROUND_PAGES * PAGE
+    populated = [page for page in range(pages) if s.walk(BASE + page * PAGE)]
+    assert populated == list(range(FAULT_AROUND_PAGES, 2 * FAULT_AROUND_PAGES))
     assert memory.frames_in_use - before >= FAULT_AROUND_PAGES
     assert s.space.read(window, FAULT_AROUND_PAGES * PAGE) == bytes(FAULT_AROUND_PAGES * PAGE)
 

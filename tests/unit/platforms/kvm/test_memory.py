@@ -131,3 +131,11 @@ def test_release_many_counts_references(memory):
         memory.release_many([a])
     memory.release_many([b])
     assert memory.frames_in_use == 0
+
+
+def test_share_many_adds_one_reference_each(memory):
+    a, b = memory.allocate(), memory.allocate()
+    memory.share_many([a, b, b])
+    assert (memory.references(a), memory.references(b)) == (2, 3)
+    with pytest.raises(ValueError):
+        memory.share_many([a + 1])
