@@ -28,7 +28,7 @@ from array import array
 
 from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
 from slimbox.platforms.kvm.pagetables import (
-    ADDRESS_MASK, NO_EXECUTE, PRESENT, RIGHTS, SOFT_COPY_ON_WRITE, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER,
+    ADDRESS_MASK, DIRTY, NO_EXECUTE, PRESENT, RIGHTS, SOFT_COPY_ON_WRITE, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER,
     USER_TOP, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights,
 )
 
@@ -320,8 +320,8 @@ class KvmAddressSpace:
             rights = leaf_rights(found[2])
             if entry & SOFT_COPY_ON_WRITE:
                 if write:
-                    if self._unshare(index, found[2]):
-                        self._on_downgrade()  # the page now has another frame
+                    if self._unshare_around(va, index, found):
+                        self._on_downgrade()  # a present page now has another frame
                     return True
                 rights &= ~WRITABLE
             if entry & RIGHTS != rights:  # cannot happen unless something else wrote the entry
@@ -351,6 +351,25 @@ class KvmAddressSpace:
         except OSError:
             pass  # memory is short: the page that faulted has its frame, the rest can wait
         return True
+
+    def _unshare_around(self, va: int, index: int, found: tuple) -> bool:
+        """Give the copy-on-write page at `va` (leaf word `index`) and the others of its
+        fault-around window in the same mapping frames of their own: a process that
+        writes one page after fork usually writes its neighbours too. Whether a present
+        page changed frame."""
+        lost = self._unshare(index, found[2])
+        window = va & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1)
+        first = max(window, found[0])
+        last = min(window + FAULT_AROUND_PAGES * PAGE_SIZE, found[1])
+        base = index - (va - first) // PAGE_SIZE
+        words = self._words
+        try:
+            for slot in range(base, base + (last - first) // PAGE_SIZE):
+                if words[slot] & SOFT_COPY_ON_WRITE:
+                    lost = self._unshare(slot, found[2]) or lost
+        except OSError:
+            pass  # memory is short: the page that faulted has its frame, the rest can wait
+        return lost
 
     def access_allowed(self, addr: int, write: bool, execute: bool) -> bool | None:
         """None: not mapped (platform pages included: to the guest's kernel nothing is
@@ -402,11 +421,12 @@ class KvmAddressSpace:
             self._on_downgrade()
 
     def fork(self, on_downgrade: Callable[[], None] | None = None) -> KvmAddressSpace:
-        """A copy in the same guest memory. Shared frames are shared; private frames are
+        """A copy in the same guest memory. Shared frames are shared; private frames the
+        guest wrote since the last fork (the CPU's dirty bit) are copied, the others
         shared copy-on-write (read-only in both spaces until one writes: `populate` or
         `write` then copies); platform pages are copied."""
         child = KvmAddressSpace(self.memory, on_downgrade if on_downgrade is not None else self._on_downgrade)
-        memory, words = self.memory, self._words
+        memory, memory_bytes, words = self.memory, self._bytes, self._words
         lost = False
         special = SOFT_MMIO | SOFT_PLATFORM | SOFT_SHARED
 
@@ -420,11 +440,21 @@ class KvmAddressSpace:
                     continue
                 if entry & special:
                     copies[k] = self._fork_special(entry)
-                    continue
-                shared_frames.append(entry & ADDRESS_MASK)
-                if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
-                    lost = lost or bool(entry & WRITABLE and entry & PRESENT)
-                    entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+                elif entry & DIRTY:
+                    # written since the last fork: likely written again soon, and a copy
+                    # now is far cheaper than a fault later. Clearing the bit needs a
+                    # flush so that the CPU sets it again.
+                    frame = entry & ADDRESS_MASK
+                    copy = memory.allocate(zeroed=False)
+                    memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
+                    entries[k] = entry & ~DIRTY
+                    copies[k] = copy | (entry & ~(ADDRESS_MASK | DIRTY))
+                    lost = True
+                else:
+                    shared_frames.append(entry & ADDRESS_MASK)
+                    if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
+                        lost = lost or bool(entry & WRITABLE and entry & PRESENT)
+                        entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
             memory.share_many(shared_frames)
             words[index:index + 512] = array("Q", entries)
             words[child_index:child_index + 512] = array("Q", copies)

@@ -565,3 +565,21 @@ def test_a_read_fault_on_a_copy_on_write_page_only_flushes(s, memory):
         assert s.flushes == flushes + 1 and not s.walk(BASE).writable
     finally:
         child.close()
+
+
+def test_fork_copies_pages_the_guest_dirtied_and_shares_the_rest(s, memory):
+    s.space.map(BASE, 2 * PAGE, R | W)
+    s.space.write(BASE, b"d" * PAGE + b"c" * PAGE)
+    memory.words[s.space.tables.leaf_index(BASE, False)] |= 0x40  # the CPU wrote the first page
+    child = s.space.fork()
+    try:
+        assert s.flushes == 1
+        dirty, clean = s.walk(BASE), s.walk(BASE + PAGE)
+        assert dirty.writable and not clean.writable
+        assert translate(memory, child.root, BASE).gpa != dirty.gpa
+        assert translate(memory, child.root, BASE).writable
+        assert translate(memory, child.root, BASE + PAGE).gpa == clean.gpa
+        assert not memory.words[s.space.tables.leaf_index(BASE, False)] & 0x40  # tracked afresh
+        assert child.read(BASE, 1) == b"d" and child.read(BASE + PAGE, 1) == b"c"
+    finally:
+        child.close()
