@@ -21,6 +21,8 @@ from slimbox.platforms.base import PAGE_SIZE
 #: Linux MAP_NORESERVE (the mmap module of Python 3.11 does not name it)
 _MAP_NORESERVE = 0x4000
 _ZERO_FRAME = bytes(PAGE_SIZE)
+#: frames freed at once from which on the host gets their memory back (16 MiB)
+TRIM_FRAMES = 4096
 #: frame states in GuestMemory._state
 _FREE, _USED = 0, 1
 
@@ -147,6 +149,21 @@ class GuestMemory:
             else:
                 del extra[frame]
         self._in_use -= freed
+        if freed >= TRIM_FRAMES:
+            self._give_back(gpas)
+
+    def _give_back(self, gpas: list[int]) -> None:
+        """Let the host reclaim the memory behind a large batch of freed frames (a
+        process that exited): they stay on the free list and read as zero."""
+        state = self._state
+        frames = sorted(gpa // PAGE_SIZE for gpa in gpas if state[gpa // PAGE_SIZE] == _FREE)
+        start = previous = -2
+        for frame in frames + [-1]:
+            if frame != previous + 1:
+                if start >= 0:
+                    self._map.madvise(mmap.MADV_DONTNEED, start * PAGE_SIZE, (previous + 1 - start) * PAGE_SIZE)
+                start = frame
+            previous = frame
 
     def view(self, gpa: int, length: int) -> memoryview:
         """Bytes [gpa, gpa + length) of guest-physical memory."""

@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from slimbox.platforms.kvm.memory import GuestMemory
+from slimbox.platforms.kvm.memory import TRIM_FRAMES, GuestMemory
 
 PAGE = 4096
 
@@ -139,3 +139,21 @@ def test_share_many_adds_one_reference_each(memory):
     assert (memory.references(a), memory.references(b)) == (2, 3)
     with pytest.raises(ValueError):
         memory.share_many([a + 1])
+
+
+def test_a_large_release_gives_memory_back_to_the_host():
+    mem = GuestMemory(8192 * PAGE)
+    try:
+        frames = mem.allocate_many(TRIM_FRAMES + 10)
+        for gpa in frames:
+            mem.view(gpa, 8)[:] = b"occupied"
+        shared = frames[5]
+        mem.share(shared)
+        mem.release_many(frames)
+        assert mem.frames_in_use == 1
+        assert bytes(mem.view(frames[0], 8)) == bytes(8)  # given back: zero
+        assert bytes(mem.view(shared, 8)) == b"occupied"  # still in use: untouched
+        again = mem.allocate_many(3)
+        assert all(mem.view(gpa, PAGE) == bytes(PAGE) for gpa in again)
+    finally:
+        mem.close()
