@@ -8,16 +8,25 @@ that has no frame yet would get. Mapping a terabyte costs one list entry.
 
 Shared mappings (`map(..., shared=True)`) have a `SharedRegion`: the frames of its
 pages by page index, so every address space and every page that maps the same index
-(after fork or a move) uses one frame. Private frames belong to one page each; fork
-copies them.
+(after fork or a move) uses one frame. A private frame belongs to one page, except
+after fork: pages the guest dirtied since the last fork are copied then, the others
+are shared copy-on-write (read-only, reference-counted) until one side writes.
+
+Every change that takes something away from the guest (a present page, a right, a
+frame, a page table) ends with `on_downgrade()`, so that the machine side makes the
+guest forget what it cached before the guest runs again.
 
 Interface changes agreed with the machine side (recorded here as the contract asks):
-- `fork(on_downgrade=None)` takes the child's callback (default: the parent's).
+- `fork(on_downgrade=None)` takes the child's callback (default: the parent's), and
+  calls the parent's own when fork made its pages read-only.
 - `install_platform_page` takes any canonical address and replaces a page already
   installed there; fork gives the child its own copy of each platform page.
+- `install_mmio_page(addr, gpa, user=, writable=)`: a platform page whose
+  guest-physical address lies beyond guest memory (an access exits to the host).
 - `populate` returns True for a page that already allows the access (a stale TLB
   entry) after calling `on_downgrade` so the guest re-reads its tables.
-- guest memory running out raises OSError(ENOMEM) from populate, map-free writes, fork.
+- `access_allowed` says None (not mapped) for platform pages, as a native process sees.
+- guest memory running out raises OSError(ENOMEM) from populate, write and fork.
 """
 
 from __future__ import annotations
@@ -77,6 +86,8 @@ class KvmAddressSpace:
         self._ranges: list[tuple] = []
         #: platform page address -> (user, writable, executable)
         self._platform: dict[int, tuple[bool, bool, bool]] = {}
+        #: the platform pages in the lower half, sorted (where guest mappings could hit them)
+        self._platform_low: list[int] = []
         self.closed = False
 
     @property
@@ -302,6 +313,7 @@ class KvmAddressSpace:
         self._ranges = []
         self._starts = []
         self._platform.clear()
+        self._platform_low.clear()
 
     # --- what the machine side asks --------------------------------------------------------
 
@@ -417,6 +429,8 @@ class KvmAddressSpace:
                | (0 if executable else NO_EXECUTE))
         self._words[index] = new
         self._platform[addr] = (user, writable, executable)
+        if addr < USER_TOP and addr not in self._platform_low:
+            bisect.insort(self._platform_low, addr)
         if is_downgrade(old, new):
             self._on_downgrade()
 
@@ -435,26 +449,33 @@ class KvmAddressSpace:
             entries = words[index:index + 512].tolist()
             copies = list(entries)
             shared_frames = []
-            for k, entry in enumerate(entries):
-                if not entry:
-                    continue
-                if entry & special:
-                    copies[k] = self._fork_special(entry)
-                elif entry & DIRTY:
-                    # written since the last fork: likely written again soon, and a copy
-                    # now is far cheaper than a fault later. Clearing the bit needs a
-                    # flush so that the CPU sets it again.
-                    frame = entry & ADDRESS_MASK
-                    copy = memory.allocate(zeroed=False)
-                    memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
-                    entries[k] = entry & ~DIRTY
-                    copies[k] = copy | (entry & ~(ADDRESS_MASK | DIRTY))
-                    lost = True
-                else:
-                    shared_frames.append(entry & ADDRESS_MASK)
-                    if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
-                        lost = lost or bool(entry & WRITABLE and entry & PRESENT)
-                        entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+            held = []  # references this table's copies took so far (given back if memory runs out)
+            try:
+                for k, entry in enumerate(entries):
+                    if not entry:
+                        continue
+                    if entry & special:
+                        copies[k] = copied = self._fork_special(entry)
+                        if not copied & SOFT_MMIO:
+                            held.append(copied & ADDRESS_MASK)
+                    elif entry & DIRTY:
+                        # written since the last fork: likely written again soon, and a copy
+                        # now is far cheaper than a fault later. Clearing the bit needs a
+                        # flush so that the CPU sets it again.
+                        frame = entry & ADDRESS_MASK
+                        copy = memory.allocate(zeroed=False)
+                        held.append(copy)
+                        memory_bytes[copy:copy + PAGE_SIZE] = memory_bytes[frame:frame + PAGE_SIZE]
+                        entries[k] = entry & ~DIRTY
+                        copies[k] = copy | (entry & ~(ADDRESS_MASK | DIRTY))
+                    else:
+                        shared_frames.append(entry & ADDRESS_MASK)
+                        if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
+                            entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+            except OSError:
+                memory.release_many(held)
+                raise
+            lost = lost or entries != words[index:index + 512].tolist()
             memory.share_many(shared_frames)
             words[index:index + 512] = array("Q", entries)
             words[child_index:child_index + 512] = array("Q", copies)
@@ -473,6 +494,7 @@ class KvmAddressSpace:
             if region is not None:
                 region.users += 1
         child._platform = dict(self._platform)
+        child._platform_low = list(self._platform_low)
         return child
 
     def _fork_special(self, entry: int) -> int:
@@ -612,9 +634,10 @@ class KvmAddressSpace:
         return end
 
     def _refuse_platform(self, start: int, end: int) -> None:
-        for page in self._platform:
-            if start <= page < end:
-                raise OSError(errno.EPERM, f"{page:#x} is a platform page")
+        low = self._platform_low
+        index = bisect.bisect_left(low, start)
+        if index < len(low) and low[index] < end:
+            raise OSError(errno.EPERM, f"{low[index]:#x} is a platform page")
 
     def _range_at(self, addr: int) -> tuple | None:
         index = bisect.bisect_right(self._starts, addr) - 1

@@ -583,3 +583,24 @@ def test_fork_copies_pages_the_guest_dirtied_and_shares_the_rest(s, memory):
         assert child.read(BASE, 1) == b"d" and child.read(BASE + PAGE, 1) == b"c"
     finally:
         child.close()
+
+
+def test_fork_running_out_of_memory_leaves_the_parent_whole():
+    memory = GuestMemory(64 * PAGE)
+    try:
+        parent = KvmAddressSpace(memory, lambda: None)
+        parent.map(BASE, 8 * PAGE, R | W)
+        parent.write(BASE, bytes(range(256)) * 128)
+        for page in range(8):
+            memory.words[parent.tables.leaf_index(BASE + page * PAGE, False)] |= 0x40
+        hog = memory.allocate_many(memory.frames_total - memory.frames_in_use - 6)
+        with pytest.raises(OSError) as caught:
+            parent.fork()
+        assert caught.value.errno == errno.ENOMEM
+        memory.release_many(hog)
+        assert parent.read(BASE, 8 * PAGE) == bytes(range(256)) * 128
+        parent.write(BASE, b"still mine")
+        parent.close()
+        assert memory.frames_in_use == 0
+    finally:
+        memory.close()
