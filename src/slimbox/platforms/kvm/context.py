@@ -45,12 +45,14 @@ _RFLAGS_FIXED = 0x2
 class KvmProcess:
     """The threads sharing one address space (what kill() ends together)."""
 
-    __slots__ = ("address_space", "threads", "alive")
+    __slots__ = ("address_space", "threads", "alive", "ring0")
 
-    def __init__(self, address_space) -> None:
+    def __init__(self, address_space, ring0: memoryview | None = None) -> None:
         self.address_space = address_space
         self.threads: list[KvmContext] = []
         self.alive = True
+        #: the ring-0 stack page, where fault frames are read and return frames written
+        self.ring0 = ring0
 
 
 class KvmContext:
@@ -205,6 +207,6 @@ class KvmContext:
 
     # --- accounting ---------------------------------------------------------------------------
 
-    @staticmethod
-    def clock() -> int:
-        return time.thread_time_ns()
+    #: the clock a vCPU's time in KVM_RUN is measured with (a guest thread never waits
+    #: in KVM_RUN: it runs or exits, so that time is its CPU time)
+    clock = staticmethod(time.perf_counter_ns)

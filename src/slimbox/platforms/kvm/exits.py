@@ -101,9 +101,9 @@ def is_syscall(vector: int, error: int, rip: int, rflags: int) -> bool:
     return vector == PAGE_FAULT and rip == SYSCALL_ENTRY and error & PF_FETCH and not rflags & RFLAGS_IF
 
 
-def fault_frame(address_space, vector: int) -> tuple[int, int, int, int]:
-    """(error code, rip, rflags, rsp) the CPU pushed on the ring-0 stack for `vector`."""
-    view = _ring0_stack(address_space)
+def fault_frame(view: memoryview, vector: int) -> tuple[int, int, int, int]:
+    """(error code, rip, rflags, rsp) the CPU pushed for `vector` on the ring-0 stack
+    (`view`: that page, from ring0_stack)."""
     words = 6 if vector in _ERROR_CODE_VECTORS else 5
     top = PAGE_SIZE - 8 * words
     error = struct.unpack_from("<Q", view, top)[0] if words == 6 else 0
@@ -111,19 +111,19 @@ def fault_frame(address_space, vector: int) -> tuple[int, int, int, int]:
     return error, rip, rflags, rsp
 
 
-def fault_frame_cs(address_space) -> int:
+def fault_frame_cs(view: memoryview) -> int:
     """The code selector the fault came from (its low bits are the ring)."""
-    return struct.unpack_from("<Q", _ring0_stack(address_space), PAGE_SIZE - 32)[0]
+    return struct.unpack_from("<Q", view, PAGE_SIZE - 32)[0]
 
 
-def push_return_frame(address_space, rip: int, rflags: int, rsp: int) -> int:
+def push_return_frame(view: memoryview, rip: int, rflags: int, rsp: int) -> int:
     """Write the frame `iretq` takes back to ring 3; the ring-0 rsp to run IRETQ with."""
-    view = _ring0_stack(address_space)
     _FRAME.pack_into(view, PAGE_SIZE - _FRAME.size, rip, USER_CS, rflags, rsp, USER_SS)
     return RING0_STACK_TOP - _FRAME.size
 
 
-def _ring0_stack(address_space) -> memoryview:
+def ring0_stack(address_space) -> memoryview:
+    """The ring-0 stack page of an address space (fixed for its life: a platform page)."""
     frame = address_space.frame_of(RING0_STACK)
     return address_space.memory.view(frame, PAGE_SIZE)
 

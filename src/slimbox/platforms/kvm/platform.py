@@ -46,11 +46,7 @@ class KvmPlatform:
     name = "kvm"
 
     def __init__(self, host=None, *, memory_size: int = DEFAULT_MEMORY) -> None:
-        if host is None:
-            from slimbox.platforms.linux.host import PosixHost
-
-            host = PosixHost()
-        self.host = host
+        self.host = host  # the Linux host services (_platforms.make_host); None in platform tests
         self._kvm = open_kvm()
         self.memory = None
         self.vm = None
@@ -106,14 +102,16 @@ class KvmPlatform:
                 raise PlatformUnavailable(f"the kvm platform cannot run here: a probe syscall ended with "
                                           f"{_describe_exit(vcpu, reason)}, not a fault exit")
             vcpu.ring = 0
-            error, rip, rflags, _ = exits.fault_frame(space, vector)
+            ring0 = exits.ring0_stack(space)
+            error, rip, rflags, _ = exits.fault_frame(ring0, vector)
             regs = vcpu.get_regs()
             if not exits.is_syscall(vector, error, rip, rflags) or regs[0] != 39 or regs[2] != code + 7:
                 raise PlatformUnavailable(f"the kvm platform cannot run here: the probe syscall faulted with "
                                           f"vector {vector} at {rip:#x}, rcx {regs[2]:#x}")
-            ring0 = exits.fault_frame_cs(space) & 3 == 0
+            in_ring0 = exits.fault_frame_cs(ring0) & 3 == 0
+            ring0.release()
             self._free_vcpus.append(vcpu)
-            return ring0, fpu
+            return in_ring0, fpu
         finally:
             self._close_address_space(space)
 
@@ -162,7 +160,7 @@ class KvmPlatform:
 
     def new_process(self) -> KvmContext:
         space = self._new_address_space()
-        process = KvmProcess(space)
+        process = KvmProcess(space, exits.ring0_stack(space))
         self._processes.append(process)
         context = KvmContext(self, process, self._take_vcpu(space))
         context.pending_fpu = self.initial_fpu
@@ -171,7 +169,7 @@ class KvmPlatform:
 
     def fork_thread(self, parent: KvmContext) -> KvmContext:
         space = parent.process.address_space.fork()
-        process = KvmProcess(space)
+        process = KvmProcess(space, exits.ring0_stack(space))
         self._processes.append(process)
         return self._copy_thread(parent, process)
 
@@ -204,6 +202,9 @@ class KvmPlatform:
             if context.state != GONE:
                 self._retire(context)
                 self._events.append(ExitEvent(context, signo, why))
+        if process.ring0 is not None:
+            process.ring0.release()
+            process.ring0 = None
         self._close_address_space(process.address_space)
         if process in self._processes:
             self._processes.remove(process)
@@ -360,7 +361,7 @@ class KvmPlatform:
             vcpu.set_regs(gprs)
         else:
             # in ring 0 (after a fault, or a syscall on conventional KVM): iretq to ring 3
-            frame = exits.push_return_frame(space, gprs[_RIP], gprs[_RFLAGS], gprs[_RSP])
+            frame = exits.push_return_frame(context.process.ring0, gprs[_RIP], gprs[_RFLAGS], gprs[_RSP])
             entry = list(gprs)
             entry[_RIP], entry[_RSP], entry[_RFLAGS] = exits.IRETQ, frame, 0x2
             vcpu.set_regs(entry)
@@ -405,7 +406,8 @@ class KvmPlatform:
         vcpu = context.vcpu
         vcpu.ring = 0
         space = context.process.address_space
-        error, rip, rflags, rsp = exits.fault_frame(space, vector)
+        ring0 = context.process.ring0
+        error, rip, rflags, rsp = exits.fault_frame(ring0, vector)
         if exits.is_syscall(vector, error, rip, rflags):
             return [context.stopped_at_syscall(vcpu.get_regs(), rsp)]
         if vector == exits.PAGE_FAULT:
@@ -419,7 +421,7 @@ class KvmPlatform:
                 return self._crash(context, "out of guest memory", signal.SIGKILL)
             if served:
                 self.stats["populated"] += 1
-                frame = exits.push_return_frame(space, rip, rflags, rsp)
+                frame = exits.push_return_frame(ring0, rip, rflags, rsp)
                 entry = list(vcpu.get_regs())
                 entry[_RIP], entry[_RSP], entry[_RFLAGS] = exits.IRETQ, frame, 0x2
                 vcpu.set_regs(entry)

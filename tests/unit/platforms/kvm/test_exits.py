@@ -76,13 +76,15 @@ def test_tss_sends_every_fault_to_the_ring0_stack(space):
 
 
 def test_frames_round_trip_through_the_ring0_stack(space):
-    sp = exits.push_return_frame(space, 0x401000, 0x246, 0x7FFF0000)
+    view = exits.ring0_stack(space)
+    sp = exits.push_return_frame(view, 0x401000, 0x246, 0x7FFF0000)
     assert sp == exits.RING0_STACK_TOP - 40
-    assert exits.fault_frame(space, 6) == (0, 0x401000, 0x246, 0x7FFF0000)
-    assert exits.fault_frame_cs(space) == exits.USER_CS
-    view = space.memory.view(space.frame_of(exits.RING0_STACK), PAGE)
+    assert exits.fault_frame(view, 6) == (0, 0x401000, 0x246, 0x7FFF0000)
+    assert exits.fault_frame_cs(view) == exits.USER_CS
     struct.pack_into("<Q", view, PAGE - 48, 0x14)  # a page fault's error code below the frame
-    assert exits.fault_frame(space, exits.PAGE_FAULT) == (0x14, 0x401000, 0x246, 0x7FFF0000)
+    assert exits.fault_frame(view, exits.PAGE_FAULT) == (0x14, 0x401000, 0x246, 0x7FFF0000)
+    assert bytes(space.memory.view(space.frame_of(exits.RING0_STACK), PAGE)) == bytes(view)
+    view.release()
 
 
 @pytest.mark.parametrize("vector, error, rip, rflags, expected", [
