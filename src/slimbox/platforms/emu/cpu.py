@@ -146,12 +146,12 @@ class EmuThread:
 
     def fpu_state(self) -> bytes:
         self._require_alive()
-        return fpu.save(self.load(), self.address_space.fpu_area)
+        return self.address_space.fpu.save(self.load())
 
     def set_fpu_state(self, data: bytes) -> None:
         self._require_alive()
         image = fpu.check_image(data)
-        fpu.restore(self.load(), self.address_space.fpu_area, image)
+        self.address_space.fpu.restore(self.load(), image)
 
     def reset_fpu_state(self) -> None:
         self.set_fpu_state(fpu.FRESH)
@@ -163,7 +163,7 @@ class EmuThread:
         child_space = self.address_space.copy()
         child = EmuThread(self.platform, child_space)
         child_space.loaded = child  # the new emulator's CPU is the child's
-        fpu.restore(child_space.engine, child_space.fpu_area, image)
+        child_space.fpu.restore(child_space.engine, image)
         child._regs = regs
         child.rip = regs.rip
         self.platform.adopt(child_space)

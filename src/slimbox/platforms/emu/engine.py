@@ -7,8 +7,9 @@ per-register `reg_read` costs ~5 us, a batch of 20 costs about as much as one.
 
 Hooks are only the ones needed to turn guest events into kernel events: the SYSCALL
 instruction, CPU interrupts (int3, divide errors, int 0x80...) and invalid memory
-accesses. None runs per instruction or per block; each records why the run ended
-and stops the emulator.
+accesses. None of them runs per instruction or per block (only unicorn's own
+instruction counter for time slices does, in C: scheduler.py says why); each records
+why the run ended and stops the emulator.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ctypes
 
 from slimbox.platforms.base import PlatformUnavailable
+from slimbox.platforms.emu.scheduler import SLICE_INSTRUCTIONS
 
 _INSTALL_HINT = "pip install 'unicorn>=2.1,<3'"
 
@@ -134,14 +136,12 @@ class Engine:
 
     # --- running -------------------------------------------------------------------
 
-    def run(self, begin: int, until: int = NEVER) -> int:
-        """Run from `begin` until a hook or `stop()` ends the run; the unicorn status."""
+    def run(self, begin: int, until: int = NEVER, count: int = SLICE_INSTRUCTIONS) -> int:
+        """Run from `begin` until a hook ends the run, `until` is reached or `count`
+        instructions have run; the unicorn status. Every run of an engine uses the same
+        count: unicorn drops all translated code when counting is switched on or off."""
         self.reason = STOP_NONE
-        return self.lib.uc_emu_start(self.handle, begin, until, 0, 0)
-
-    def stop(self) -> None:
-        """End the current run soon (thread-safe: the preemption timer calls it)."""
-        self.lib.uc_emu_stop(self.handle)
+        return self.lib.uc_emu_start(self.handle, begin, until, 0, count)
 
     # --- registers -------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """A thread's FP/SSE state as a 512-byte FXSAVE image.
 
-The image is made by the emulated CPU itself: two platform pages at the top of every
-address space hold `fxsave64 [rax]` / `fxrstor64 [rax]` (a read-only, executable page)
-and the 512-byte area they use (the page above it, beyond the guest's TASK_SIZE). One
-instruction is run there with the thread's registers as they are, and the thread's
-rax and rip are put back. Reading the x87 registers one by one instead does not
+The image is made by the emulated CPU itself: two platform pages at the top of the
+address space hold `fxsave64 [rax]` / `fxrstor64 [rax]` and the 512-byte area they
+use. They are mapped only while one of those instructions runs, with the thread's
+registers as they are (its rax and rip are put back after), so the guest never sees
+them: its accesses there fault as if nothing were there. Reading the x87 registers one by one instead does not
 work: unicorn reports empty x87 registers as tagged "zero", so the abridged tag word
 could not be rebuilt. (The rip-relative forms of these instructions raise an
 exception in unicorn 2.1, hence the register operand.)
@@ -12,7 +12,9 @@ exception in unicorn 2.1, hence the register operand.)
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import mmap
 import struct
 
 from slimbox.platforms.base import PAGE_SIZE
@@ -20,7 +22,7 @@ from slimbox.platforms.emu import engine as uc
 
 FXSAVE_SIZE = 512
 #: the platform's code page (kept from the guest through AddressSpace.reserved) and the
-#: data page above it, the last one below the canonical-address hole
+#: data page above it (beyond TASK_SIZE), the last one below the canonical-address hole
 CODE_PAGE = 0x7FFFFFFFE000
 DATA_PAGE = CODE_PAGE + PAGE_SIZE
 #: fxsave64 [rax], then fxrstor64 [rax]
@@ -35,7 +37,7 @@ _MXCSR = struct.Struct("<I")
 _MXCSR_OFFSET = 24
 #: MXCSR bits the emulated CPU accepts (its MXCSR_MASK); others make fxrstor fault
 MXCSR_MASK = 0xFFFF
-_ATTEMPTS = 3
+_READ_WRITE_EXEC = 7
 
 
 def check_image(data: bytes) -> bytes:
@@ -49,31 +51,39 @@ def check_image(data: bytes) -> bytes:
     return image
 
 
-def _run_one(engine: uc.Engine, at: int) -> None:
-    """Run the stub instruction at `at`, keeping the loaded thread's rax and rip."""
+def _run_one(engine: uc.Engine, pages: int, at: int) -> None:
+    """Run the stub instruction at `at` with the stub's two pages (host address `pages`)
+    mapped, keeping the loaded thread's rax and rip."""
     rip = engine.read_register(uc.RIP)
     rax = engine.read_register(uc.RAX)
     engine.write_register(uc.RAX, DATA_PAGE)
+    engine.map_host_memory(CODE_PAGE, 2 * PAGE_SIZE, _READ_WRITE_EXEC, pages)
     try:
-        for _ in range(_ATTEMPTS):
-            status = engine.run(at, at + _INSTRUCTION_LENGTH)
-            # (a stop meant for a guest run may land here: then run it again)
-            if status == uc.ERR_OK and engine.read_register(uc.RIP) == at + _INSTRUCTION_LENGTH:
-                return
-        raise OSError(errno.EIO, f"the emulator did not run its FP state instruction (status {status})")
+        status = engine.run(at, at + _INSTRUCTION_LENGTH)
+        if status != uc.ERR_OK or engine.read_register(uc.RIP) != at + _INSTRUCTION_LENGTH:
+            raise OSError(errno.EIO, f"the emulator did not run its FP state instruction (status {status})")
     finally:
+        engine.unmap(CODE_PAGE, 2 * PAGE_SIZE)
         engine.reason = uc.STOP_NONE
         engine.write_register(uc.RAX, rax)
         engine.write_register(uc.RIP, rip)
 
 
-def save(engine: uc.Engine, data_page) -> bytes:
-    """The loaded thread's FXSAVE image; `data_page` is the host buffer of DATA_PAGE."""
-    _run_one(engine, SAVE_AT)
-    return bytes(data_page[:FXSAVE_SIZE])
+class StubPages:
+    """The host buffer of the two stub pages of one address space."""
 
+    def __init__(self) -> None:
+        self.buffer = mmap.mmap(-1, 2 * PAGE_SIZE)
+        self.buffer[:len(STUB_CODE)] = STUB_CODE
+        self._anchor = ctypes.c_char.from_buffer(self.buffer)
+        self.address = ctypes.addressof(self._anchor)
 
-def restore(engine: uc.Engine, data_page, image: bytes) -> None:
-    """Load `image` (checked with check_image) into the loaded thread."""
-    data_page[:FXSAVE_SIZE] = image
-    _run_one(engine, RESTORE_AT)
+    def save(self, engine: uc.Engine) -> bytes:
+        """The loaded thread's FXSAVE image."""
+        _run_one(engine, self.address, SAVE_AT)
+        return self.buffer[PAGE_SIZE:PAGE_SIZE + FXSAVE_SIZE]
+
+    def restore(self, engine: uc.Engine, image: bytes) -> None:
+        """Load `image` (checked with check_image) into the loaded thread."""
+        self.buffer[PAGE_SIZE:PAGE_SIZE + FXSAVE_SIZE] = image
+        _run_one(engine, self.address, RESTORE_AT)

@@ -101,13 +101,8 @@ class EmuAddressSpace:
         #: CPU time of threads that have ended
         self.exited_cpu_ns = 0
         self.dead = False
-        self._stub = Backing(2 * PAGE_SIZE, False)
-        self._stub.buffer[:len(fpu.STUB_CODE)] = fpu.STUB_CODE
-        self.engine.map_host_memory(fpu.CODE_PAGE, PAGE_SIZE, _PROT_READ | _PROT_EXEC, self._stub.address)
-        self.engine.map_host_memory(fpu.DATA_PAGE, PAGE_SIZE, _PROT_READ | _PROT_WRITE,
-                                    self._stub.address + PAGE_SIZE)
-        #: the FXSAVE area of the stub, as a writable view of the host buffer
-        self.fpu_area = memoryview(self._stub.buffer)[PAGE_SIZE:PAGE_SIZE + fpu.FXSAVE_SIZE]
+        #: where FP state images are made (fpu.py)
+        self.fpu = fpu.StubPages()
 
     # --- AddressSpace ---------------------------------------------------------------
 
@@ -214,7 +209,6 @@ class EmuAddressSpace:
         self.dead = True
         self._regions.clear()
         self._starts.clear()
-        self.fpu_area.release()
         self.engine.close()
 
     # --- fork -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 `wait` takes the next runnable guest thread, runs it until it makes a syscall, takes
 a fault, or uses up its time slice (scheduler.py), and reports what happened as an
-event. With nothing runnable it sleeps until the timeout, a `poke`, or a watched host
+event. There is no other thread: a run always ends by itself within a time slice. With nothing runnable it sleeps until the timeout, a `poke`, or a watched host
 stream turning ready (polled: nothing here waits on host descriptors, so the platform
 works wherever Python and unicorn do).
 """
@@ -17,7 +17,7 @@ from slimbox.platforms.emu import fpu
 from slimbox.platforms.emu.cpu import RUNNABLE, STOPPED, EmuThread
 from slimbox.platforms.emu.engine import load_unicorn
 from slimbox.platforms.emu.memory import EmuAddressSpace
-from slimbox.platforms.emu.scheduler import SLICE_NS, Preemption, RunQueue
+from slimbox.platforms.emu.scheduler import RunQueue
 
 _SIGILL, _SIGTRAP, _SIGBUS, _SIGFPE, _SIGKILL, _SIGSEGV, _SIGSYS = 4, 5, 7, 8, 9, 11, 31
 _SEGV_MAPERR, _SEGV_ACCERR, _SI_KERNEL = 1, 2, 0x80
@@ -57,7 +57,6 @@ class EmuPlatform:
         self._events: list[Event] = []
         self._watches: list[tuple[object, object]] = []
         self._spaces: list[EmuAddressSpace] = []
-        self._preemption = Preemption()
         self._poked = False
         self.closed = False
 
@@ -69,7 +68,7 @@ class EmuPlatform:
         space = EmuAddressSpace()
         thread = EmuThread(self, space)
         space.loaded = thread
-        fpu.restore(space.engine, space.fpu_area, fpu.FRESH)  # unicorn starts with x87 and MXCSR zeroed
+        space.fpu.restore(space.engine, fpu.FRESH)  # unicorn starts with x87 and MXCSR zeroed
         self._spaces.append(space)
         return thread
 
@@ -110,7 +109,6 @@ class EmuPlatform:
     def poke(self) -> None:
         """Make wait() return soon; safe in a signal handler (it only sets flags)."""
         self._poked = True
-        self._preemption.cut_short()
 
     def watch_readable(self, stream, key: object) -> None:
         for index, (watched, _) in enumerate(self._watches):
@@ -133,18 +131,13 @@ class EmuPlatform:
         thread = self._queue.pop()
         if thread is None:
             return self._idle(timeout_ns)
-        now = time.monotonic_ns()
-        ends = now + SLICE_NS if timeout_ns is None else now + min(SLICE_NS, max(timeout_ns, 0))
-        return self._run(thread, ends)
+        return self._run(thread)
 
-    def _run(self, thread: EmuThread, ends_at_ns: int) -> list[Event]:
+    def _run(self, thread: EmuThread) -> list[Event]:
         engine = thread.prepare_run()
-        preemption = self._preemption
-        preemption.begin(engine, ends_at_ns)
         started = time.perf_counter_ns()
         status = engine.run(thread.rip)
         thread.cpu_ns += time.perf_counter_ns() - started
-        preemption.end()
         reason = engine.reason
         if reason == uc.STOP_SYSCALL:
             values = engine.read(engine.syscall)
@@ -158,7 +151,7 @@ class EmuPlatform:
                 return self._abi_violation(thread)
             return [SyscallEvent(thread, nr, values[1:7])]
         if reason == uc.STOP_NONE and status == uc.ERR_OK:
-            # the time slice ended (or a poke cut it short): to the back of the queue
+            # the time slice ended: to the back of the queue
             thread.rip = engine.read_register(uc.RIP)
             thread.state = RUNNABLE
             self._queue.push(thread)
@@ -237,7 +230,6 @@ class EmuPlatform:
         if self.closed:
             return
         self.closed = True
-        self._preemption.close()
         for space in list(self._spaces):
             for thread in list(space.threads):
                 thread.release()

@@ -1,0 +1,48 @@
+"""platforms/emu/scheduler.py: time slices and the run queue."""
+
+from __future__ import annotations
+
+from .emu_guest import CODE, DATA, SPIN, need_unicorn
+
+need_unicorn()
+
+from slimbox.platforms.emu import engine as uc  # noqa: E402 - after the skip
+from slimbox.platforms.emu.memory import EmuAddressSpace  # noqa: E402
+from slimbox.platforms.emu.scheduler import SLICE_INSTRUCTIONS, RunQueue  # noqa: E402
+
+
+def test_a_spinning_run_ends_after_its_slice():
+    space = EmuAddressSpace()
+    space.map(CODE, 0x1000, 5)
+    space.write(CODE, SPIN)
+    assert space.engine.run(CODE) == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
+    assert space.engine.read_register(uc.RIP) == CODE
+    space.close()
+
+
+def test_slices_neither_lose_nor_repeat_instructions():
+    # rcx = n; loop: add qword [DATA], 1; add rbx, 1; dec rcx; jnz loop; syscall
+    rounds = 3 * SLICE_INSTRUCTIONS // 4 + 17
+    code = (b"\x48\xb9" + rounds.to_bytes(8, "little") + b"\x48\x83\x04\x25" + DATA.to_bytes(4, "little") + b"\x01"
+            + bytes.fromhex("4883c301" "48ffc9" "75ee" "0f05"))
+    space = EmuAddressSpace()
+    space.map(CODE, 0x1000, 5)
+    space.map(DATA, 0x1000, 3)
+    space.write(CODE, code)
+    engine = space.engine
+    rip, slices = CODE, 0
+    while engine.run(rip) == uc.ERR_OK and engine.reason != uc.STOP_SYSCALL:
+        rip = engine.read_register(uc.RIP)
+        slices += 1
+    assert slices >= 2
+    assert int.from_bytes(space.read(DATA, 8), "little") == engine.read_register(uc.RBX) == rounds
+    space.close()
+
+
+def test_the_queue_is_first_come_first_served():
+    queue = RunQueue()
+    for item in ("a", "b", "c"):
+        queue.push(item)
+    assert queue.remove("b") and not queue.remove("b")
+    assert [queue.pop(), queue.pop(), queue.pop()] == ["a", "c", None]
+    assert len(queue) == 0
