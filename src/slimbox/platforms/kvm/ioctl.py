@@ -64,6 +64,8 @@ CAP_NR_MEMSLOTS = 10
 CAP_MAX_VCPUS = 66
 CAP_XSAVE = 55
 CAP_IMMEDIATE_EXIT = 136
+CAP_SYNC_REGS = 74
+SYNC_X86_REGS = 1
 
 EXIT_UNKNOWN = 0
 EXIT_EXCEPTION = 1
@@ -82,6 +84,11 @@ EXIT_SYSTEM_EVENT = 24
 RUN_IMMEDIATE_EXIT = 1
 RUN_EXIT_REASON = 8
 RUN_UNION = 32
+# kvm_valid_regs, kvm_dirty_regs, then struct kvm_sync_regs (its kvm_regs first)
+RUN_VALID_REGS = 288
+RUN_DIRTY_REGS = 296
+RUN_SYNC_REGS = 304
+U64 = struct.Struct("<Q")
 # exit union, mmio: phys_addr, data[8], len, is_write
 RUN_MMIO = struct.Struct("<Q8sIB")
 

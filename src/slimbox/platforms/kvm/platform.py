@@ -286,6 +286,8 @@ class KvmPlatform:
             events = self._poll(0)
             if events:
                 return events
+        if timeout_ns is not None and timeout_ns <= 0:
+            return []  # a kernel timer is due: it fires before any thread runs on
         runnable = self._runnable
         while runnable:
             context = runnable.popleft()

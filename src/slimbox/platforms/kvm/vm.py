@@ -33,6 +33,7 @@ _CPUID_AVX_ECX = 1 << 28
 _XCRS = struct.Struct("<II" + "IIQ" * 16 + "16Q")  # struct kvm_xcrs
 _SET_XCRS = (1 << 30) | (_XCRS.size << 16) | (0xAE << 8) | 0xA7
 _GET_SIGNAL_MASK_LEN = 8  # the host kernel's sigset size
+_U32 = struct.Struct("<I")
 
 
 def open_kvm(path: str = "/dev/kvm") -> int:
@@ -73,6 +74,7 @@ class Vm:
             raise PlatformUnavailable(f"the kvm platform cannot create a VM here: {exc.strerror}") from None
         self.run_size = fcntl.ioctl(kvm_fd, K.GET_VCPU_MMAP_SIZE, 0)
         self.max_vcpus = max(1, fcntl.ioctl(kvm_fd, K.CHECK_EXTENSION, K.CAP_MAX_VCPUS))
+        self.sync_regs = bool(fcntl.ioctl(kvm_fd, K.CHECK_EXTENSION, K.CAP_SYNC_REGS) & K.SYNC_X86_REGS)
         self.cpuid = self._guest_cpuid()
         self.xcr0 = self._xcr0()
         fcntl.ioctl(self.fd, K.SET_USER_MEMORY_REGION,
@@ -163,6 +165,10 @@ class Vcpu:
         self._xsave = bytearray(K.XSAVE_SIZE)
         self._msr = bytearray(K.MSR_HEADER.size + 2 * K.MSR_ENTRY.size)
         self._ioctl = fcntl.ioctl
+        #: registers travel in the run page (KVM_CAP_SYNC_REGS): no ioctl for them
+        self.sync_regs = vm.sync_regs
+        if self.sync_regs:
+            K.U64.pack_into(self.run, K.RUN_VALID_REGS, K.SYNC_X86_REGS)
         self._set_cpuid()
 
     # --- set-up ----------------------------------------------------------------------
@@ -220,11 +226,18 @@ class Vcpu:
     # --- registers -------------------------------------------------------------------
 
     def get_regs(self) -> tuple[int, ...]:
-        """(rax rbx rcx rdx rsi rdi rsp rbp r8-r15 rip rflags)"""
+        """(rax rbx rcx rdx rsi rdi rsp rbp r8-r15 rip rflags) as of the last exit"""
+        if self.sync_regs:
+            return K.REGS.unpack_from(self.run, K.RUN_SYNC_REGS)
         self._ioctl(self.fd, K.GET_REGS, self._regs)
         return K.REGS.unpack(self._regs)
 
     def set_regs(self, values) -> None:
+        """The registers the next run starts with."""
+        if self.sync_regs:
+            K.REGS.pack_into(self.run, K.RUN_SYNC_REGS, *values)
+            K.U64.pack_into(self.run, K.RUN_DIRTY_REGS, K.SYNC_X86_REGS)
+            return
         K.REGS.pack_into(self._regs, 0, *values)
         self._ioctl(self.fd, K.SET_REGS, self._regs)
 
@@ -288,18 +301,7 @@ class Vcpu:
         """Run until the next exit; its KVM_EXIT_* reason. InterruptedError when a host
         signal came first (Python's handlers for it have run by then)."""
         self._ioctl(self.fd, K.RUN, 0)
-        return int.from_bytes(self.run[K.RUN_EXIT_REASON:K.RUN_EXIT_REASON + 4], "little")
-
-    def complete_pending(self) -> None:
-        """Let KVM finish an instruction it left for us (an MMIO load) without running
-        the guest on: KVM_RUN with immediate_exit completes it, then returns at once."""
-        self.run[K.RUN_IMMEDIATE_EXIT] = 1
-        try:
-            self._ioctl(self.fd, K.RUN, 0)
-        except InterruptedError:
-            pass
-        finally:
-            self.run[K.RUN_IMMEDIATE_EXIT] = 0
+        return _U32.unpack_from(self.run, K.RUN_EXIT_REASON)[0]
 
     def mmio(self) -> tuple[int, bytes, int, int]:
         """(guest-physical address, data, length, is_write) of the last KVM_EXIT_MMIO."""
