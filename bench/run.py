@@ -10,7 +10,8 @@ this host cannot construct keeps its column, whose cells say why. The emulators
 (slimbox-emu, and Qiling from the environment `make bench-qiling` makes) run each sized
 workload at a fraction of its size (Workload.slow_divisor), so their whole-process times
 are not comparable with native's: the per-operation rows, which divide by the size each
-cell ran, are. Qiling runs only the static workloads that need no host file.
+cell ran, are; the workloads without a size run whole there. Qiling runs only the static
+workloads that need no host file.
 
 Every command runs pinned to one CPU (`taskset -c CPU` around hyperfine, whose children
 inherit the mask). Each is first run once untimed with its output captured and compared
@@ -83,6 +84,7 @@ PER_GETPID = PerOperation(f"per getpid syscall = (getpid − hello) / {GETPID_CA
 DERIVED = [
     PER_GETPID,
     PerOperation(f"per page fault = (pagefault − hello) / {FRESH_PAGES} pages", "pagefault", FRESH_PAGES),
+    PerOperation(f"per file made, written, stat'ed and unlinked = (files − hello) / {FILES}", "files", FILES),
     PerOperation(f"per pipe round trip = (pipe − hello) / {PIPE_ROUNDS}", "pipe", PIPE_ROUNDS),
     PerOperation(f"per fork+exec+wait = (forkexec − hello) / {FORKS}", "forkexec", FORKS),
     PerOperation("per million CPU-loop rounds = (cpu − hello) / rounds × 10⁶", "cpu", CPU_ROUNDS, per=1_000_000),
@@ -102,8 +104,8 @@ class Workload:
     fresh: tuple[str, ...] = ()
     #: the size argument appended to argv (None: the workload takes none)
     count: int | None = None
-    #: on the slow systems the size is divided by this; None: not run there at all
-    slow_divisor: int | None = None
+    #: on the slow systems the size is divided by this (a workload without a size runs whole)
+    slow_divisor: int = 1
     #: whether Qiling can run it: a static program that opens no host file
     qiling: bool = False
 
@@ -111,13 +113,11 @@ class Workload:
         """The workload's argv on `system` and the size it runs there."""
         count = self.count
         if count is not None and system in SLOW_SYSTEMS:
-            count = max(1, count // (self.slow_divisor or 1))
+            count = max(1, count // self.slow_divisor)
         return list(self.argv) + ([str(count)] if count is not None else []), count
 
     def not_run_on(self, system: str) -> str:
         """Why the workload is left out on `system` ("" when it runs there)."""
-        if system in SLOW_SYSTEMS and self.slow_divisor is None:
-            return "too slow under a CPU emulator at this size (the workload cannot be scaled down)"
         if system == "qiling" and not self.qiling:
             return "Qiling runs only the static workloads that open no host file"
         return ""
@@ -132,13 +132,13 @@ def workloads() -> list[Workload]:
     db = SCRATCH / "bench.db"
     loop = f"i=0; while [ $i -lt {SHELL_LINES} ]; do echo line $i; i=$((i+1)); done | {bb} wc -l"
     return [
-        Workload("hello", "hello (one write + exit)", (str(BIN / "hello"),), slow_divisor=1, qiling=True),
+        Workload("hello", "hello (one write + exit)", (str(BIN / "hello"),), qiling=True),
         Workload("getpid", f"getpid loop ({GETPID_CALLS} calls)", (str(BIN / "getpid"),), count=GETPID_CALLS,
                  slow_divisor=20, qiling=True),
         Workload("cpu", f"CPU loop ({CPU_ROUNDS} rounds, no syscalls)", (str(BIN / "cpu"),), count=CPU_ROUNDS,
                  slow_divisor=8, qiling=True),
         Workload("memory-0", "memory: 32 MiB buffer touched once, 0 passes", (str(BIN / "memory"), "0"),
-                 slow_divisor=1, qiling=True),
+                 qiling=True),
         Workload("memory", f"memory: {MEMORY_PASSES} strided passes over 32 MiB", (str(BIN / "memory"),),
                  count=MEMORY_PASSES, slow_divisor=MEMORY_PASSES // 2, qiling=True),
         Workload("pagefault", f"touch {FRESH_PAGES} fresh pages of mmap'd memory", (str(BIN / "pagefault"),),
