@@ -8,8 +8,8 @@ per-register `reg_read` costs ~5 us, a batch of 20 costs about as much as one.
 Hooks are only the ones needed to turn guest events into kernel events: the SYSCALL
 instruction, CPU interrupts (int3, divide errors, int 0x80...) and invalid memory
 accesses. None of them runs per instruction or per block (only unicorn's own
-instruction counter for time slices does, in C: scheduler.py says why); each records
-why the run ended and stops the emulator.
+instruction counter does, in C, once a process needs time slices: scheduler.py);
+each records why the run ended and stops the emulator.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class Engine:
         self.syscall = RegisterBatch(SYSCALL_REGISTERS)
         self.result = RegisterBatch(RESULT_REGISTERS)
         self._one = ctypes.c_uint64()
+        #: runs are counted into time slices (scheduler.py); never switched back off
+        self.sliced = False
         #: why the last run ended (STOP_*) and what the hook saw: interrupt number or
         #: (memory access type, address), and the instruction pointer then
         self.reason = STOP_NONE
@@ -136,12 +138,15 @@ class Engine:
 
     # --- running -------------------------------------------------------------------
 
-    def run(self, begin: int, until: int = NEVER, count: int = SLICE_INSTRUCTIONS) -> int:
-        """Run from `begin` until a hook ends the run, `until` is reached or `count`
-        instructions have run; the unicorn status. Every run of an engine uses the same
-        count: unicorn drops all translated code when counting is switched on or off."""
+    def run(self, begin: int, until: int = NEVER) -> int:
+        """Run from `begin` until a hook ends the run, `until` is reached, `stop()` is
+        called or, once `sliced`, a time slice of instructions has run; the unicorn status."""
         self.reason = STOP_NONE
-        return self.lib.uc_emu_start(self.handle, begin, until, 0, count)
+        return self.lib.uc_emu_start(self.handle, begin, until, 0, SLICE_INSTRUCTIONS if self.sliced else 0)
+
+    def stop(self) -> None:
+        """End the current run soon (thread-safe; see scheduler.py for its hazard)."""
+        self.lib.uc_emu_stop(self.handle)
 
     # --- registers -------------------------------------------------------------------
 

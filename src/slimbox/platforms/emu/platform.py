@@ -2,7 +2,7 @@
 
 `wait` takes the next runnable guest thread, runs it until it makes a syscall, takes
 a fault, or uses up its time slice (scheduler.py), and reports what happened as an
-event. There is no other thread: a run always ends by itself within a time slice. With nothing runnable it sleeps until the timeout, a `poke`, or a watched host
+event; scheduler.py says how runs that do not end by themselves are cut short. With nothing runnable it sleeps until the timeout, a `poke`, or a watched host
 stream turning ready (polled: nothing here waits on host descriptors, so the platform
 works wherever Python and unicorn do).
 """
@@ -17,7 +17,7 @@ from slimbox.platforms.emu import fpu
 from slimbox.platforms.emu.cpu import RUNNABLE, STOPPED, EmuThread
 from slimbox.platforms.emu.engine import load_unicorn
 from slimbox.platforms.emu.memory import EmuAddressSpace
-from slimbox.platforms.emu.scheduler import RunQueue
+from slimbox.platforms.emu.scheduler import FOREVER, SLICING_HORIZON_NS, Preemption, RunQueue
 
 _SIGILL, _SIGTRAP, _SIGBUS, _SIGFPE, _SIGKILL, _SIGSEGV, _SIGSYS = 4, 5, 7, 8, 9, 11, 31
 _SEGV_MAPERR, _SEGV_ACCERR, _SI_KERNEL = 1, 2, 0x80
@@ -57,6 +57,7 @@ class EmuPlatform:
         self._events: list[Event] = []
         self._watches: list[tuple[object, object]] = []
         self._spaces: list[EmuAddressSpace] = []
+        self._preemption = Preemption()
         self._poked = False
         self.closed = False
 
@@ -109,6 +110,7 @@ class EmuPlatform:
     def poke(self) -> None:
         """Make wait() return soon; safe in a signal handler (it only sets flags)."""
         self._poked = True
+        self._preemption.cut_short()
 
     def watch_readable(self, stream, key: object) -> None:
         for index, (watched, _) in enumerate(self._watches):
@@ -131,12 +133,20 @@ class EmuPlatform:
         thread = self._queue.pop()
         if thread is None:
             return self._idle(timeout_ns)
-        return self._run(thread)
+        return self._run(thread, timeout_ns)
 
-    def _run(self, thread: EmuThread) -> list[Event]:
+    def _run(self, thread: EmuThread, timeout_ns: int | None) -> list[Event]:
         engine = thread.prepare_run()
+        if not engine.sliced and (len(self._queue) or (timeout_ns is not None and timeout_ns < SLICING_HORIZON_NS)):
+            engine.sliced = True  # another thread waits, or a deadline is near: count from now on
         started = time.perf_counter_ns()
-        status = engine.run(thread.rip)
+        if engine.sliced:
+            status = engine.run(thread.rip)
+        else:
+            preemption = self._preemption
+            preemption.begin(engine, FOREVER if timeout_ns is None else time.monotonic_ns() + timeout_ns)
+            status = engine.run(thread.rip)
+            preemption.end()
         thread.cpu_ns += time.perf_counter_ns() - started
         reason = engine.reason
         if reason == uc.STOP_SYSCALL:
@@ -151,7 +161,7 @@ class EmuPlatform:
                 return self._abi_violation(thread)
             return [SyscallEvent(thread, nr, values[1:7])]
         if reason == uc.STOP_NONE and status == uc.ERR_OK:
-            # the time slice ended: to the back of the queue
+            # the time slice ended (or the run was cut short): to the back of the queue
             thread.rip = engine.read_register(uc.RIP)
             thread.state = RUNNABLE
             self._queue.push(thread)
@@ -230,6 +240,7 @@ class EmuPlatform:
         if self.closed:
             return
         self.closed = True
+        self._preemption.close()
         for space in list(self._spaces):
             for thread in list(space.threads):
                 thread.release()

@@ -1,29 +1,86 @@
 """Time slices for guest threads, and the run queue.
 
-A thread runs for at most SLICE_INSTRUCTIONS instructions per turn (unicorn's
-instruction count), so a spinning thread cannot starve the others, and the platform
-regains control often enough to watch host streams, deadlines and pokes.
+unicorn offers two ways to end a run that does not end by itself, and neither is
+right on its own:
 
-The cheaper way, stopping the emulator from a timer thread (uc_emu_stop, which is also
-how unicorn's own timeout works), is not used: in unicorn 2.1 a stop that lands while a
-guest instruction writes memory ends the run after the write but with the instruction
-pointer still on that instruction, so a read-modify-write instruction (`add [mem], 1`,
-`lock xadd`...) runs twice when the thread goes on (measured: 1,978 extra increments
-in 20 million with 2,365 stops; CPython's reference counts go wrong within a second).
-Counting instructions costs about 2x in compute-bound code and nothing measurable per
-syscall; a time slice is 10 to 30 ms of emulated code.
+- its instruction count (what `emu_start(count=...)` uses) is exact, but it makes
+  unicorn call a helper after every instruction: compute-bound code runs up to ~100x
+  slower (measured: an xorshift loop 0.10 s -> 9.8 s; Python's start-up 5x);
+- stopping it from another thread (uc_emu_stop, also how its own timeout works) costs
+  nothing until it happens, but in unicorn 2.1 a stop that lands while a guest
+  instruction writes memory ends the run after the write with the instruction pointer
+  still on that instruction, so a read-modify-write instruction (`add [mem], 1`,
+  `lock xadd`...) runs twice when the thread goes on (measured: 1,978 extra
+  increments in 20 million with 2,365 stops).
+
+So a process runs at full speed, with no count, until it needs time slices: the first
+time one of its threads runs while another thread waits for the CPU, or while a
+deadline is nearer than SLICING_HORIZON_NS. From then on (for good: unicorn drops all
+translated code when counting is switched on or off) its runs are counted, at most
+SLICE_INSTRUCTIONS each. A run without a count is stopped from the `Preemption` timer
+thread only when its wait's deadline has passed or the platform is poked (a host
+signal): the one case where the hazard above remains, and it comes with the sandbox's
+own timeout or a host signal, which usually end the program anyway.
 """
 
 from __future__ import annotations
 
 import collections
+import threading
+import time
 
-#: the most instructions a thread runs per turn (tens of milliseconds of emulated code)
+#: the most instructions a time-sliced thread runs per turn (tens of milliseconds)
 SLICE_INSTRUCTIONS = 500_000
+#: a deadline nearer than this makes the running process time-sliced (nanoseconds)
+SLICING_HORIZON_NS = 2_000_000_000
+#: how often the timer thread looks at an uncounted run (seconds)
+TICK = 0.005
+#: "no deadline"
+FOREVER = 1 << 63
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from slimbox.platforms.emu.cpu import EmuThread
+    from slimbox.platforms.emu.engine import Engine
+
+
+class Preemption:
+    """The timer thread that stops an uncounted run once it is past its end.
+
+    The lock makes sure the emulator stopped is the one still running: `end` is called
+    as soon as a run is over, and an emulator is closed only after that."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._ends_at = FOREVER
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="slimbox-emu-preemption", daemon=True)
+        self._thread.start()
+
+    def begin(self, engine: Engine, ends_at_ns: int) -> None:
+        with self._lock:
+            self._engine = engine
+            self._ends_at = ends_at_ns
+
+    def end(self) -> None:
+        with self._lock:
+            self._engine = None
+
+    def cut_short(self) -> None:
+        """End the run in progress at the next tick (safe in a signal handler: no lock)."""
+        self._ends_at = 0
+
+    def _loop(self) -> None:
+        while not self._closed:
+            time.sleep(TICK)
+            with self._lock:
+                if self._engine is not None and time.monotonic_ns() >= self._ends_at:
+                    self._engine.stop()
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join()
 
 
 class RunQueue:

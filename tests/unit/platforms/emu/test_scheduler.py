@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 from .emu_guest import CODE, DATA, SPIN, need_unicorn
 
 need_unicorn()
 
 from slimbox.platforms.emu import engine as uc  # noqa: E402 - after the skip
 from slimbox.platforms.emu.memory import EmuAddressSpace  # noqa: E402
-from slimbox.platforms.emu.scheduler import SLICE_INSTRUCTIONS, RunQueue  # noqa: E402
+from slimbox.platforms.emu.scheduler import SLICE_INSTRUCTIONS, Preemption, RunQueue  # noqa: E402
 
 
 def test_a_spinning_run_ends_after_its_slice():
     space = EmuAddressSpace()
     space.map(CODE, 0x1000, 5)
     space.write(CODE, SPIN)
+    space.engine.sliced = True
     assert space.engine.run(CODE) == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
     assert space.engine.read_register(uc.RIP) == CODE
     space.close()
@@ -30,6 +33,7 @@ def test_slices_neither_lose_nor_repeat_instructions():
     space.map(DATA, 0x1000, 3)
     space.write(CODE, code)
     engine = space.engine
+    engine.sliced = True
     rip, slices = CODE, 0
     while engine.run(rip) == uc.ERR_OK and engine.reason != uc.STOP_SYSCALL:
         rip = engine.read_register(uc.RIP)
@@ -37,6 +41,23 @@ def test_slices_neither_lose_nor_repeat_instructions():
     assert slices >= 2
     assert int.from_bytes(space.read(DATA, 8), "little") == engine.read_register(uc.RBX) == rounds
     space.close()
+
+
+def test_an_uncounted_run_is_stopped_once_past_its_end():
+    space = EmuAddressSpace()
+    space.map(CODE, 0x1000, 5)
+    space.write(CODE, SPIN)
+    preemption = Preemption()
+    try:
+        started = time.monotonic()
+        preemption.begin(space.engine, time.monotonic_ns() + 20_000_000)
+        status = space.engine.run(CODE)
+        preemption.end()
+        assert status == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
+        assert 0.019 <= time.monotonic() - started < 5
+    finally:
+        preemption.close()
+        space.close()
 
 
 def test_the_queue_is_first_come_first_served():
