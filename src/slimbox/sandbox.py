@@ -120,14 +120,15 @@ def default_environment(uid: int) -> dict[str, str]:
 
 class Sandbox:
     def __init__(self, *, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
-                 tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "linux",
+                 tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "auto",
                  uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None,
                  limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
                  publish: Iterable[str] = ()) -> None:
         """`net`: "none" (only the sandbox's own loopback) or "host" (TCP to the HOST:PORT
         entries of `allow`, resolved here); `publish`: "[IP:]HOSTPORT:GUESTPORT" entries,
         host ports whose connections reach sandbox listeners (docs/networking.md);
-        `platform`: "linux", "kvm", "emu" or "auto" (_platforms.py)."""
+        `platform`: "linux", "kvm", "emu" or "auto" (the default: linux on a Linux host, emu
+        elsewhere; _platforms.py)."""
         specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
         self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
         self.network = NetworkPolicy.build(net, allow, publish)
@@ -293,7 +294,7 @@ def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_outp
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
         tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
         lockdown: bool = False, limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
-        publish: Iterable[str] = (), platform: str = "linux") -> SandboxResult:
+        publish: Iterable[str] = (), platform: str = "auto") -> SandboxResult:
     """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run; `net`,
     `allow`, `publish` and `platform` as Sandbox takes them)."""
     with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits, net=net, allow=allow,

@@ -189,8 +189,10 @@ CHECKS = textwrap.dedent(r'''
 def _interpreter(code: str, *args: str, input: bytes | None = None, timeout: float) -> subprocess.CompletedProcess:
     """A fresh interpreter running STARTUP, then `code`, with the project's sources on its path."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-c", STARTUP + "\n" + code, *args], input=input, capture_output=True,
-                          env=env, timeout=timeout, cwd=str(HERE))
+    # a run that hangs ends with every thread's stack on stderr, shown by the failing test
+    watchdog = f"import faulthandler\nfaulthandler.dump_traceback_later({timeout - 15}, exit=True)\n"
+    return subprocess.run([sys.executable, "-c", STARTUP + watchdog + code, *args], input=input,
+                          capture_output=True, env=env, timeout=timeout, cwd=str(HERE))
 
 
 @pytest.fixture(scope="module")
