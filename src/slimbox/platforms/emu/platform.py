@@ -39,6 +39,23 @@ _EXCEPTIONS = {
     19: (_SIGFPE, 0, True, "SIMD floating-point exception"),
 }
 _GENERAL_PROTECTION = (_SIGSEGV, _SI_KERNEL, False, "general protection fault")
+#: the hole between the user and kernel halves of the 48-bit address space
+_NON_CANONICAL_START, _NON_CANONICAL_END = 1 << 47, (1 << 64) - (1 << 47)
+#: unicorn reports a bad address cut to the 52 bits of its physical address space
+_REPORTED_BITS = 52
+_KERNEL_HALF_BITS = 0x1F  # bits 47..51 of a reported kernel-half address
+
+
+def _guest_address(reported: int) -> int:
+    """The address a guest instruction used, from the 52-bit one unicorn reports: one
+    whose bits 47 to 51 are all set is taken as a (canonical) kernel-half address, any
+    other above bit 47 as non-canonical (both fault as on Linux then; the top 12 bits
+    themselves are lost)."""
+    if reported >> 47 == _KERNEL_HALF_BITS:
+        return reported | ((1 << 64) - (1 << _REPORTED_BITS))
+    if reported >= 1 << 47:
+        return _NON_CANONICAL_START
+    return reported
 
 #: the idle loop's polling interval for watched streams and pokes: it starts short (a
 #: reply is often on its way) and grows to the longest
@@ -171,9 +188,15 @@ class EmuPlatform:
     def _fault(self, thread: EmuThread, engine: uc.Engine, status: int, reason: int) -> list[Event]:
         if reason == uc.STOP_MEMORY:
             kind, address = engine.detail
-            code = _SEGV_ACCERR if kind in uc.MEM_PROT_TYPES else _SEGV_MAPERR
             rip = engine.fault_rip
-            signal, description = _SIGSEGV, "segmentation fault"
+            address = _guest_address(address)
+            if _NON_CANONICAL_START <= address < _NON_CANONICAL_END:
+                # a general protection fault on x86-64, not a page fault: no address
+                signal, code, _, description = _GENERAL_PROTECTION
+                address = 0
+            else:
+                code = _SEGV_ACCERR if kind in uc.MEM_PROT_TYPES else _SEGV_MAPERR
+                signal, description = _SIGSEGV, "segmentation fault"
         elif reason == uc.STOP_INTERRUPT:
             vector = engine.detail
             if vector == _INT80:

@@ -159,3 +159,16 @@ def test_fpu_state_survives_a_thread_switch(platform):
     second.reset_fpu_state()
     assert first.fpu_state()[24:28] == bytes(image[24:28])
     assert second.fpu_state()[24:28] == (0x1F80).to_bytes(4, "little")
+
+
+def test_addresses_outside_the_user_half_fault_as_on_linux(platform):
+    # mov rax, [rax] with rax in the kernel half, then in the non-canonical hole
+    for address, si_code, reported in ((0xFFFF800000001000, 1, 0xFFFF800000001000), (0xDEAD000000000000, 0x80, 0)):
+        thread = platform.new_process()
+        load_program(thread, bytes.fromhex("488b00"))
+        thread.regs.rax = address
+        thread.resume()
+        event = _next_event(platform)
+        assert isinstance(event, FaultEvent) and (event.signal, event.code, event.address) == (11, si_code, reported)
+        thread.kill()
+        _next_event(platform)
