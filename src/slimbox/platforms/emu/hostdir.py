@@ -380,9 +380,14 @@ class PortableHostDirectory:
 
     def symlink(self, target: bytes, name: bytes) -> None:
         self._need_write()
+        try:
+            text = target.decode("utf-8") if _WINDOWS else os.fsdecode(target)
+        except UnicodeDecodeError:
+            raise LinuxErrno(Errno.EINVAL, "a link target this host cannot hold") from None
+        if not target or b"\0" in target:
+            raise LinuxErrno(Errno.ENOENT if not target else Errno.EINVAL, "bad link target")
         with linux_errors():
-            os.symlink(target.decode("utf-8", "surrogateescape") if _WINDOWS else os.fsdecode(target),
-                       self._child(name))
+            os.symlink(text, self._child(name))
 
     def mkfifo(self, name: bytes, mode: int) -> None:
         self._need_write()
@@ -418,12 +423,15 @@ class PortableHostDirectory:
             current = os.lstat(path)
             atime_ns = current.st_atime_ns if atime_ns is None else atime_ns
             mtime_ns = current.st_mtime_ns if mtime_ns is None else mtime_ns
-            if os.utime in os.supports_follow_symlinks:
-                os.utime(path, ns=(atime_ns, mtime_ns), follow_symlinks=False)
-            elif is_link(current):
-                raise LinuxErrno(Errno.EOPNOTSUPP, "this host cannot set a symbolic link's times")
-            else:
-                os.utime(path, ns=(atime_ns, mtime_ns))
+            try:
+                if os.utime in os.supports_follow_symlinks:
+                    os.utime(path, ns=(atime_ns, mtime_ns), follow_symlinks=False)
+                elif is_link(current):
+                    raise LinuxErrno(Errno.EOPNOTSUPP, "this host cannot set a symbolic link's times")
+                else:
+                    os.utime(path, ns=(atime_ns, mtime_ns))
+            except (OverflowError, ValueError):
+                raise LinuxErrno(Errno.EINVAL, "a time this host cannot hold") from None
 
     def close(self) -> None:
         self._closed = True

@@ -301,3 +301,15 @@ def test_windows_shows_regular_files_as_executable(tree):
     st = os.stat(tree[0] / "file")
     assert stat.S_IMODE(host_stat(st, windows=True).mode) == 0o755
     assert stat.S_IMODE(host_stat(st, windows=False).mode) == 0o644
+
+
+def test_odd_link_targets_are_refused_not_raised(root):
+    assert _errno(root.symlink, b"", b"l") == errno.ENOENT
+    assert _errno(root.symlink, b"a\0b", b"l") == errno.EINVAL
+    root.symlink(b"\xff\xfe", b"l")  # any bytes on a POSIX host
+    assert root.readlink(b"l") == b"\xff\xfe"
+
+
+def test_windows_refuses_a_link_target_it_cannot_hold(root, monkeypatch):
+    monkeypatch.setattr(hostdir, "_WINDOWS", True)
+    assert _errno(root.symlink, b"\xff", b"l") == errno.EINVAL
