@@ -22,10 +22,10 @@ the `read(addr, length) -> bytes` callable that `parse_frame` is given.
 from __future__ import annotations
 
 import struct
-from collections import namedtuple
 
 from slimbox.abi.regs import MASK64, Regs
 from slimbox.abi.structs import STACK_T
+from slimbox.abi.tuples import named_tuple
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -407,7 +407,7 @@ def handler_registers(regs: Regs, frame_addr: int, handler: int, signo: int) -> 
 # --- rt_sigreturn -----------------------------------------------------------------------
 
 
-class SigreturnState(namedtuple("SigreturnState", "registers blocked_mask fpstate altstack")):
+class SigreturnState(named_tuple("SigreturnState", "registers blocked_mask fpstate altstack")):
     """What rt_sigreturn restores from a frame.
 
     registers:    the thread's new registers when parse_frame was given them, else

@@ -36,9 +36,10 @@ the man pages, or the kernel where there is no page.
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from slimbox.abi.tuples import named_tuple
 
 BASE_TYPES: frozenset[str] = frozenset(
     {
@@ -52,10 +53,10 @@ RETURN_KINDS: frozenset[str] = frozenset({"long", "int", "fd", "addr", "pid"})
 
 
 #: one parameter: its name and its type (a BASE_TYPES name, or flags:SET / enum:SET)
-Param = namedtuple("Param", "name type")
+Param = named_tuple("Param", "name type")
 
 #: a syscall's number, name, parameters (a tuple of Param) and return kind (RETURN_KINDS)
-SyscallSpec = namedtuple("SyscallSpec", "nr name params ret", defaults=("long",))
+SyscallSpec = named_tuple("SyscallSpec", "nr name params ret", defaults=("long",))
 
 
 def _s(nr: int, name: str, *params: str, ret: str = "long") -> tuple:

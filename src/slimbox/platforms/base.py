@@ -14,9 +14,8 @@ Conventions:
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from slimbox.abi.regs import Regs
+from slimbox.abi.tuples import named_tuple
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -184,7 +183,7 @@ Event = SyscallEvent | FaultEvent | ExitEvent | InterruptEvent | HostReadyEvent
 
 
 #: a host file's attributes
-HostStat = namedtuple("HostStat", "mode ino dev nlink uid gid rdev size blksize blocks atime_ns mtime_ns ctime_ns")
+HostStat = named_tuple("HostStat", "mode ino dev nlink uid gid rdev size blksize blocks atime_ns mtime_ns ctime_ns")
 
 
 class HostFile(Protocol):

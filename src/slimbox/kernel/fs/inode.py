@@ -7,10 +7,10 @@ does not support fails with the errno Linux gives (ENOTDIR, EPERM, EROFS, EINVAL
 
 from __future__ import annotations
 
-from collections import namedtuple
 from itertools import count
 
 from slimbox.abi.errno import Errno
+from slimbox.abi.tuples import named_tuple
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.record import Record
 
@@ -63,7 +63,7 @@ class Stat(Record):
 
 
 #: one directory entry; `type` is a DT_* value
-DirEntry = namedtuple("DirEntry", "name ino type")
+DirEntry = named_tuple("DirEntry", "name ino type")
 
 
 class FileSystem:

@@ -36,9 +36,9 @@ Key decisions:
 from __future__ import annotations
 
 import zlib
-from collections import namedtuple
 
 from slimbox.abi.errno import Errno
+from slimbox.abi.tuples import named_tuple
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_ACCMODE, O_CLOEXEC, O_LARGEFILE, O_RDONLY, O_TRUNC, File, RegularFile
 from slimbox.kernel.fs.devfs import dev_major, dev_minor
@@ -123,7 +123,7 @@ class ProcFs(FileSystem):
 # --- inodes ------------------------------------------------------------------------------
 
 
-Owner = namedtuple("Owner", "uid gid time_ns")
+Owner = named_tuple("Owner", "uid gid time_ns")
 
 
 class ProcNode(Inode):
@@ -281,11 +281,11 @@ class ProcDir(ProcNode):
 
 
 #: a file whose text `generate()` makes at open
-Gen = namedtuple("Gen", "generate perm", defaults=(0o444,))
+Gen = named_tuple("Gen", "generate perm", defaults=(0o444,))
 #: a symlink whose target `target()` gives
-Link = namedtuple("Link", "target perm", defaults=(0o777,))
+Link = named_tuple("Link", "target perm", defaults=(0o777,))
 #: a dynamic subdirectory: `build(path)` makes the directory inode (which knows its own mode)
-Sub = namedtuple("Sub", "build")
+Sub = named_tuple("Sub", "build")
 
 if TYPE_CHECKING:
     Table = dict[bytes, Union[Gen, Link, Sub, "Table"]]
@@ -631,7 +631,7 @@ def exe_target(fs: ProcFs, process: Process) -> bytes:
 # --- per-process files ---------------------------------------------------------------------
 
 
-class MemoryUse(namedtuple("MemoryUse", "size rss anon file shmem data stack exe lib")):
+class MemoryUse(named_tuple("MemoryUse", "size rss anon file shmem data stack exe lib")):
     """Byte counts estimated from the VMA list (every non-PROT_NONE mapping counts
     as resident)."""
 

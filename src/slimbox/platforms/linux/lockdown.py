@@ -14,9 +14,8 @@ stays inside them.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from slimbox.abi.syscalls import BY_NAME
+from slimbox.abi.tuples import named_tuple
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 
@@ -100,7 +99,7 @@ NETWORK: dict[str, str] = {
 }
 
 
-class Rule(namedtuple("Rule", "index values mask", defaults=((), 0))):
+class Rule(named_tuple("Rule", "index values mask", defaults=((), 0))):
     """Allow the syscall only when argument `index` (its low 32 bits) is one of `values`,
     or, with `mask`, when those bits are clear."""
 
@@ -131,7 +130,7 @@ ARGUMENT_RULES: dict[str, Rule] = {
 }
 
 
-class HostSyscall(namedtuple("HostSyscall", "name nr reason rule")):
+class HostSyscall(named_tuple("HostSyscall", "name nr reason rule")):
     """An allowed host syscall: why, and its Rule (or None)."""
 
     __slots__ = ()

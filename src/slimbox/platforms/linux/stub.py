@@ -16,7 +16,8 @@ own view of memory never shows it.
 from __future__ import annotations
 
 import struct
-from collections import namedtuple
+
+from slimbox.abi.tuples import named_tuple
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
@@ -37,7 +38,7 @@ _ENTRY_OFFSET = 0
 _TRAMPOLINE_OFFSET = 3
 
 
-class StubImage(namedtuple("StubImage", "elf entry trampoline")):
+class StubImage(named_tuple("StubImage", "elf entry trampoline")):
     """The stub's ELF bytes, the file offset (= load offset) of its entry point and the
     load offset of the trampoline's `syscall` instruction."""
 

@@ -12,10 +12,10 @@ Support levels:
 
 from __future__ import annotations
 
-from collections import namedtuple
 from types import MappingProxyType
 
 from slimbox.abi.syscalls import SYSCALLS
+from slimbox.abi.tuples import named_tuple
 from slimbox.shims.linux import sys_clone as K
 from slimbox.shims.linux import sys_epoll as E
 from slimbox.shims.linux import sys_eventfd as V
@@ -40,7 +40,7 @@ FULL, PARTIAL, NONE = "full", "partial", "none"
 NOT_IMPLEMENTED = "not implemented"
 
 
-class Entry(namedtuple("Entry", "spec handler support note")):
+class Entry(named_tuple("Entry", "spec handler support note")):
     """A syscall's SyscallSpec, its handler (or None), how fully it is supported
     (FULL, PARTIAL, NONE) and a note."""
 
