@@ -205,6 +205,10 @@ def unicorn_installed():
 SHELL_SCRIPT = ("echo start; for i in 1 2 3; do echo line $i; done | sort -r; x=$(echo sub); echo \"[$x]\"; "
                 "mkdir d && echo data > d/f && cat d/f && ls d; wc -c < d/f; echo to stderr >&2; exit 4")
 STDIN_DATA = bytes(range(256)) * 64
+#: Debian's python3: hundreds of files from the host's /usr through the portable host directories
+PYTHON_PROGRAM = ("import json, os, sys, hashlib; print(json.dumps({'version': sys.version_info[:2], "
+                  "'squares': [i * i for i in range(10)], 'sha': hashlib.sha256(b'x').hexdigest()[:12], "
+                  "'cwd': os.path.basename(os.getcwd()) != ''}))")
 
 #: case name -> (argv relative to the probes, or absolute; environment; input)
 CASES = {
@@ -226,6 +230,7 @@ CASES = {
     "unix_sockets": (["unix_sockets"], None, None),
     "hello.dyn": (["hello.dyn"], None, None),
     "busybox_sh": (["/bin/busybox", "sh", "-c", SHELL_SCRIPT], None, None),
+    "python3": (["/usr/bin/python3", "-c", PYTHON_PROGRAM], None, None),
 }
 #: read from the interpreter's own standard input (a pipe), through the host stream
 INHERITED_STDIN_CASE = "stdin_echo-inherited"
