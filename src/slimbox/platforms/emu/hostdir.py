@@ -40,6 +40,7 @@ _HOST_ACCESS = {0: os.O_RDONLY, 1: os.O_WRONLY, 2: os.O_RDWR}
 _OPEN_ALWAYS = (getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0) | getattr(os, "O_CLOEXEC", 0)
                 | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
 
+_FILE_ATTRIBUTE_DIRECTORY = 0x10  # a Windows link made for a directory has it, whatever it points to
 # Windows reparse points that are links (symbolic links and junctions)
 _LINK_REPARSE_TAGS = (0xA000000C, 0xA0000003)
 # names Windows maps to devices in every directory, with any extension
@@ -337,8 +338,8 @@ class PortableHostDirectory:
             st = os.lstat(path)
             if stat_mod.S_ISDIR(st.st_mode) and not is_link(st):
                 raise LinuxErrno(Errno.EISDIR, "is a directory")
-            if _WINDOWS and is_link(st) and stat_mod.S_ISDIR(os.stat(path).st_mode):
-                os.rmdir(path)  # Windows removes a link to a directory (or junction) with rmdir
+            if _WINDOWS and is_link(st) and getattr(st, "st_file_attributes", 0) & _FILE_ATTRIBUTE_DIRECTORY:
+                os.rmdir(path)  # Windows removes a directory link (or junction) with rmdir, not following it
             else:
                 os.unlink(path)
 
