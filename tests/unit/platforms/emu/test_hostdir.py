@@ -313,3 +313,14 @@ def test_odd_link_targets_are_refused_not_raised(root):
 def test_windows_refuses_a_link_target_it_cannot_hold(root, monkeypatch):
     monkeypatch.setattr(hostdir, "_WINDOWS", True)
     assert _errno(root.symlink, b"\xff", b"l") == errno.EINVAL
+
+
+def test_a_windows_junction_shows_as_a_link():
+    from types import SimpleNamespace
+
+    junction = SimpleNamespace(st_mode=stat.S_IFDIR | 0o777, st_reparse_tag=0xA0000003, st_ino=7, st_dev=1,
+                               st_nlink=1, st_size=0, st_atime_ns=0, st_mtime_ns=0, st_ctime_ns=0)
+    assert hostdir.is_link(junction)
+    assert stat.S_ISLNK(host_stat(junction, windows=True).mode)
+    other_reparse = SimpleNamespace(**{**vars(junction), "st_reparse_tag": 0x9000001A})  # a cloud file
+    assert not hostdir.is_link(other_reparse)
