@@ -40,6 +40,7 @@ _NOT_IN_SYSCALL = MASK64
 #: rflags bits the guest may not set (IOPL, VM, VIF, VIP, NT, RF are the host's)
 _RFLAGS_USER = 0x00000CD5 | 0x100 | 0x200 | 0x40000 | 0x200000
 _RFLAGS_FIXED = 0x2
+_RFLAGS_IF = 0x200  # ring 3 always runs with interrupts on
 
 
 class KvmProcess:
@@ -116,7 +117,7 @@ class KvmContext:
         if regs is None:
             return
         self.gprs = [regs[index] for index in _TO_REGS]
-        self.gprs[_RFLAGS] = (self.gprs[_RFLAGS] & _RFLAGS_USER) | _RFLAGS_FIXED
+        self.gprs[_RFLAGS] = (self.gprs[_RFLAGS] & _RFLAGS_USER) | _RFLAGS_FIXED | _RFLAGS_IF
         self.fs_base = regs[_FS_BASE]
         self.gs_base = regs[_GS_BASE]
         self._regs = None

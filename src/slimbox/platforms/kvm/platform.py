@@ -412,6 +412,11 @@ class KvmPlatform:
         error, rip, rflags, rsp = exits.fault_frame(ring0, vector)
         if exits.is_syscall(vector, error, rip, rflags):
             return [context.stopped_at_syscall(vcpu.get_regs(), rsp)]
+        if rip == exits.IRETQ:
+            # the return to ring 3 itself faulted: the registers the kernel set (a
+            # non-canonical rip or rsp) cannot be resumed; as Linux, SIGSEGV with them
+            context.stopped_in_user_mode(tuple(context.gprs))
+            return [FaultEvent(context, signal.SIGSEGV, _SI_KERNEL, 0, "SIGSEGV")]
         if vector == exits.PAGE_FAULT:
             address = vcpu.control_registers()[1]
             write, fetch = bool(error & _PF_WRITE), bool(error & _PF_FETCH)

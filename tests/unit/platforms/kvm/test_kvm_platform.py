@@ -91,6 +91,22 @@ def test_faults_reach_the_kernel_as_linux_reports_them(platform, code, signo, si
     _next(platform)
 
 
+def test_a_rip_that_cannot_be_resumed_gives_sigsegv(platform):
+    context = _start(platform, bytes.fromhex("b827000000" "0f05" "ebfe"))
+    (event,) = _next(platform)
+    context.regs.rip = 0x8000_0000_0000_0000  # not canonical: iretq faults in ring 0
+    context.resume()
+    (event,) = _next(platform)
+    assert isinstance(event, FaultEvent) and (event.signal, event.code) == (signal.SIGSEGV, 0x80)
+    assert context.regs.rip == 0x8000_0000_0000_0000
+    context.regs.rip, context.regs.rsp = CODE + 7, STACK + 0x1000  # the kernel redirects it: it runs on
+    context.interrupt_requested = False
+    context.resume()
+    assert platform.wait(20_000_000) == []
+    context.kill()
+    _next(platform)
+
+
 def test_int_0x80_ends_the_process_as_on_the_linux_platform(platform):
     context = _start(platform, bytes.fromhex("cd80"))
     (event,) = _next(platform)
