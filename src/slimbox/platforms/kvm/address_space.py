@@ -38,7 +38,7 @@ from array import array
 from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError
 from slimbox.platforms.kvm.pagetables import (
     ADDRESS_MASK, DIRTY, NO_EXECUTE, PRESENT, RIGHTS, SOFT_COPY_ON_WRITE, SOFT_MMIO, SOFT_PLATFORM, SOFT_SHARED, USER,
-    USER_TOP, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights,
+    USER_TOP, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights, may_be_cached,
 )
 
 TYPE_CHECKING = False
@@ -161,7 +161,7 @@ class KvmAddressSpace:
         for va, index in self.tables.leaves(old_addr, old_end):
             entry = words[index]
             words[index] = 0
-            lost = lost or bool(entry & PRESENT)
+            lost = lost or may_be_cached(entry)
             if va < kept_end:
                 moved.append((va - old_addr, entry))
             else:
@@ -242,8 +242,9 @@ class KvmAddressSpace:
             entry = self._words[index]
             if not entry:
                 entry = self._give_frame(addr & ~_PAGE_MASK, index, found)
-            elif entry & SOFT_COPY_ON_WRITE and self._unshare(index, found[2]):
-                self._on_downgrade()
+            elif entry & SOFT_COPY_ON_WRITE:
+                if self._unshare(index, found[2]):
+                    self._on_downgrade()
                 entry = self._words[index]
             frame = entry & ADDRESS_MASK
             memory_bytes[frame + offset:frame + offset + length] = source
@@ -460,8 +461,9 @@ class KvmAddressSpace:
                             held.append(copied & ADDRESS_MASK)
                     elif entry & DIRTY:
                         # written since the last fork: likely written again soon, and a copy
-                        # now is far cheaper than a fault later. Clearing the bit needs a
-                        # flush so that the CPU sets it again.
+                        # now is far cheaper than a fault later. (A TLB entry that still
+                        # has the bit may keep the CPU from setting it again: then the
+                        # next fork shares the page instead, which is only slower.)
                         frame = entry & ADDRESS_MASK
                         copy = memory.allocate(zeroed=False)
                         held.append(copy)
@@ -472,10 +474,10 @@ class KvmAddressSpace:
                         shared_frames.append(entry & ADDRESS_MASK)
                         if entry & WRITABLE or not entry & SOFT_COPY_ON_WRITE:
                             entries[k] = copies[k] = (entry & ~WRITABLE) | SOFT_COPY_ON_WRITE
+                            lost = lost or (bool(entry & WRITABLE) and may_be_cached(entry))
             except OSError:
                 memory.release_many(held)
                 raise
-            lost = lost or entries != words[index:index + 512].tolist()
             memory.share_many(shared_frames)
             words[index:index + 512] = array("Q", entries)
             words[child_index:child_index + 512] = array("Q", copies)
@@ -611,7 +613,7 @@ class KvmAddressSpace:
         for _, index in leaves:
             entry = words[index]
             words[index] = 0
-            lost = lost or bool(entry & PRESENT)
+            lost = lost or may_be_cached(entry)
             frames.append(entry & ADDRESS_MASK)
         if leaves:
             self.memory.release_many(frames)

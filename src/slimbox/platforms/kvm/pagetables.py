@@ -64,10 +64,18 @@ def leaf_rights(prot: int, *, user: bool = True) -> int:
     return bits
 
 
+def may_be_cached(entry: int) -> bool:
+    """Whether the CPU may hold `entry` in a TLB or paging-structure cache: it caches an
+    entry only after setting its accessed bit (Intel SDM 3A 4.10.2.3 and 4.10.3.1; KVM's
+    shadow paging too, and it prefetches only accessed entries), and nothing here ever
+    clears that bit."""
+    return entry & (PRESENT | ACCESSED) == PRESENT | ACCESSED
+
+
 def is_downgrade(old: int, new: int) -> bool:
     """Whether replacing leaf `old` by `new` takes away something the CPU may have cached:
     presence, a frame, write or execute permission, user access."""
-    if not old & PRESENT:
+    if not may_be_cached(old):
         return False
     if not new & PRESENT or (old ^ new) & ADDRESS_MASK:
         return True
@@ -159,33 +167,34 @@ class PageTables:
 
     def prune(self, start: int, end: int) -> int:
         """Free the tables below the root that overlap [start, end) of the lower half and
-        hold no entry any more; how many were freed. The guest's paging-structure caches
-        may still point at them: the caller must have the guest flush before it runs."""
+        hold no entry any more; how many of them the guest's paging-structure caches may
+        still point at (the caller must then have the guest flush before it runs)."""
         if start >= end:
             return 0
-        before = self.table_frames
-        self._prune(self.root, LEVELS - 1, start, min(end, USER_TOP), 0)
-        return before - self.table_frames
+        return self._prune(self.root, LEVELS - 1, start, min(end, USER_TOP), 0)
 
-    def _prune(self, table: int, level: int, start: int, end: int, base: int) -> None:
+    def _prune(self, table: int, level: int, start: int, end: int, base: int) -> int:
         words = self.words
         shift = 12 + 9 * level
         first = max(start - base, 0) >> shift
         last = min((end - 1 - base) >> shift, ENTRIES - 1)
         index = table >> 3
         memory_bytes = self.memory.bytes
+        cached = 0
         for i in range(first, last + 1):
             entry = words[index + i]
             if not entry & PRESENT:
                 continue
             child = entry & ADDRESS_MASK
             if level > 1:
-                self._prune(child, level - 1, start, end, base + (i << shift))
+                cached += self._prune(child, level - 1, start, end, base + (i << shift))
             if memory_bytes[child:child + PAGE_SIZE] == _ZERO_TABLE:
                 self._pt_index.clear()
                 words[index + i] = 0
                 self.memory.release(child)
                 self.table_frames -= 1
+                cached += may_be_cached(entry)
+        return cached
 
     # --- whole trees -----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import errno
 import time
 
 import pytest
-from test_pagetables import Translation, translate
+from test_pagetables import Translation, access, translate
 
 from slimbox.platforms.base import GuestMemoryError
 from slimbox.platforms.kvm.address_space import FAULT_AROUND_PAGES, KvmAddressSpace
@@ -37,6 +37,9 @@ class Space:
 
     def walk(self, va):
         return translate(self.memory, self.space.root, va)
+
+    def access(self, va, write=False):
+        return access(self.memory, self.space.root, va, write)
 
 
 @pytest.fixture
@@ -148,10 +151,12 @@ def test_partial_last_page_is_rounded_up(s):
 def test_map_replaces_what_was_there(s):
     s.space.map(BASE, 4 * PAGE, R | W)
     s.space.write(BASE, b"x" * 4 * PAGE)
-    flushes = s.flushes
     s.space.map(BASE + PAGE, PAGE, R)
-    assert s.flushes == flushes + 1
-    assert s.space.read(BASE, 3 * PAGE) == b"x" * PAGE + bytes(PAGE) + b"x" * PAGE
+    assert s.flushes == 0  # the guest never used the page: nothing to forget
+    s.access(BASE + 2 * PAGE)
+    s.space.map(BASE + 2 * PAGE, PAGE, R | W)
+    assert s.flushes == 1
+    assert s.space.read(BASE, 4 * PAGE) == b"x" * PAGE + bytes(2 * PAGE) + b"x" * PAGE
     assert s.space.mappings() == [(BASE, BASE + PAGE, R | W, False), (BASE + PAGE, BASE + 2 * PAGE, R, False),
                                   (BASE + 2 * PAGE, BASE + 4 * PAGE, R | W, False)]
 
@@ -177,6 +182,7 @@ def test_page_bits_follow_prot(s, prot, writable, executable):
 def test_prot_none_is_not_present_but_keeps_its_contents(s):
     s.space.map(BASE, PAGE, R | W)
     s.space.write(BASE, b"kept")
+    s.access(BASE)
     flushes = s.flushes
     s.space.protect(BASE, PAGE, 0)
     assert s.walk(BASE) is None
@@ -204,6 +210,9 @@ def test_only_removals_and_restrictions_flush(s):
     s.space.protect(BASE + PAGE, PAGE, R)
     assert s.flushes == 0
     s.space.write(BASE + 2 * PAGE, b"x")
+    s.space.protect(BASE + 2 * PAGE, PAGE, R | X)
+    assert s.flushes == 0  # present, but never used by the guest
+    s.access(BASE + 2 * PAGE)
     s.space.protect(BASE + 2 * PAGE, PAGE, R | W | X)
     assert s.flushes == 0
     s.space.protect(BASE + 2 * PAGE, PAGE, R | X)
@@ -275,6 +284,7 @@ def test_access_allowed(s):
 def test_move_keeps_contents_and_frames(s, memory):
     s.space.map(BASE, 4 * PAGE, R | W)
     s.space.write(BASE, b"a" * PAGE + b"b" * PAGE)
+    s.access(BASE + PAGE)
     frames = [s.space.frame_of(BASE), s.space.frame_of(BASE + PAGE)]
     in_use = memory.frames_in_use
     new = 0x7F00_0000_0000
@@ -319,6 +329,7 @@ def test_discard_reads_zero_afterwards_and_keeps_the_mapping(s, memory):
     s.space.map(BASE, 2 * PAGE, R | W)
     before = memory.frames_in_use
     s.space.write(BASE, b"q" * 2 * PAGE)
+    s.access(BASE, write=True)
     s.space.discard(BASE, 2 * PAGE)
     assert s.space.read(BASE, 2 * PAGE) == bytes(2 * PAGE)
     assert memory.frames_in_use == before
@@ -464,12 +475,18 @@ def test_closed_space_refuses_work(memory):
     assert memory.frames_in_use == 0
 
 
-def test_freeing_a_table_asks_for_a_flush(s, memory):
+def test_freeing_a_table_the_guest_walked_asks_for_a_flush(s, memory):
+    s.space.map(0x7000_0000_0000, 2 * PAGE, R | W)
+    s.space.write(0x7000_0000_0000, b"x" * 2 * PAGE)
+    tables = s.space.tables.table_frames
+    s.space.unmap(0x7000_0000_0000, PAGE)
+    s.space.unmap(0x7000_0000_1000, PAGE)  # tables the guest never walked go quietly
+    assert s.space.tables.table_frames == tables - 3 and s.flushes == 0
     s.space.map(0x7000_0000_0000, PAGE, R | W)
     s.space.write(0x7000_0000_0000, b"x")
+    s.access(0x7000_0000_0000)
     s.space.protect(0x7000_0000_0000, PAGE, 0)
     flushes = s.flushes
-    tables = s.space.tables.table_frames
     s.space.unmap(0x7000_0000_0000, PAGE)  # the page was not present, but its tables go
     assert s.space.tables.table_frames == tables - 3
     assert s.flushes == flushes + 1
@@ -490,6 +507,7 @@ def test_a_damaged_entry_is_repaired_from_the_mapping(s, memory):
 def test_fork_shares_private_frames_read_only_until_written(s, memory):
     s.space.map(BASE, 4 * PAGE, R | W)
     s.space.write(BASE, b"a" * PAGE + b"b" * PAGE + b"c" * PAGE + b"d" * PAGE)
+    s.access(BASE)
     data_frames = memory.frames_in_use
     child = s.space.fork()
     try:
@@ -570,10 +588,11 @@ def test_a_read_fault_on_a_copy_on_write_page_only_flushes(s, memory):
 def test_fork_copies_pages_the_guest_dirtied_and_shares_the_rest(s, memory):
     s.space.map(BASE, 2 * PAGE, R | W)
     s.space.write(BASE, b"d" * PAGE + b"c" * PAGE)
-    memory.words[s.space.tables.leaf_index(BASE, False)] |= 0x40  # the CPU wrote the first page
+    s.access(BASE, write=True)
+    s.access(BASE + PAGE)
     child = s.space.fork()
     try:
-        assert s.flushes == 1
+        assert s.flushes == 1  # for the clean page, now read-only
         dirty, clean = s.walk(BASE), s.walk(BASE + PAGE)
         assert dirty.writable and not clean.writable
         assert translate(memory, child.root, BASE).gpa != dirty.gpa

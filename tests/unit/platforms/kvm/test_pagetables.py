@@ -7,7 +7,7 @@ import pytest
 
 from slimbox.platforms.kvm.memory import GuestMemory
 from slimbox.platforms.kvm.pagetables import (
-    NO_EXECUTE, PRESENT, USER, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights,
+    ACCESSED, NO_EXECUTE, PRESENT, USER, WRITABLE, PageTables, is_canonical, is_downgrade, leaf_rights, may_be_cached,
 )
 
 PAGE = 4096
@@ -32,6 +32,19 @@ def translate(memory, root, va):
         no_execute = no_execute or bool(entry >> 63)
         table = entry & 0x000F_FFFF_FFFF_F000
     return Translation(table | (va & 0xFFF), writable, user, not no_execute)
+
+
+def access(memory, root, va, write=False):
+    """What the MMU does for an access that succeeds: set the accessed bit of every entry
+    on the way (and the dirty bit of the leaf for a write) before it may cache them."""
+    got = translate(memory, root, va)
+    assert got is not None and (got.writable or not write), f"{va:#x} would fault"
+    table = root
+    for shift in (39, 30, 21, 12):
+        index = table // 8 + ((va >> shift) & 511)
+        memory.words[index] |= 0x20 | (0x40 if write and shift == 12 else 0)
+        table = memory.words[index] & 0x000F_FFFF_FFFF_F000
+    return got
 
 
 @pytest.fixture
@@ -68,14 +81,16 @@ def test_canonical_addresses(addr, canonical):
 
 
 def test_downgrades_are_what_takes_rights_away():
-    rw = 0x5000 | PRESENT | USER | WRITABLE | NO_EXECUTE
-    ro = 0x5000 | PRESENT | USER | NO_EXECUTE
-    rx = 0x5000 | PRESENT | USER
+    rw = 0x5000 | PRESENT | USER | WRITABLE | NO_EXECUTE | ACCESSED
+    ro = 0x5000 | PRESENT | USER | NO_EXECUTE | ACCESSED
+    rx = 0x5000 | PRESENT | USER | ACCESSED
     assert is_downgrade(rw, ro) and is_downgrade(rx, ro) and is_downgrade(rw, 0)
     assert is_downgrade(rw, 0x6000 | PRESENT | USER | WRITABLE | NO_EXECUTE)
     assert is_downgrade(rw, rw & ~USER)
     assert not is_downgrade(ro, rw) and not is_downgrade(ro, rx | WRITABLE) and not is_downgrade(0, rw)
     assert not is_downgrade(0x5000, 0)  # a page that was not present: nothing cached
+    assert not is_downgrade(rw & ~ACCESSED, 0)  # never used by the CPU: nothing cached
+    assert may_be_cached(rw) and not may_be_cached(rw & ~ACCESSED) and not may_be_cached(ACCESSED)
 
 
 def test_walk_finds_what_was_set_in_both_halves(memory):
@@ -175,6 +190,13 @@ def test_prune_says_how_many_tables_it_freed(memory):
     tables = PageTables(memory)
     tables.set(0x400000, memory.allocate() | PRESENT)
     assert tables.prune(0, 1 << 47) == 0
+    index = tables.leaf_index(0x400000, False)
+    memory.release(memory.words[index] & ~0xFFF)
+    memory.words[index] = 0
+    assert tables.prune(0x400000, 0x401000) == 0  # freed, but the CPU never walked them
+    assert tables.table_frames == 1
+    tables.set(0x400000, memory.allocate() | PRESENT)
+    access(memory, tables.root, 0x400000)
     index = tables.leaf_index(0x400000, False)
     memory.release(memory.words[index] & ~0xFFF)
     memory.words[index] = 0
