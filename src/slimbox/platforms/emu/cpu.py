@@ -29,8 +29,8 @@ GONE = "gone"
 
 _NOT_IN_SYSCALL = MASK64
 _ENOSYS = -errno.ENOSYS & MASK64
-#: the selectors of 64-bit user code and data, as Linux gives them
-USER_CS, USER_SS = 0x33, 0x2B
+#: the selectors of 64-bit user code and data, as Linux gives them (and the CPU has)
+USER_CS, USER_SS = fpu.USER_CS, fpu.USER_DS
 
 
 class EmuThread:

@@ -103,6 +103,11 @@ class EmuAddressSpace:
         self.dead = False
         #: where FP state images are made (fpu.py)
         self.fpu = fpu.StubPages()
+        self.fpu.enter_user_mode(self.engine)
+        #: the CPU as it is in user mode before anything ran: a fault's exception is
+        #: forgotten by going back to it (see forget_exception)
+        self.clean_cpu = self.engine.new_cpu_state()
+        self.engine.save_cpu(self.clean_cpu)
 
     # --- AddressSpace ---------------------------------------------------------------
 
@@ -204,11 +209,25 @@ class EmuAddressSpace:
                 self.engine.forget_code(at, at + take)
             done += take
 
+    def forget_exception(self) -> None:
+        """Make the loaded thread's CPU forget the exception it just took. unicorn hands
+        exceptions to the hook without delivering them, so the CPU still holds one "in
+        flight": the next would become a double fault, the one after a CPU reset. Going
+        back to the clean CPU state and putting the thread's registers and FP state in
+        again clears it."""
+        engine = self.engine
+        values = engine.read(engine.full)
+        image = self.fpu.save(engine)
+        engine.restore_cpu(self.clean_cpu)
+        engine.write(engine.full, values)
+        self.fpu.restore(engine, image)
+
     def close(self) -> None:
         """Release the memory and the emulator (the process is gone)."""
         self.dead = True
         self._regions.clear()
         self._starts.clear()
+        self.engine.free_cpu_state(self.clean_cpu)
         self.engine.close()
 
     # --- fork -------------------------------------------------------------------------

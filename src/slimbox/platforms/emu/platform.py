@@ -202,6 +202,7 @@ class EmuPlatform:
             if vector == _INT80:
                 return self._abi_violation(thread)
             rip = engine.fault_rip
+            thread.address_space.forget_exception()
             signal, code, at_instruction, description = _EXCEPTIONS.get(vector, _GENERAL_PROTECTION)
             address = rip if at_instruction else 0
         elif status == uc.ERR_INSN_INVALID:

@@ -55,6 +55,8 @@ def test_a_syscall_is_an_event_and_its_result_goes_back(platform):
     (bytes.fromhex("31c9" "48f7f1"), 8, 1, CODE + 2),           # divide by zero
     (bytes.fromhex("0f0b"), 4, 2, CODE),                        # ud2
     (bytes.fromhex("cc"), 5, 0x80, 0),                          # int3
+    (bytes.fromhex("f4"), 11, 0x80, 0),                         # hlt: privileged, as in a Linux process
+    (bytes.fromhex("0f20c0"), 11, 0x80, 0),                     # mov rax, cr0: likewise
 ])
 def test_faults_are_reported_as_linux_would(platform, code, signal, si_code, address):
     thread = _started(platform, code)
@@ -172,3 +174,15 @@ def test_addresses_outside_the_user_half_fault_as_on_linux(platform):
         assert isinstance(event, FaultEvent) and (event.signal, event.code, event.address) == (11, si_code, reported)
         thread.kill()
         _next_event(platform)
+
+
+def test_every_divide_error_is_a_sigfpe(platform):
+    # unicorn leaves the exception in flight: without forgetting it, the second would be
+    # a double fault and the third a CPU reset
+    thread = _started(platform, bytes.fromhex("31c9" "48f7f1"))
+    for _ in range(4):
+        event = _next_event(platform)
+        assert isinstance(event, FaultEvent) and (event.signal, event.code, event.address) == (8, 1, CODE + 2)
+        assert thread.regs.rip == CODE + 2 and thread.regs.cs == 0x33
+        thread.regs.rip = CODE
+        thread.resume()
