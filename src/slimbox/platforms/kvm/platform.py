@@ -57,6 +57,7 @@ class KvmPlatform:
             self.memory = GuestMemory(memory_size)
             self.vm = Vm(self._kvm, self.memory)
             self.layout = exits.PlatformLayout(self.memory.size)
+            self._stale = False
             self._timer = SliceTimer()
             self._run_mask = self._timer.run_mask()
             self._free_vcpus: list = []
@@ -96,6 +97,9 @@ class KvmPlatform:
             vcpu = self._take_vcpu(space)
             fpu = self._fpu_image(vcpu.get_xsave())
             vcpu.set_regs([0] * 16 + [code, 0x202])
+            if self._stale:
+                self._stale = False
+                self.vm.resync()
             reason = vcpu.enter()
             vector = self.layout.vector(vcpu.mmio()[0]) if reason == K.EXIT_MMIO else -1
             if vector < 0:
@@ -120,12 +124,18 @@ class KvmPlatform:
         and page tables, so KVM must forget what it derived from them (its shadow page
         tables on kvm_pvm only notice when the memory slots change)."""
         space.close()
-        self.vm.resync()
+        self._tables_changed()
+
+    def _tables_changed(self) -> None:
+        """A page-table entry was removed or restricted, or a frame freed. KVM must see
+        that before a guest thread runs again (Vm.resync); nothing runs before then, so
+        one resync serves every change made in between."""
+        self._stale = True
 
     def _new_address_space(self):
         from slimbox.platforms.kvm.address_space import KvmAddressSpace
 
-        space = KvmAddressSpace(self.memory, self.vm.resync)
+        space = KvmAddressSpace(self.memory, self._tables_changed)
         self.layout.install(space)
         return space
 
@@ -378,6 +388,9 @@ class KvmPlatform:
         clock = context.clock
         try:
             while True:
+                if self._stale:
+                    self._stale = False
+                    self.vm.resync()
                 started = clock()
                 try:
                     reason = vcpu.enter()
