@@ -27,13 +27,11 @@ class SliceTimer:
     def __init__(self) -> None:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._timer = ctypes.c_void_p()
-        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {SLICE_SIGNAL})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {SLICE_SIGNAL})
         event = ctypes.create_string_buffer(_SIGEVENT.pack(0, SLICE_SIGNAL, _SIGEV_THREAD_ID,
                                                            threading.get_native_id()), _SIGEVENT.size)
         if self._libc.timer_create(_CLOCK_MONOTONIC, event, ctypes.byref(self._timer)) != 0:
-            errno = ctypes.get_errno()
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
-            raise OSError(errno, "timer_create failed")
+            raise OSError(ctypes.get_errno(), "timer_create failed")
         self._spec = ctypes.create_string_buffer(_ITIMERSPEC.size)
         self.armed = False
 
@@ -61,8 +59,9 @@ class SliceTimer:
         signal.sigtimedwait({SLICE_SIGNAL}, 0)
 
     def close(self) -> None:
+        """Delete the timer. The signal stays blocked: another platform in this thread may
+        still rely on that, and nothing else uses it."""
         if self._timer:
             self._libc.timer_delete(self._timer)
             self._timer = ctypes.c_void_p()
             signal.sigtimedwait({SLICE_SIGNAL}, 0)
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
