@@ -4,8 +4,10 @@ The mapping is reserved with MAP_NORESERVE and can be far larger than what a san
 ever uses: the host backs only the pages that are touched. Frames are handed out from
 a free list first (zeroed again on the way out) and otherwise from a high-water mark
 of never-used, still-zero frames. A frame may be referenced more than once (a shared
-mapping seen by two address spaces); `share` adds a reference and `release` drops one,
-so the frame goes back to the free list only when its last user lets go.
+mapping seen by two address spaces, a page shared copy-on-write after fork); `share`
+adds a reference and `release` drops one, so the frame goes back to the free list only
+when its last user lets go. When a large batch is freed at once (a process ends), the
+host gets that memory back.
 
 Frame 0 is never handed out: guest-physical address 0 means "no frame" everywhere.
 """

@@ -4,13 +4,18 @@ These tables are what the guest CPU walks, so they are the truth about what the 
 can reach. Only 4 KiB leaves are used. Directory entries always allow everything
 (present, writable, user, executable): the leaf decides. A leaf is built from Linux
 PROT_* bits: PROT_NONE is not present, no PROT_WRITE clears the writable bit, no
-PROT_EXEC sets NX. Bits the MMU ignores carry bookkeeping: a leaf that is not present
-may still own a frame (a PROT_NONE page that was written before), `SOFT_SHARED` marks
-a frame shared with other mappings (reference-counted) and `SOFT_PLATFORM` a page the
-platform owns, `SOFT_MMIO` one whose address is outside guest memory (no frame: an
-access exits to the host), `SOFT_COPY_ON_WRITE` a private frame that fork left shared
-between address spaces (never writable until it is copied or has one user left). The CPU may set the accessed and dirty bits of present entries at any
-time, so comparisons mask them out.
+PROT_EXEC sets NX.
+
+Bits the MMU ignores carry bookkeeping: a leaf that is not present may still own a
+frame (a PROT_NONE page that was written before); `SOFT_SHARED` marks a frame shared
+with other mappings (reference-counted), `SOFT_PLATFORM` a page the platform owns,
+`SOFT_MMIO` one whose address is outside guest memory (no frame: an access exits to
+the host), `SOFT_COPY_ON_WRITE` a private frame that fork left shared between address
+spaces (never writable until it is copied or has one user left).
+
+The CPU sets the accessed bit of every entry it uses and the dirty bit of a leaf it
+writes through; nothing here clears the accessed bit, so an entry without it was never
+cached (`may_be_cached`), and fork uses the dirty bit to tell pages worth copying.
 """
 
 from __future__ import annotations
