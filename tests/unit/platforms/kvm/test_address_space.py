@@ -623,3 +623,90 @@ def test_fork_running_out_of_memory_leaves_the_parent_whole():
         assert memory.frames_in_use == 0
     finally:
         memory.close()
+
+
+# --- the same random work on the fake platform's address space ----------------------------------
+
+
+def _check_tables_match_mappings(space, memory):
+    """Every frame the tables hold is inside a mapping and has exactly its rights."""
+    for va, index in space.tables.leaves(0, USER_TOP):
+        entry = memory.words[index]
+        prot = space.access_allowed(va, False, False)
+        assert prot is not None, f"a frame at {va:#x} outside every mapping"
+        got = translate(memory, space.root, va)
+        mapping = next(m for m in space.mappings() if m[0] <= va < m[1])
+        if not mapping[2] & 7:
+            assert got is None
+            continue
+        assert got is not None and got.user
+        assert got.writable == bool(mapping[2] & W and not entry & (1 << 52))
+        assert got.executable == bool(mapping[2] & X)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_work_matches_the_fake_address_space(seed):
+    import random
+
+    from slimbox.platforms.fake import FakeAddressSpace
+
+    rng = random.Random(seed)
+    memory = GuestMemory(4096 * PAGE)
+    kvm = [KvmAddressSpace(memory, lambda: None)]
+    fake = [FakeAddressSpace()]
+    area = [BASE + i * PAGE for i in range(48)]
+
+    def both(name, *args, **kwargs):
+        results = []
+        for space in (kvm[-1], fake[-1]):
+            try:
+                results.append(("ok", getattr(space, name)(*args, **kwargs)))
+            except GuestMemoryError as error:
+                results.append(("fault", error.address))
+            except OSError as error:
+                results.append(("error", error.errno))
+        assert results[0] == results[1], (name, args, results)
+
+    try:
+        for step in range(300):
+            op = rng.choice(["map", "map", "unmap", "protect", "move", "discard", "read", "write", "write", "fork",
+                             "touch"])
+            addr, pages = rng.choice(area), rng.randint(1, 8)
+            if op == "map":
+                both("map", addr, pages * PAGE, rng.choice([0, R, R | W, R | X, R | W | X]), shared=rng.random() < 0.3)
+            elif op == "unmap":
+                both("unmap", addr, pages * PAGE)
+            elif op == "protect":
+                both("protect", addr, pages * PAGE, rng.choice([0, R, R | W, R | X]))
+            elif op == "move":
+                end = addr + pages * PAGE
+                inside = [m for m in fake[-1].mappings() if m[0] < end and addr < m[1]]
+                if not inside or inside[0][0] <= addr and end <= inside[0][1]:  # one mapping, as mremap
+                    both("move", addr, pages * PAGE, rng.choice(area) + 0x100_0000, rng.randint(1, 8) * PAGE)
+            elif op == "discard":
+                if all(not m[3] for m in fake[-1].mappings() if m[0] < addr + pages * PAGE and addr < m[1]):
+                    both("discard", addr, pages * PAGE)  # (the kernel never discards shared pages)
+            elif op == "read":
+                both("read", addr + rng.randint(0, PAGE), rng.randint(1, 3 * PAGE))
+            elif op == "write":
+                both("write", addr + rng.randint(0, PAGE), bytes([step % 251 + 1]) * rng.randint(1, 3 * PAGE))
+            elif op == "touch" and kvm[-1].populate(addr, False, False):
+                access(memory, kvm[-1].root, addr)
+            elif op == "fork" and len(kvm) < 4:
+                kvm.append(kvm[-1].fork())
+                child = FakeAddressSpace()
+                child.copy_from(fake[-1])
+                fake.append(child)
+            assert kvm[-1].mappings() == fake[-1].mappings()
+        for space in kvm:
+            _check_tables_match_mappings(space, memory)
+        # every process still sees what it should, shared pages excepted (the fake copies them)
+        for k_space, f_space in zip(kvm, fake):
+            for start, end, _, shared in f_space.mappings():
+                if not shared:
+                    assert k_space.read(start, end - start) == f_space.read(start, end - start)
+    finally:
+        for space in kvm:
+            space.close()
+        assert memory.frames_in_use == 0
+        memory.close()
