@@ -17,7 +17,7 @@ from slimbox.platforms.emu import fpu
 from slimbox.platforms.emu.cpu import RUNNABLE, STOPPED, EmuThread
 from slimbox.platforms.emu.engine import load_unicorn
 from slimbox.platforms.emu.memory import EmuAddressSpace
-from slimbox.platforms.emu.scheduler import FOREVER, SLICING_HORIZON_NS, Preemption, RunQueue
+from slimbox.platforms.emu.scheduler import FOREVER, UNCOUNTED_TURN_NS, Preemption, RunQueue
 
 _SIGILL, _SIGTRAP, _SIGBUS, _SIGFPE, _SIGKILL, _SIGSEGV, _SIGSYS = 4, 5, 7, 8, 9, 11, 31
 _SEGV_MAPERR, _SEGV_ACCERR, _SI_KERNEL = 1, 2, 0x80
@@ -154,16 +154,20 @@ class EmuPlatform:
 
     def _run(self, thread: EmuThread, timeout_ns: int | None) -> list[Event]:
         engine = thread.prepare_run()
-        if not engine.sliced and (len(self._queue) or (timeout_ns is not None and timeout_ns < SLICING_HORIZON_NS)):
-            engine.sliced = True  # another thread waits, or a deadline is near: count from now on
         started = time.perf_counter_ns()
         if engine.sliced:
             status = engine.run(thread.rip)
         else:
+            # uncounted: cut short by the timer thread only past the deadline, or once it
+            # has run long while another thread waits (then the process is sliced for good)
+            ends_at = FOREVER if timeout_ns is None else time.monotonic_ns() + max(timeout_ns, 0)
+            if len(self._queue):
+                ends_at = min(ends_at, time.monotonic_ns() + UNCOUNTED_TURN_NS)
             preemption = self._preemption
-            preemption.begin(engine, FOREVER if timeout_ns is None else time.monotonic_ns() + timeout_ns)
+            preemption.begin(engine, ends_at)
             status = engine.run(thread.rip)
-            preemption.end()
+            if preemption.end():
+                engine.sliced = True
         thread.cpu_ns += time.perf_counter_ns() - started
         reason = engine.reason
         if reason == uc.STOP_SYSCALL:

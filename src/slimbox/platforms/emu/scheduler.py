@@ -13,14 +13,14 @@ right on its own:
   `lock xadd`...) runs twice when the thread goes on (measured: 1,978 extra
   increments in 20 million with 2,365 stops).
 
-So a process runs at full speed, with no count, until it needs time slices: the first
-time one of its threads runs while another thread waits for the CPU, or while a
-deadline is nearer than SLICING_HORIZON_NS. From then on (for good: unicorn drops all
-translated code when counting is switched on or off) its runs are counted, at most
-SLICE_INSTRUCTIONS each. A run without a count is stopped from the `Preemption` timer
-thread only when its wait's deadline has passed or the platform is poked (a host
-signal): the one case where the hazard above remains, and it comes with the sandbox's
-own timeout or a host signal, which usually end the program anyway.
+So a process runs at full speed, with no count, until a run of it has to be cut
+short: it computed without a syscall for UNCOUNTED_TURN_NS while another thread waited
+for the CPU, or past the deadline of the platform's wait, or the platform was poked (a
+host signal). The `Preemption` timer thread then stops it with uc_emu_stop (the one
+place the hazard above remains, at most once per process), and from then on (for good:
+unicorn drops all translated code when counting is switched on or off) the process's
+runs are counted, at most SLICE_INSTRUCTIONS each. Processes that make syscalls often
+(pipelines, servers, most programs) are never cut short and never counted.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import time
 
 #: the most instructions a time-sliced thread runs per turn (tens of milliseconds)
 SLICE_INSTRUCTIONS = 500_000
-#: a deadline nearer than this makes the running process time-sliced (nanoseconds)
-SLICING_HORIZON_NS = 2_000_000_000
+#: how long an uncounted run may go on while another thread waits (nanoseconds)
+UNCOUNTED_TURN_NS = 300_000_000
 #: how often the timer thread looks at an uncounted run (seconds)
 TICK = 0.005
 #: "no deadline"
@@ -54,6 +54,7 @@ class Preemption:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._ends_at = FOREVER
+        self._stopped = False
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="slimbox-emu-preemption", daemon=True)
         self._thread.start()
@@ -62,10 +63,13 @@ class Preemption:
         with self._lock:
             self._engine = engine
             self._ends_at = ends_at_ns
+            self._stopped = False
 
-    def end(self) -> None:
+    def end(self) -> bool:
+        """The run is over; True if this thread stopped it."""
         with self._lock:
             self._engine = None
+            return self._stopped
 
     def cut_short(self) -> None:
         """End the run in progress at the next tick (safe in a signal handler: no lock)."""
@@ -75,8 +79,9 @@ class Preemption:
         while not self._closed:
             time.sleep(TICK)
             with self._lock:
-                if self._engine is not None and time.monotonic_ns() >= self._ends_at:
+                if self._engine is not None and not self._stopped and time.monotonic_ns() >= self._ends_at:
                     self._engine.stop()
+                    self._stopped = True
 
     def close(self) -> None:
         self._closed = True
