@@ -15,13 +15,19 @@ from slimbox.platforms.emu.stdio import PortableStream, select_takes
 
 @pytest.fixture
 def pipe():
+    """A pipe; afterwards its write end closes first, so a reader thread still reading it
+    ends (end of file) before the read end's number can be reused by the next test."""
     r, w = os.pipe()
     yield r, w
-    for fd in (r, w):
+    for fd in (w, r):
         try:
             os.close(fd)
         except OSError:
             pass
+        if fd == w:
+            for thread in threading.enumerate():
+                if thread.name == f"slimbox-input-{r}":
+                    thread.join(10)
 
 
 def _wait_ready(stream: PortableStream, timeout: float = 5.0) -> bool:
