@@ -52,9 +52,11 @@ def test_an_uncounted_run_is_stopped_once_past_its_end():
         started = time.monotonic()
         preemption.begin(space.engine, time.monotonic_ns() + 20_000_000)
         status = space.engine.run(CODE)
-        preemption.end()
+        assert preemption.end()  # it was this thread that stopped the run
         assert status == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
         assert 0.019 <= time.monotonic() - started < 5
+        preemption.begin(space.engine, time.monotonic_ns() + 10**12)
+        assert not preemption.end()
     finally:
         preemption.close()
         space.close()
