@@ -131,11 +131,9 @@ def guest_platform() -> str:
 
 
 def _differences(platform: str) -> dict[str, str]:
-    try:
-        module = __import__(f"differences_{platform}")
-    except ModuleNotFoundError:
-        return {}
-    return module.DIFFERENCES
+    import importlib
+
+    return importlib.import_module(f"{__package__}.differences_{platform}").DIFFERENCES
 
 
 def pytest_collection_modifyitems(config, items):
@@ -163,7 +161,7 @@ def usable_platform(guest_platform, _platform_unavailable) -> str:
         try:
             registry.make_platform(guest_platform, registry.make_host(guest_platform)).close()
             _platform_unavailable[guest_platform] = None
-        except (PlatformUnavailable, ImportError) as exc:
+        except PlatformUnavailable as exc:
             _platform_unavailable[guest_platform] = f"{type(exc).__name__}: {exc}"
     reason = _platform_unavailable[guest_platform]
     if reason:
