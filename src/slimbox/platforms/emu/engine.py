@@ -144,6 +144,13 @@ class Engine:
         self.reason = STOP_NONE
         return self.lib.uc_emu_start(self.handle, begin, until, 0, SLICE_INSTRUCTIONS if self.sliced else 0)
 
+    def start_slicing(self) -> None:
+        """Count every later run into time slices. Code translated so far carries no
+        counting (unicorn adds the count to code as it translates it), so it is dropped."""
+        if not self.sliced:
+            self.sliced = True
+            self.uc.ctl_flush_tb()
+
     def stop(self) -> None:
         """End the current run soon (thread-safe; see scheduler.py for its hazard)."""
         self.lib.uc_emu_stop(self.handle)

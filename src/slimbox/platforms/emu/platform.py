@@ -167,7 +167,7 @@ class EmuPlatform:
             preemption.begin(engine, ends_at)
             status = engine.run(thread.rip)
             if preemption.end():
-                engine.sliced = True
+                engine.start_slicing()
         thread.cpu_ns += time.perf_counter_ns() - started
         reason = engine.reason
         if reason == uc.STOP_SYSCALL:

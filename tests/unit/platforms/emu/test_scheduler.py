@@ -17,7 +17,7 @@ def test_a_spinning_run_ends_after_its_slice():
     space = EmuAddressSpace()
     space.map(CODE, 0x1000, 5)
     space.write(CODE, SPIN)
-    space.engine.sliced = True
+    space.engine.start_slicing()
     assert space.engine.run(CODE) == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
     assert space.engine.read_register(uc.RIP) == CODE
     space.close()
@@ -33,7 +33,7 @@ def test_slices_neither_lose_nor_repeat_instructions():
     space.map(DATA, 0x1000, 3)
     space.write(CODE, code)
     engine = space.engine
-    engine.sliced = True
+    engine.start_slicing()
     rip, slices = CODE, 0
     while engine.run(rip) == uc.ERR_OK and engine.reason != uc.STOP_SYSCALL:
         rip = engine.read_register(uc.RIP)
@@ -60,6 +60,22 @@ def test_an_uncounted_run_is_stopped_once_past_its_end():
     finally:
         preemption.close()
         space.close()
+
+
+def test_slicing_applies_to_code_translated_before():
+    space = EmuAddressSpace()
+    space.map(CODE, 0x1000, 5)
+    space.write(CODE, SPIN)
+    preemption = Preemption()
+    try:
+        preemption.begin(space.engine, time.monotonic_ns() + 10_000_000)
+        space.engine.run(CODE)  # uncounted: translated without a count, stopped from outside
+        assert preemption.end()
+    finally:
+        preemption.close()
+    space.engine.start_slicing()
+    assert space.engine.run(CODE) == uc.ERR_OK and space.engine.reason == uc.STOP_NONE  # ends by itself
+    space.close()
 
 
 def test_the_queue_is_first_come_first_served():
