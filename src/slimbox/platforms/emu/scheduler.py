@@ -17,10 +17,11 @@ So a process runs at full speed, with no count, until a run of it has to be cut
 short: it computed without a syscall for UNCOUNTED_TURN_NS while another thread waited
 for the CPU, or past the deadline of the platform's wait, or the platform was poked (a
 host signal). The `Preemption` timer thread then stops it with uc_emu_stop (the one
-place the hazard above remains, at most once per process), and from then on (for good:
-unicorn drops all translated code when counting is switched on or off) the process's
-runs are counted, at most SLICE_INSTRUCTIONS each. Processes that make syscalls often
-(pipelines, servers, most programs) are never cut short and never counted.
+place the hazard above remains, at most once per process), and from then on the
+process's runs are counted, at most SLICE_INSTRUCTIONS each (for good: the switch drops
+all code translated so far, which carries no count; Engine.start_slicing). Processes
+that make syscalls often (pipelines, servers, most programs) are seldom cut short, so
+seldom counted.
 """
 
 from __future__ import annotations
