@@ -49,4 +49,9 @@ def wait_for_any(task: Task, wanted: list[tuple[int, int]], deadline_ns: int | N
     for fd, _ in wanted:
         if fd >= 0:
             queues.extend(task.fds.get(fd).wait_queues(task))
+    # A host stream may have turned ready between the first look and its wait_queues,
+    # which then watches nothing: look once more, or the task would wait for good.
+    revents = poll_once(task, wanted, for_select=for_select)
+    if any(revents):
+        return revents
     raise Block(queues, deadline_ns)

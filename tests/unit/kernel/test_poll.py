@@ -62,6 +62,20 @@ def test_wait_for_any_returns_at_once_when_ready_or_out_of_time(g):
     assert wait_for_any(g.task, [(0, POLLIN)], None) == [POLLIN]
 
 
+def test_a_stream_turning_ready_while_the_waiter_collects_queues_is_reported(g, monkeypatch):
+    """Data that comes after the first look but before the watch is armed: the stream's
+    wait_queues then watches nothing, so wait_for_any must see the data itself."""
+    stdin_file = g.task.fds.get(0)
+    collect = stdin_file.wait_queues
+
+    def data_arrives_first(task):
+        g.stdin.feed(b"x")
+        return collect(task)
+
+    monkeypatch.setattr(stdin_file, "wait_queues", data_arrives_first)
+    assert wait_for_any(g.task, [(0, POLLIN)], None) == [POLLIN]
+
+
 # --- poll(2) and ppoll(2) ---------------------------------------------------------------------------
 
 
