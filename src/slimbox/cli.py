@@ -64,10 +64,10 @@ def _run_options() -> tuple:
         (None, ("-w", "--workdir"), dict(metavar="DIR", help="working directory in the sandbox (default /)")),
         (None, ("--hostname",), dict(default="slimbox", help="the sandbox's host name")),
         (None, ("--platform",), dict(
-            default="linux", metavar="linux|kvm|emu|auto",
-            help="how guest code runs: host processes under seccomp and ptrace (linux, the default), "
-                 "a KVM virtual machine (kvm), a CPU emulator that needs nothing of the host but "
-                 "Python (emu), or the best this host offers (auto)")),
+            default="auto", metavar="linux|kvm|emu|auto",
+            help="how guest code runs: host processes under seccomp and ptrace (linux), a KVM virtual "
+                 "machine (kvm), a CPU emulator that needs nothing of the host but Python (emu), or the "
+                 "best this host offers (auto, the default: linux on Linux, emu elsewhere)")),
         (None, ("--strace",), dict(nargs="?", const="-", metavar="FILE",
                                    help="log every syscall with decoded arguments and result (to stderr, or FILE)")),
         ("resource limits", ("--memory",), dict(

@@ -85,8 +85,10 @@ def run_sandboxed(argv: list[str], *, env: dict | None = None, input: bytes | No
     if os.environ.get(TRACE_ENV) and platform == "linux":
         return _run_traced(argv, env=ENV if env is None else env, input=input, mounts=mounts, cwd=cwd,
                            timeout=timeout)
+    # emulated code runs many times slower than native: give it more time on a busy machine
     result = slimbox.run(argv, env=ENV if env is None else env, input=input, capture_output=True,
-                         mounts=mounts, cwd=cwd, timeout=timeout, platform=platform)
+                         mounts=mounts, cwd=cwd, timeout=timeout * 3 if platform == "emu" else timeout,
+                         platform=platform)
     return Outcome(result.returncode, result.stdout, result.stderr)
 
 
