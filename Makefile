@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SERVER_PACKAGES := nginx-light redis-server redis-tools wrk curl
 APT_PACKAGES := musl-tools busybox-static gcc libc6-dev python3 python3-venv coreutils strace libpython3.11-testsuite $(SERVER_PACKAGES)
 
-.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench bench-servers fuzz
+.PHONY: run test deps venv docs check-docs clean busybox-testsuite bench bench-qiling bench-servers fuzz
 
 run: deps venv
 	@echo '$$ slimbox run -- /bin/busybox echo hello from the sandbox'
@@ -82,9 +82,23 @@ cpython-tests: deps venv
 BENCH_PACKAGES := hyperfine sqlite3 util-linux
 BENCH_ARGS ?=
 
+# Bytecode is compiled first: where PYTHONDONTWRITEBYTECODE is set, a module edited since
+# `make venv` would be compiled from source on every timed run.
 bench: deps venv
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_PACKAGES)"
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Qiling, the emulator platform's peer in the benchmark, in an environment of its own
+# (it pins its own unicorn); bench/run.py adds its column when this exists.
+QILING_VENV := bench/.qiling-venv
+
+bench-qiling: $(QILING_VENV)/.installed
+
+$(QILING_VENV)/.installed:
+	$(PYTHON) -m venv $(QILING_VENV)
+	$(QILING_VENV)/bin/pip install -q 'qiling==1.4.6'
+	touch $@
 
 # Request rates of nginx (wrk) and redis (redis-benchmark), natively and in slimbox, in
 # one run pinned to one CPU (bench/servers.py; docs/performance.md, Servers). Bounded:
