@@ -144,11 +144,15 @@ class HostSyscall(named_tuple("HostSyscall", "name nr reason rule")):
         return f"arg{self.rule.index} in {{{', '.join(hex(v) for v in self.rule.values)}}}"
 
 
+def entries_of(allowed: dict[str, str], rules: dict[str, Rule]) -> list[HostSyscall]:
+    """`allowed` (name: why) with each name's rule from `rules`, in syscall-number order."""
+    return sorted((HostSyscall(name, BY_NAME[name].nr, reason, rules.get(name))
+                   for name, reason in allowed.items()), key=lambda h: h.nr)
+
+
 def host_syscalls(*, network: bool = False) -> list[HostSyscall]:
     """The allowed host syscalls; with `network`, those of host sockets too."""
-    allowed = {**ALLOWED, **NETWORK} if network else ALLOWED
-    return sorted((HostSyscall(name, BY_NAME[name].nr, reason, ARGUMENT_RULES.get(name))
-                   for name, reason in allowed.items()), key=lambda h: h.nr)
+    return entries_of({**ALLOWED, **NETWORK} if network else ALLOWED, ARGUMENT_RULES)
 
 
 def network_syscalls() -> list[HostSyscall]:
@@ -194,7 +198,12 @@ def build_lockdown_filter(*, network: bool = False) -> bytes:
     """The filter program: the allowed syscalls (with their argument rules), with those
     of host sockets when `network`; anything else, or another architecture, kills the
     process."""
-    entries = host_syscalls(network=network)
+    return filter_program(host_syscalls(network=network))
+
+
+def filter_program(entries: list[HostSyscall]) -> bytes:
+    """A filter allowing exactly `entries` (with their argument rules); anything else, or
+    another architecture, kills the process. The KVM platform builds its own list with it."""
     asm = seccomp._Asm()
     asm.load(seccomp._ARCH)
     asm.jump(seccomp._JEQ, seccomp.AUDIT_ARCH_X86_64, 0, "kill")
@@ -224,4 +233,9 @@ def build_lockdown_filter(*, network: bool = False) -> bytes:
 
 def lock_down(*, network: bool = False) -> None:
     """Install the filter on every thread of the calling process (irreversible)."""
-    native.install_seccomp_filter(build_lockdown_filter(network=network), tsync=True)
+    install(build_lockdown_filter(network=network))
+
+
+def install(program: bytes) -> None:
+    """Install a filter program on every thread of the calling process (irreversible)."""
+    native.install_seccomp_filter(program, tsync=True)
