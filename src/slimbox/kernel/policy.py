@@ -31,21 +31,31 @@ class MountSpec(Frozen):
 
     @classmethod
     def parse(cls, spec: str) -> MountSpec:
-        """HOST:GUEST[:ro|rw], as docker -v takes it."""
-        parts = spec.split(":")
-        if len(parts) == 3 and parts[2] in ("ro", "rw"):
-            writable = parts[2] == "rw"
-            parts = parts[:2]
-        elif len(parts) == 2:
-            writable = True
-        else:
+        """HOST:GUEST[:ro|rw], as docker -v takes it. Where that reading fails and HOST
+        starts with a Windows drive (C:\\data:/data), the drive's colon is not a separator."""
+        split = _split_mount(spec.split(":"))
+        if split is None and len(spec) > 2 and spec[0].isascii() and spec[0].isalpha() and spec[1] == ":" \
+                and spec[2] in "\\/":
+            rest = spec[2:].split(":")
+            split = _split_mount([spec[:2] + rest[0], *rest[1:]])
+        if split is None:
             raise PolicyError(f"bad mount {spec!r}: expected HOST:GUEST[:ro|rw]")
+        parts, writable = split
         host, guest = parts
         if not host or not guest:
             raise PolicyError(f"bad mount {spec!r}: empty path")
         if not guest.startswith("/"):
             raise PolicyError(f"bad mount {spec!r}: the sandbox path must be absolute")
         return cls(host, guest, writable)
+
+
+def _split_mount(parts: list[str]) -> tuple[list[str], bool] | None:
+    """([HOST, GUEST], writable) of HOST:GUEST[:ro|rw] split at colons, or None."""
+    if len(parts) == 3 and parts[2] in ("ro", "rw"):
+        return parts[:2], parts[2] == "rw"
+    if len(parts) == 2:
+        return parts, True
+    return None
 
 
 class Policy(Frozen):
