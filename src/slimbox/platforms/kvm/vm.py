@@ -135,7 +135,7 @@ class Vm:
     def resync(self) -> None:
         """Make every vCPU see page-table entries the host removed or restricted. On
         kvm_pvm the shadow page tables only notice such a change when the memory slots
-        change, so a spare slot is added and removed again (pitfall 13)."""
+        change, so a spare slot is added and removed again (docs/kvm.md)."""
         fcntl.ioctl(self.fd, K.SET_USER_MEMORY_REGION,
                     K.MEMORY_REGION.pack(_RESYNC_SLOT, 0, self._spare_gpa, PAGE_SIZE, self._spare_address))
         fcntl.ioctl(self.fd, K.SET_USER_MEMORY_REGION,
