@@ -10,14 +10,15 @@ platform there is no ptrace, no process to signal and no guest memory to reach t
 
 from __future__ import annotations
 
+# The filter's builder, the calls of the host services and the interpreter, and those of
+# host sockets with their rules are the Linux platform's: both platforms supervise from a
+# Linux host with the same host services, and one list and one assembler are less to audit.
+import slimbox.platforms.linux.lockdown as linux
 from slimbox.platforms.kvm import ioctl as K
 
-# The filter's builder, the host-socket calls and their rules are the Linux platform's:
-# both platforms supervise from a Linux host, and one assembler is less to audit.
-from slimbox.platforms.linux.lockdown import ARGUMENT_RULES as LINUX_RULES
-from slimbox.platforms.linux.lockdown import NETWORK, Rule, entries_of, filter_program, install
-
 ALLOWED: dict[str, str] = {
+    **linux.HOST_SERVICES,
+    **linux.INTERPRETER,
     # running guest threads
     "ioctl": "KVM requests on the VM and vCPU descriptors, terminal queries (requests pinned below)",
     "timer_settime": "the time slice that ends a vCPU's run (preempt.py)",
@@ -25,56 +26,10 @@ ALLOWED: dict[str, str] = {
     "rt_sigtimedwait": "take back a time-slice signal that came after a run ended",
     "epoll_wait": "waiting for host streams when no guest thread can run",
     "epoll_ctl": "watch a host stream the guest waits to read",
-    # host files the policy exposes, and stdio
-    "pread64": "read host files",
-    "pwrite64": "write host files",
-    "read": "standard input, the wake-up pipe",
-    "write": "standard output and error, the wake-up pipe",
-    "lseek": "file positions of host files",
-    "openat": "host files one component at a time under a mount's directory descriptor",
-    "close": "release host descriptors",
-    "dup": "listing a host directory duplicates its descriptor",
-    "fcntl": "descriptor flags of host descriptors",
-    "newfstatat": "stat of host files and directories (by directory descriptor)",
-    "fstat": "stat of open host files",
-    "getdents64": "list host directories",
-    "readlinkat": "read a host symlink's text",
-    "mkdirat": "mkdir in a read-write host mount",
-    "unlinkat": "unlink/rmdir in a read-write host mount",
-    "renameat": "rename in a read-write host mount",
-    "renameat2": "rename in a read-write host mount",
-    "linkat": "hard links in a read-write host mount",
-    "symlinkat": "symlinks in a read-write host mount",
-    "mknodat": "FIFOs in a read-write host mount",
-    "fchmodat": "chmod in a read-write host mount",
-    "fchownat": "chown in a read-write host mount",
-    "utimensat": "file times in a read-write host mount",
-    "ftruncate": "truncate host files",
-    "fsync": "fsync of host files",
-    "fdatasync": "fdatasync of host files",
-    "select": "is a host stream readable",
-    "pselect6": "the same, where the C library uses it",
-    "poll": "the same, where the C library uses it",
-    # the Python interpreter, and the vCPUs' run structures
+    # the interpreter's calls that serve the vCPUs too
     "mmap": "the interpreter's memory and new vCPUs' run pages (never executable: pinned below)",
     "munmap": "the same",
-    "mremap": "the interpreter's memory",
-    "mprotect": "the interpreter's memory (never executable: pinned below)",
-    "madvise": "the interpreter's memory",
-    "brk": "the interpreter's memory",
-    "futex": "the interpreter's locks",
-    "rt_sigaction": "host signals the supervisor passes on (Ctrl-C...)",
-    "rt_sigprocmask": "the same, and the time-slice signal's mask",
-    "rt_sigreturn": "return from a host signal handler",
-    "getrandom": "entropy for the guest",
-    "clock_gettime": "time for the guest and for deadlines (when the vDSO is not used)",
-    "gettimeofday": "the same",
-    "getpid": "the interpreter asks",
-    "gettid": "the interpreter asks",
-    "getcwd": "the interpreter asks",
-    "sched_yield": "the interpreter's lock hand-offs",
-    "exit": "ending",
-    "exit_group": "ending",
+    "rt_sigprocmask": "host signals the supervisor passes on, and the time-slice signal's mask",
 }
 
 _SET_XCRS = (1 << 30) | (392 << 16) | (0xAE << 8) | 0xA7
@@ -84,24 +39,24 @@ KVM_REQUESTS = (
 )
 _TERMINAL_REQUESTS = (0x5401, 0x5402, 0x5403, 0x5404, 0x5413, 0x541B)  # TCGETS..TCSETSF, TIOCGWINSZ, FIONREAD
 _PROT_EXEC = 4
-ARGUMENT_RULES: dict[str, Rule] = {
-    "ioctl": Rule(1, KVM_REQUESTS + _TERMINAL_REQUESTS),
-    "mmap": Rule(2, mask=_PROT_EXEC),
-    "mprotect": Rule(2, mask=_PROT_EXEC),
-    "socket": LINUX_RULES["socket"],
-    "setsockopt": LINUX_RULES["setsockopt"],
+ARGUMENT_RULES: dict[str, linux.Rule] = {
+    "ioctl": linux.Rule(1, KVM_REQUESTS + _TERMINAL_REQUESTS),
+    "mmap": linux.Rule(2, mask=_PROT_EXEC),
+    "mprotect": linux.Rule(2, mask=_PROT_EXEC),
+    "socket": linux.ARGUMENT_RULES["socket"],
+    "setsockopt": linux.ARGUMENT_RULES["setsockopt"],
 }
 
 
 def allowed(*, network: bool = False) -> dict[str, str]:
-    return {**ALLOWED, **NETWORK} if network else dict(ALLOWED)
+    return {**ALLOWED, **linux.NETWORK} if network else dict(ALLOWED)
 
 
 def build_filter(*, network: bool = False) -> bytes:
     """The filter program: the allowed syscalls, their arguments pinned where listed."""
-    return filter_program(entries_of(allowed(network=network), ARGUMENT_RULES))
+    return linux.filter_program(linux.entries_of(allowed(network=network), ARGUMENT_RULES))
 
 
 def lock_down(*, network: bool = False) -> None:
     """Install the filter on every thread of this process (irreversible)."""
-    install(build_filter(network=network))
+    linux.install(build_filter(network=network))

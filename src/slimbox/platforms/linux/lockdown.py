@@ -19,24 +19,16 @@ from slimbox.abi.tuples import named_tuple
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 
-# name -> why the running supervisor needs it
-ALLOWED: dict[str, str] = {
-    # waiting for and steering guest threads
-    "wait4": "collect ptrace stops and exits of guest threads (waitpid)",
-    "ptrace": "read/set guest registers and resume guest threads (requests pinned below)",
-    "epoll_wait": "the run loop's single wait",
-    "epoll_ctl": "watch a host stream the guest waits to read",
-    "ioctl": "seccomp notifications (receive/answer) and terminal queries (commands pinned below)",
-    "kill": "end a guest's host process (SIGKILL only)",
-    "sendmsg": "hand a host file to a stub over its mapping channel (no copy)",
-    # guest memory and host files the policy exposes
-    "pread64": "read guest memory (/proc/PID/mem) and host files",
-    "pwrite64": "write guest memory and host files",
-    "read": "standard input, the SIGCHLD signalfd, the wake-up pipe",
+# name -> why the running supervisor needs it. HOST_SERVICES and INTERPRETER are what
+# the host services (PosixHost) and the Python interpreter need on any platform that
+# supervises from a Linux host; the KVM platform's list starts from them too.
+HOST_SERVICES: dict[str, str] = {
+    "pread64": "read host files",
+    "pwrite64": "write host files",
+    "read": "standard input, the wake-up pipe",
     "write": "standard output and error, the wake-up pipe",
     "lseek": "file positions of host files the supervisor reads",
-    "openat": "host files one component at a time under a mount's directory descriptor; "
-              "/proc/PID/mem of a new guest process; a guest thread's CPU time (/proc schedstat)",
+    "openat": "host files one component at a time under a mount's directory descriptor",
     "close": "release host descriptors",
     "dup": "listing a host directory duplicates its descriptor",
     "fcntl": "descriptor flags (close-on-exec) of host descriptors",
@@ -60,7 +52,9 @@ ALLOWED: dict[str, str] = {
     "select": "is a host stream readable (no data taken)",
     "pselect6": "the same, where the C library uses it",
     "poll": "the same, where the C library uses it",
-    # the Python interpreter itself
+}
+
+INTERPRETER: dict[str, str] = {
     "mmap": "the interpreter's memory (never executable: pinned below)",
     "munmap": "the interpreter's memory",
     "mremap": "the interpreter's memory",
@@ -80,6 +74,25 @@ ALLOWED: dict[str, str] = {
     "sched_yield": "the interpreter's lock hand-offs",
     "exit": "ending",
     "exit_group": "ending",
+}
+
+ALLOWED: dict[str, str] = {
+    **HOST_SERVICES,
+    **INTERPRETER,
+    # waiting for and steering guest threads
+    "wait4": "collect ptrace stops and exits of guest threads (waitpid)",
+    "ptrace": "read/set guest registers and resume guest threads (requests pinned below)",
+    "epoll_wait": "the run loop's single wait",
+    "epoll_ctl": "watch a host stream the guest waits to read",
+    "ioctl": "seccomp notifications (receive/answer) and terminal queries (commands pinned below)",
+    "kill": "end a guest's host process (SIGKILL only)",
+    "sendmsg": "hand a host file to a stub over its mapping channel (no copy)",
+    # the same calls for guest memory (/proc/PID/mem) and the SIGCHLD signalfd too
+    "pread64": "read guest memory (/proc/PID/mem) and host files",
+    "pwrite64": "write guest memory and host files",
+    "read": "standard input, the SIGCHLD signalfd, the wake-up pipe",
+    "openat": "host files one component at a time under a mount's directory descriptor; "
+              "/proc/PID/mem of a new guest process; a guest thread's CPU time (/proc schedstat)",
 }
 
 
