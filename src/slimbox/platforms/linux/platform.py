@@ -31,6 +31,7 @@ _TRACE_OPTIONS = (native.PTRACE_O_EXITKILL | native.PTRACE_O_TRACESECCOMP | nati
 _CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTRACE_EVENT_VFORK)
 _FAULT_SIGNALS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP))
 _SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to another thread
+_DRAIN_CHUNK = 4096  # bytes: 32 siginfo records of a signalfd
 _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
 # struct seccomp_notif: id, pid, flags, then struct seccomp_data (nr, arch, ip, args[6])
 _NOTIFICATION = struct.Struct("<QIIiIQ6Q")
@@ -275,8 +276,10 @@ class LinuxPlatform:
 
     @staticmethod
     def _drain(fd: int) -> None:
+        # A short read took everything pending (signalfd and pipe reads return whole
+        # records up to the buffer's size): no second read to learn the fd is empty.
         try:
-            while os.read(fd, 4096):
+            while len(os.read(fd, _DRAIN_CHUNK)) == _DRAIN_CHUNK:
                 pass
         except BlockingIOError:
             pass
