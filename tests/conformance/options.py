@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 
 
@@ -16,3 +17,14 @@ def add_run_options(parser: argparse.ArgumentParser, repo: Path) -> None:
                         help="extra argument to `slimbox run`, e.g. --sandbox-arg=--strace=FILE (repeatable)")
     parser.add_argument("--slimbox-src", type=Path, default=repo / "src",
                         help="the slimbox package to run, put first on PYTHONPATH (default: %(default)s)")
+
+
+def slimbox_revision(path: Path, repo: Path) -> str:
+    """The commit the slimbox under test (--slimbox-src, resolved) comes from, '+dirty'
+    when its files differ from it; another directory is named as it is."""
+    def git(*a):
+        return subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True).stdout.strip()
+    if path != (repo / "src").resolve():
+        return str(path)
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "src") else "")

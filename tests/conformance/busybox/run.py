@@ -37,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the drivers' shared modules
-from options import add_run_options  # noqa: E402
+from options import add_run_options, slimbox_revision  # noqa: E402
 from reasons import read_reasons, reason_for  # noqa: E402
 
 REPO = HERE.parents[2]
@@ -303,16 +303,6 @@ def load_run(name: str, data: dict, log: Path) -> Run:
     return run
 
 
-def slimbox_revision(path: Path) -> str:
-    """The commit the slimbox under test comes from, '+dirty' when its files differ from it."""
-    def git(*a):
-        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()
-    if path != (REPO / "src").resolve():
-        return str(path)
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -390,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "busybox": version[0] if version else busybox,
         "source": src.name,
-        "slimbox": slimbox_revision(args.slimbox_src.resolve()),
+        "slimbox": slimbox_revision(args.slimbox_src.resolve(), REPO),
         "environment": base_env,
         "applets": args.applets or "all",
         "comparison": cmp,

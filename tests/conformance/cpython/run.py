@@ -37,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the drivers' shared modules
-from options import add_run_options  # noqa: E402
+from options import add_run_options, slimbox_revision  # noqa: E402
 from reasons import read_reasons, reason_for  # noqa: E402
 
 REPO = HERE.parents[2]
@@ -241,15 +241,6 @@ def print_report(summary: dict) -> None:
               + " ".join(cmp["unexplained"]))
 
 
-def slimbox_revision(path: Path) -> str:
-    def git(*a):
-        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True).stdout.strip()
-    if path != (REPO / "src").resolve():
-        return str(path)
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--", "src") else "")
-
-
 def fresh_dir(path: Path) -> Path:
     if path.exists():
         shutil.rmtree(path)
@@ -323,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": subprocess.run([PYTHON, "-VV"], capture_output=True, text=True).stdout.strip(),
         "testsuite": subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libpython3.11-testsuite"],
                                     capture_output=True, text=True).stdout.strip(),
-        "slimbox": slimbox_revision(args.slimbox_src.resolve()),
+        "slimbox": slimbox_revision(args.slimbox_src.resolve(), REPO),
         "jobs": args.jobs,
         "module_timeout": args.module_timeout,
         "native": native,
