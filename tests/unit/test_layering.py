@@ -2,7 +2,7 @@
 
 abi imports nothing of ours; kernel imports abi and platforms.base only; shims import
 abi and kernel; platforms import abi, platforms.base and their own package (kvm also the
-Linux platform's lock-down builder); only the
+Linux platform's lock-down builder and stream watches); only the
 runner (sandbox, cli and their private helpers) puts a shim and a platform together.
 ctypes is used only under platforms/.
 """
@@ -45,9 +45,9 @@ ALLOWED = {
 }
 
 
-#: the one crossing between platforms: the KVM platform supervises from a Linux host too,
-#: so its supervisor's seccomp filter is built by the Linux platform's builder
-SHARED_PLATFORM_MODULES = {"platforms.kvm": ("slimbox.platforms.linux.lockdown",)}
+#: the crossings between platforms: the KVM platform supervises from a Linux host too, so
+#: its supervisor's seccomp filter and its watches of host streams are the Linux platform's
+SHARED_PLATFORM_MODULES = {"platforms.kvm": ("slimbox.platforms.linux.lockdown", "slimbox.platforms.linux.watches")}
 
 
 def _modules():

@@ -18,13 +18,14 @@ import signal
 from collections import deque
 
 from slimbox.platforms.base import (
-    Event, ExitEvent, FaultEvent, GuestMemoryError, HostReadyEvent, InterruptEvent, PlatformUnavailable,
+    Event, ExitEvent, FaultEvent, GuestMemoryError, InterruptEvent, PlatformUnavailable,
 )
 from slimbox.platforms.kvm import exits
 from slimbox.platforms.kvm import ioctl as K
 from slimbox.platforms.kvm.context import GONE, RUNNABLE, STOPPED, KvmContext, KvmProcess
 from slimbox.platforms.kvm.preempt import SliceTimer
 from slimbox.platforms.kvm.vm import Vm, open_kvm
+from slimbox.platforms.linux.watches import StreamWatches, drain
 
 #: guest-physical memory reserved for a sandbox (the host backs only what is touched)
 DEFAULT_MEMORY = 8 << 30
@@ -74,9 +75,8 @@ class KvmPlatform:
             raise PlatformUnavailable(f"the kvm platform cannot run here: {exc}") from None
         self._runnable: deque[KvmContext] = deque()
         self._events: list[Event] = []
-        self._watches: dict[int, object] = {}
-        self._ready_now: list[object] = []
         self._epoll = select.epoll()
+        self._watches = StreamWatches(self._epoll)
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
         self._poked = False
@@ -284,13 +284,12 @@ class KvmPlatform:
         if self._events:
             events, self._events = self._events, []
             return events
-        if self._ready_now:
-            events = [HostReadyEvent(key) for key in self._ready_now]
-            self._ready_now.clear()
+        events = self._watches.take_ready_now()
+        if events:
             return events
         if self._poked:
             self._poked = False
-            self._drain()
+            drain(self._wake_r)
             return []
         if self._watches:
             events = self._poll(0)
@@ -325,33 +324,13 @@ class KvmPlatform:
         for fd, _ in ready:
             if fd == self._wake_r:
                 self._poked = False
-                self._drain()
-            else:
-                key = self._watches.pop(fd, None)
-                if key is not None:
-                    self._epoll.unregister(fd)
-                    events.append(HostReadyEvent(key))
+                drain(self._wake_r)
+            elif fd in self._watches:
+                events.append(self._watches.fired(fd))
         return events
 
-    def _drain(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-
     def watch_readable(self, stream, key: object) -> None:
-        fd = stream.fileno()
-        if fd in self._watches:
-            self._watches[fd] = key
-            return
-        self._watches[fd] = key
-        try:
-            self._epoll.register(fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLRDHUP)
-        except PermissionError:  # a regular file or /dev/null: always ready
-            del self._watches[fd]
-            if key not in self._ready_now:
-                self._ready_now.append(key)
+        self._watches.watch(stream.fileno(), key)
 
     # --- running a thread ---------------------------------------------------------------------
 

@@ -16,10 +16,11 @@ import signal
 import struct
 
 from slimbox.platforms.base import (
-    Event, ExitEvent, FaultEvent, HostReadyEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
+    Event, ExitEvent, FaultEvent, InterruptEvent, PlatformUnavailable, SyscallEvent,
 )
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import lockdown, seccomp
+from slimbox.platforms.linux.watches import StreamWatches, drain
 from slimbox.platforms.linux.host import PosixHost
 from slimbox.platforms.linux.process import GONE, NOTIFIED, RUNNING, PlatformError, StubProcess, StubThread
 from slimbox.platforms.linux.spawn import Isolation, spawn_stub
@@ -31,7 +32,6 @@ _TRACE_OPTIONS = (native.PTRACE_O_EXITKILL | native.PTRACE_O_TRACESECCOMP | nati
 _CLONE_EVENTS = (native.PTRACE_EVENT_CLONE, native.PTRACE_EVENT_FORK, native.PTRACE_EVENT_VFORK)
 _FAULT_SIGNALS = frozenset((signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP))
 _SIGCHLD_MISSED_POLL = 0.05  # seconds; bounds the delay if SIGCHLD went to another thread
-_DRAIN_CHUNK = 4096  # bytes: 32 siginfo records of a signalfd
 _EVENT_SECCOMP = native.PTRACE_EVENT_SECCOMP
 # struct seccomp_notif: id, pid, flags, then struct seccomp_data (nr, arch, ip, args[6])
 _NOTIFICATION = struct.Struct("<QIIiIQ6Q")
@@ -72,10 +72,8 @@ class LinuxPlatform:
         self._processes: dict[int, StubProcess] = {}
         self._threads: dict[int, StubThread] = {}
         self._sessions: list[int] = []
-        self._watches: dict[int, object] = {}
         #: keys of watched streams epoll cannot watch (regular files, /dev/null): always
         #: ready, so reported by the next wait()
-        self._ready_now: list[object] = []
         self._channels: list[native.Socket] = []
         #: answer syscalls through seccomp user notifications where possible (the fast path)
         self._notify = notify
@@ -96,6 +94,7 @@ class LinuxPlatform:
         self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         self._sigchld = native.signalfd_for([signal.SIGCHLD])
         self._epoll = select.epoll()
+        self._watches = StreamWatches(self._epoll)
         self._epoll.register(self._sigchld, select.EPOLLIN)
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
@@ -186,14 +185,12 @@ class LinuxPlatform:
                 break
 
     def wait(self, timeout_ns: int | None) -> list[Event]:
-        events: list[Event] = []
-        if self._ready_now:
-            events.extend(HostReadyEvent(key) for key in self._ready_now)
-            self._ready_now.clear()
+        events: list[Event] = self._watches.take_ready_now()
+        if events:
             return events
         if self._poked:
             self._poked = False
-            self._drain(self._wake_r)
+            drain(self._wake_r)
             return events
         listeners = self._listeners
         if not listeners and not self._watches and timeout_ns is None and len(self._sessions) == 1 \
@@ -224,15 +221,13 @@ class LinuxPlatform:
             if fd in listeners:
                 self._receive_notification(fd, events)
             elif fd == self._sigchld:
-                self._drain(self._sigchld)
+                drain(self._sigchld)
                 reap = True
             elif fd == self._wake_r:
                 self._poked = False
-                self._drain(self._wake_r)
+                drain(self._wake_r)
             else:
-                key = self._watches.pop(fd)
-                self._epoll.unregister(fd)
-                events.append(HostReadyEvent(key))
+                events.append(self._watches.fired(fd))
         if reap:
             self._reap_nohang(events)
         return events
@@ -273,16 +268,6 @@ class LinuxPlatform:
         except OSError:
             return False
         return True
-
-    @staticmethod
-    def _drain(fd: int) -> None:
-        # A short read took everything pending (signalfd and pipe reads return whole
-        # records up to the buffer's size): no second read to learn the fd is empty.
-        try:
-            while len(os.read(fd, _DRAIN_CHUNK)) == _DRAIN_CHUNK:
-                pass
-        except BlockingIOError:
-            pass
 
     def _reap_nohang(self, events: list[Event]) -> None:
         for session in list(self._sessions):
@@ -359,17 +344,7 @@ class LinuxPlatform:
             self._tracer.cont(tid, 0)
 
     def watch_readable(self, stream: FdStream, key: object) -> None:
-        fd = stream.fileno()
-        if fd in self._watches:
-            self._watches[fd] = key
-            return
-        self._watches[fd] = key
-        try:
-            self._epoll.register(fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLRDHUP)
-        except PermissionError:  # a regular file or /dev/null: epoll refuses it, and it is always ready
-            del self._watches[fd]
-            if key not in self._ready_now:
-                self._ready_now.append(key)
+        self._watches.watch(stream.fileno(), key)
 
     def lock_down(self, *, network: bool = False) -> None:
         """Restrict this supervisor process to the host syscalls a running sandbox needs

@@ -34,18 +34,3 @@ def test_a_stream_epoll_refuses_is_reported_ready_at_once(platform):
         assert platform.wait(0) == []  # reported once, as any watch
     finally:
         os.close(fd)
-
-
-@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 3 * 4096])
-def test_drain_empties_a_nonblocking_descriptor_whatever_it_holds(size):
-    from slimbox.platforms.linux.platform import LinuxPlatform
-
-    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        os.write(w, b"x" * size)
-        LinuxPlatform._drain(r)
-        with pytest.raises(BlockingIOError):
-            os.read(r, 1)
-    finally:
-        os.close(r)
-        os.close(w)
