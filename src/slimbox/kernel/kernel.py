@@ -44,8 +44,9 @@ from slimbox.platforms.base import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Callable, Sequence
     import logging
+    from slimbox.platforms.base import Context
     from slimbox.kernel.fs.memfs import MemFs
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
@@ -270,17 +271,17 @@ class Kernel:
                 timeout = max(0, deadline - self.monotonic_ns())
         if max_wait_ns is not None:
             timeout = max_wait_ns if timeout is None else min(timeout, max_wait_ns)
-        dispatch = self._dispatch
-        for event in self.platform.wait(timeout):
+        platform = self.platform
+        serve = self._serve
+        wait_serving = getattr(platform, "wait_serving", None)
+        events = platform.wait(timeout) if wait_serving is None else wait_serving(timeout, serve)
+        for event in events:
             kind = type(event)
             if kind is SyscallEvent:
-                task = event.context.owner
-                if not task.alive:
-                    continue  # killed by an earlier event of this turn: its syscall never runs
-                task.running = False
-                task.syscall_nr = event.nr
-                task.syscall_args = event.args
-                dispatch(task)
+                context = event.context
+                result = serve(context, event.nr, event.args)
+                if result is not None:
+                    self._finish(context, result)
             elif kind is HostReadyEvent:
                 event.key.notify_all()
             elif kind is InterruptEvent:
@@ -297,6 +298,44 @@ class Kernel:
         while self.host_signals:
             sigdeliver.forward_host_signal(self, self.host_signals.pop(0))
 
+    def _serve(self, context: Context, nr: int, args: Sequence[int]) -> int | None:
+        """A syscall handed over as it arrives (Platform.wait_serving): _dispatch and
+        complete in one, returning the result when the thread may simply go on with it;
+        anything else (a parked or unanswered call, signals to deliver, woken tasks,
+        timers due, host signals) is seen to here or by the loop, and gives None."""
+        task = context.owner
+        if not task.alive:
+            return None  # killed by an earlier event: its syscall never runs
+        task.running = False
+        task.syscall_nr = nr
+        task.syscall_args = args
+        self.syscall_count += 1
+        self.current = task
+        process = task.process
+        try:
+            result = process.personality.syscall(task, nr, args)
+        except Block as block:
+            self._park(task, block)
+            return None
+        except LinuxError as exc:
+            result = -exc.errno
+        except GuestMemoryError:
+            result = -Errno.EFAULT
+        except ProcessLookupError:
+            return None  # the host thread is gone (killed from outside): its ExitEvent follows
+        except Exception as exc:  # a bug in a handler must not take the supervisor down
+            self._internal_error(task, exc)
+            return None
+        if result is NO_REPLY or not task.alive:
+            return None
+        if (task.restart or task.pending.items or process.pending.items or process.stopped
+                or task.saved_sigmask is not None or self._runnable or self.host_signals
+                or (self._timers and self._timers[0][0] <= self.monotonic_ns())):
+            self.complete(task, result)
+            return None
+        task.running = True
+        return result
+
     def run_woken(self) -> None:
         """Re-run the syscalls of the tasks that were woken."""
         runnable = self._runnable
@@ -306,25 +345,18 @@ class Kernel:
                 self._dispatch(task)
 
     def _dispatch(self, task: Task) -> None:
-        self.syscall_count += 1
-        self.current = task
+        """Run the task's syscall (again, after a wake-up) and finish it if it may go on."""
+        context = task.context
+        result = self._serve(context, task.syscall_nr, task.syscall_args)
+        if result is not None:
+            self._finish(context, result)
+
+    @staticmethod
+    def _finish(context: Context, result: int) -> None:
         try:
-            result = task.process.personality.syscall(task, task.syscall_nr, task.syscall_args)
-        except Block as block:
-            self._park(task, block)
-            return
-        except LinuxError as exc:
-            result = -exc.errno
-        except GuestMemoryError:
-            result = -Errno.EFAULT
+            context.finish_syscall(result)
         except ProcessLookupError:
-            return  # the host thread is gone (killed from outside): its ExitEvent follows
-        except Exception as exc:  # a bug in a handler must not take the supervisor down
-            self._internal_error(task, exc)
-            return
-        if result is NO_REPLY or not task.alive:
-            return
-        self.complete(task, result)
+            pass  # the host thread is gone (killed from outside): its ExitEvent follows
 
     def complete(self, task: Task, result: int) -> None:
         """Finish the task's syscall with `result` and let it run."""

@@ -19,7 +19,11 @@ from slimbox.abi.tuples import named_tuple
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
-    from typing import BinaryIO, Protocol, Sequence
+    from typing import BinaryIO, Callable, Optional, Protocol, Sequence
+
+    #: what Platform.wait_serving hands each syscall to: (context, nr, args) -> the
+    #: result to answer at once, or None once the kernel has seen to the call itself
+    Serve = Callable[["Context", int, Sequence[int]], Optional[int]]
 else:
     Protocol = object  # the protocols below document the interface; nothing checks them at run time
 
@@ -380,6 +384,12 @@ class Platform(Protocol):
 
     def wait(self, timeout_ns: int | None) -> list[Event]:
         """Block until something happens or `timeout_ns` passes (None: no limit)."""
+
+    # A platform may also offer
+    #     def wait_serving(self, timeout_ns: int | None, serve: Serve) -> list[Event]
+    # : wait() that hands syscalls to `serve` as they arrive and answers them with the int
+    # it returns, going on waiting; None from `serve` ends the wait. The kernel uses it
+    # when present: a syscall then costs no event object and no turn of the kernel loop.
 
     def watch_readable(self, stream: HostStream, key: object) -> None:
         """Report HostReadyEvent(key) once when `stream` has data or reaches end of file."""

@@ -22,7 +22,9 @@ class StreamWatches:
     def __init__(self, epoll: select.epoll) -> None:
         self._epoll = epoll
         self._keys: dict[int, object] = {}
-        self._ready_now: list[object] = []
+        #: keys of always-ready streams watched since the last look (read by the
+        #: platform's serving loop on every syscall, hence a plain attribute)
+        self.ready_now: list[object] = []
 
     def __bool__(self) -> bool:
         """Whether some stream is watched (ready-at-once ones are not counted)."""
@@ -40,13 +42,15 @@ class StreamWatches:
             self._epoll.register(fd, _READABLE)
         except PermissionError:  # a regular file or /dev/null: epoll refuses it, and it is always ready
             del self._keys[fd]
-            if key not in self._ready_now:
-                self._ready_now.append(key)
+            if key not in self.ready_now:
+                self.ready_now.append(key)
 
     def take_ready_now(self) -> list[HostReadyEvent]:
         """Events for the always-ready streams watched since the last look."""
-        events = [HostReadyEvent(key) for key in self._ready_now]
-        self._ready_now.clear()
+        if not self.ready_now:
+            return []
+        events = [HostReadyEvent(key) for key in self.ready_now]
+        self.ready_now.clear()
         return events
 
     def fired(self, fd: int) -> HostReadyEvent:
