@@ -110,6 +110,7 @@ class Kernel:
         self._timers: list[tuple[int, int, Timer]] = []
         self._timer_seq = itertools.count()
         self._runnable: deque[Task] = deque()
+        self._running_woken = False
         self.boot_ns = self.monotonic_ns()
         self.boot_realtime_ns = self.realtime_ns()
         self.init: Process | None = None
@@ -328,6 +329,13 @@ class Kernel:
             return None
         if result is NO_REPLY or not task.alive:
             return None
+        if self._runnable and not self._running_woken:
+            # The tasks this call woke go first, as a woken thread often does on Linux: in
+            # a hand-off (a pipe or futex ping-pong) the waker's next call then finds the
+            # other side's answer there instead of parking and being run again.
+            self.run_woken()
+            if not task.alive:
+                return None
         if (task.restart or task.pending.items or process.pending.items or process.stopped
                 or task.saved_sigmask is not None or self._runnable or self.host_signals
                 or (self._timers and self._timers[0][0] <= self.monotonic_ns())):
@@ -339,10 +347,14 @@ class Kernel:
     def run_woken(self) -> None:
         """Re-run the syscalls of the tasks that were woken."""
         runnable = self._runnable
-        while runnable:
-            task = runnable.popleft()
-            if task.alive:
-                self._dispatch(task)
+        self._running_woken = True  # the calls run here leave whatever they wake to this loop
+        try:
+            while runnable:
+                task = runnable.popleft()
+                if task.alive:
+                    self._dispatch(task)
+        finally:
+            self._running_woken = False
 
     def _dispatch(self, task: Task) -> None:
         """Run the task's syscall (again, after a wake-up) and finish it if it may go on."""

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from guest import GONE, FakeGuest
+from guest import BLOCKED, GONE, FakeGuest
 from slimbox.abi.errno import Errno
 from slimbox.abi.syscalls import BY_NAME
 from slimbox.kernel.errors import InternalError, LinuxError
@@ -275,3 +275,25 @@ def test_a_thread_that_vanishes_during_its_syscall_is_left_to_its_exit_event():
     g.platform.push(ExitEvent(victim.context, SIGKILL, "killed on the host"))
     g.step()
     assert not victim.process.alive
+
+
+def test_a_call_that_wakes_a_thread_lets_that_thread_finish_first():
+    # In a hand-off (a pipe or futex ping-pong) the waker's next call then finds the other
+    # side's answer instead of parking and being run again.
+    g = FakeGuest()
+    reader = g.thread()
+    fds = g.alloc(8)
+    assert g.syscall("pipe2", fds, 0) == 0
+    read_end, write_end = struct.unpack("<ii", g.get(fds, 8))
+    buf = g.alloc(1)
+    assert reader.syscall("read", read_end, buf, 1) is BLOCKED
+    order = []
+    for who, guest in (("reader", reader), ("writer", g)):
+        def finish(result, who=who, finish=guest.context.finish_syscall):
+            order.append(who)
+            finish(result)
+        guest.context.finish_syscall = finish
+    assert g.syscall("write", write_end, g.put(b"x"), 1) == 1
+    g.settle()
+    assert reader.outcome() == 1 and reader.get(buf, 1) == b"x"
+    assert order == ["reader", "writer"]
