@@ -132,6 +132,12 @@ class Pipe:
 
     def take(self, length: int) -> bytes:
         """Remove and return up to `length` bytes (stopping after a packet) and wake writers."""
+        segments = self._segments
+        if len(segments) == 1 and not segments[0][1] and len(segments[0][0]) <= length:
+            data = segments.popleft()[0]  # the common case: all there is, in one piece
+            self.size -= len(data)
+            self.write_queue.notify_all()
+            return bytes(data)
         out = bytearray()
         while self._segments and len(out) < length:
             segment = self._segments[0]

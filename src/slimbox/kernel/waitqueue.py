@@ -26,6 +26,8 @@ class WaitQueue:
             pass
 
     def notify_all(self) -> None:
+        if not self._waiters:
+            return  # most notifications find nobody waiting
         waiters, self._waiters = self._waiters, []
         for wake in waiters:
             wake()

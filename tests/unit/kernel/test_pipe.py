@@ -165,6 +165,18 @@ def test_large_writes_go_in_part_and_wait_only_when_nothing_fits(world):
     assert errno_of(writer.write, world.task, b"z" * (PIPE_BUF + 1)) == Errno.EAGAIN
 
 
+def test_reading_everything_at_once_empties_the_pipe_and_wakes_writers(world):
+    reader, writer = world.pipe()
+    writer.write(world.task, b"x" * DEFAULT_PIPE_SIZE)
+    woken = park(blocked_on(writer.write, world.task, b"more"))
+    assert reader.read(world.task, DEFAULT_PIPE_SIZE * 2) == b"x" * DEFAULT_PIPE_SIZE
+    assert woken
+    assert writer.write(world.task, b"more") == 4
+    assert reader.read(world.task, 100) == b"more"
+    reader.flags |= O_NONBLOCK
+    assert errno_of(reader.read, world.task, 1) == Errno.EAGAIN
+
+
 def test_a_write_bigger_than_an_empty_pipe_fills_it(world):
     reader, writer = world.pipe()
     assert writer.write(world.task, b"q" * (DEFAULT_PIPE_SIZE + 5000)) == DEFAULT_PIPE_SIZE
