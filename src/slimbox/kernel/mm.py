@@ -70,6 +70,21 @@ MMAP_MIN_ADDR = 0x10000
 HOST_MAP_MINIMUM = 64 * 1024
 
 
+class _Unbatched:
+    """The batch scope of an address space that has none: everything happens at once."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind, value, traceback) -> None:
+        pass
+
+
+_UNBATCHED = _Unbatched()
+
+
 def page_up(value: int) -> int:
     return (value + PAGE - 1) & PAGE_MASK
 
@@ -166,6 +181,13 @@ class MemoryManager:
         self.stack_end = 0
         self.arg_start = self.arg_end = self.env_start = self.env_end = 0
         self._reserved = sorted(aspace.reserved())
+
+    def batched(self):
+        """A scope for many changes at once (exec): a platform that can do them in fewer
+        host round trips (AddressSpace.batched) waits until the scope ends or something
+        needs them done; the outcome is the same as doing each in turn."""
+        batched = getattr(self.aspace, "batched", None)
+        return batched() if batched is not None else _UNBATCHED
 
     # --- the VMA list -----------------------------------------------------------------
 

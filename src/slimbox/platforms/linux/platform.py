@@ -104,6 +104,8 @@ class LinuxPlatform:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, select.EPOLLIN)
         self._poked = False
+        #: the injection counts of processes already gone (stats() adds the live ones)
+        self._retired = {"injections": 0, "injection_stops": 0}
 
     # --- processes ---------------------------------------------------------------
 
@@ -147,10 +149,12 @@ class LinuxPlatform:
         return process.main
 
     def _forget(self, process: StubProcess) -> None:
+        if self._processes.pop(process.pid, None) is not None:
+            self._retired["injections"] += process.injections
+            self._retired["injection_stops"] += process.injection_stops
         process.close()
         for tid in list(process.threads):
             self._threads.pop(tid, None)
-        self._processes.pop(process.pid, None)
         if process.keeper is not None:
             try:
                 os.waitpid(process.keeper, 0)
@@ -419,7 +423,11 @@ class LinuxPlatform:
         self._locked = True
 
     def stats(self) -> dict[str, int]:
-        return {"injections": sum(p.injections for p in self._processes.values())}
+        """Host syscalls injected into guest processes since the platform was made, and
+        the ptrace round trips they took (a batch of memory calls is one)."""
+        processes = self._processes.values()
+        return {"injections": self._retired["injections"] + sum(p.injections for p in processes),
+                "injection_stops": self._retired["injection_stops"] + sum(p.injection_stops for p in processes)}
 
     def close(self) -> None:
         for process in list(self._processes.values()):

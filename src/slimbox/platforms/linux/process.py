@@ -20,7 +20,7 @@ from slimbox.platforms.base import PAGE_SIZE, GuestMemoryError, SyscallEvent
 from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.spawn import CHANNEL_FD
-from slimbox.platforms.linux.stub import StubImage
+from slimbox.platforms.linux.stub import BATCH_ENTRY, StubImage
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ _IOVEC = struct.Struct("<QQ")
 _CMSG_FD = struct.Struct("<QiiI")           # cmsg_len, level, type, one descriptor
 _SCRATCH_MSGHDR, _SCRATCH_IOVEC, _SCRATCH_TAG, _SCRATCH_CONTROL = 0, 64, 96, 128
 _TAG = struct.Struct("<Q")
+# the upper half of the scratch page holds the table of a batch of injected calls
+_SCRATCH_BATCH = PAGE_SIZE // 2
+_BATCH_MAX = (PAGE_SIZE - _SCRATCH_BATCH) // BATCH_ENTRY.size
 _FD = struct.Struct("i")  # one descriptor, as SCM_RIGHTS carries it
 
 # host clone flags for a guest thread: everything shared, as a pthread is
@@ -261,8 +264,14 @@ class StubProcess:
         self.main = StubThread(pid, self)
         self.threads[pid] = self.main
         self._mem = -1
+        #: host syscalls injected, and the ptrace round trips that took (a batch is one)
         self.injections = 0
+        self.injection_stops = 0
         self.dead = False
+        #: while batched() is open: the memory calls and writes waiting for one batch
+        self._batching = 0
+        self._queued: list[tuple[int, tuple[int, ...]]] = []
+        self._queued_writes: list[tuple[int, bytes]] = []
 
     # --- set-up ----------------------------------------------------------------
 
@@ -286,7 +295,8 @@ class StubProcess:
                                                     MASK64, 0))
         listener = -1
         for with_notifications in ((True, False) if notify else (False,)):
-            program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base), notify=with_notifications)
+            program = seccomp.build_filter(self.image.trampoline_syscall_end(self.base), notify=with_notifications,
+                                           batch_ip=self.image.batch_syscall_end(self.base))
             self.write(scratch, program)
             self.write(scratch + len(program), seccomp.fprog(program, scratch))
             flags = seccomp.SECCOMP_FILTER_FLAG_NEW_LISTENER if with_notifications else 0
@@ -335,6 +345,8 @@ class StubProcess:
     def inject(self, nr: int, *args: int) -> int:
         """Run host syscall `nr` in this process from the trampoline; returns rax
         (negative errno on failure)."""
+        if self._queued:
+            self._flush()
         return self._inject_through(self._stopped_thread(), nr, args)[0]
 
     def _inject_through(self, thread: StubThread, nr: int, args: tuple[int, ...]) -> tuple[int, int]:
@@ -347,40 +359,112 @@ class StubProcess:
         regs.orig_rax = _NO_SYSCALL
         for index, value in enumerate(args):
             regs[_ARG_INDEX[index]] = value & MASK64
+        after, created = self._run_to_trap(thread, regs, f"syscall {nr}", (nr, args))
+        if after.rip != self.image.trampoline_trap_end(self.base):
+            raise PlatformError(f"injected syscall {nr} stopped at {after.rip:#x}")
+        self.injections += 1
+        thread._regs = guest
+        result = after.rax
+        return (result - (1 << 64) if result >> 63 else result), created
+
+    def _run_to_trap(self, thread: StubThread, regs: Regs, what: str,
+                     approvable: tuple[int, tuple[int, ...]] | None) -> tuple[Regs, int]:
+        """Run `thread` from `regs` to the int3 that ends an injection of `what` ("syscall
+        56"); (its registers there, pid of a task a clone created or 0). `approvable` is
+        the one call of the approval set that may stop on the way, with its arguments;
+        any other syscall stop ends the process."""
         tracer = self.tracer
         tracer.set_regs(thread.tid, regs)
         tracer.cont(thread.tid)
+        self.injection_stops += 1
         created = 0
-        approved = False
         while True:
             status = self.platform.wait_tid(thread.tid)
             if not os.WIFSTOPPED(status):
                 self.dead = True
                 thread.state = GONE
-                raise PlatformError(f"injected syscall {nr} did not return (wait status {status:#x})")
+                raise PlatformError(f"injected {what} did not return (wait status {status:#x})")
             event = status >> 16
             if event in _CLONE_EVENTS:
                 created = tracer.event_message(thread.tid)
                 tracer.cont(thread.tid)
-            elif event == native.PTRACE_EVENT_SECCOMP and not approved:
-                self._approve(thread, nr, args)
-                approved = True
+            elif event == native.PTRACE_EVENT_SECCOMP and approvable is not None:
+                self._approve(thread, *approvable)
+                approvable = None
             elif event == native.PTRACE_EVENT_SECCOMP:
                 self.kill()
-                raise PlatformError(f"a second syscall stop while injecting syscall {nr}")
+                raise PlatformError(f"a second syscall stop while injecting {what}")
             elif event == 0 and os.WSTOPSIG(status) == signal.SIGTRAP:
                 break
             elif event == 0 and os.WSTOPSIG(status) in _FAULTS and tracer.get_siginfo(thread.tid)[2] > 0:
-                self._trampoline_gone(thread, nr)  # a fault (si_code > 0), not a signal sent from the host
+                self._trampoline_gone(what)  # a fault (si_code > 0), not a signal sent from the host
             else:  # a host signal or a stale interrupt: not the guest's, not ours
                 tracer.cont(thread.tid)
-        self.injections += 1
-        after = tracer.get_regs(thread.tid)
-        if after.rip != self.image.trampoline_trap_end(self.base):
-            raise PlatformError(f"injected syscall {nr} stopped at {after.rip:#x}")
+        return tracer.get_regs(thread.tid), created
+
+    # --- batches of memory calls -------------------------------------------------------------
+
+    def batched(self) -> _Batch:
+        """A scope in which the memory calls (map, unmap, protect, discard) wait and then
+        run together in one stop, through the stub's batch loop, with the writes made
+        meanwhile after them. A read, any other injection, or a call over bytes written
+        meanwhile runs what waits first, so the outcome is that of doing each in turn."""
+        return _Batch(self)
+
+    def _queue(self, nr: int, args: tuple[int, ...]) -> bool:
+        """Keep a memory call for the batch (True), or say there is no batch open."""
+        if not self._batching:
+            return False
+        lo, hi = args[0], args[0] + args[1]
+        if any(addr < hi and lo < addr + len(data) for addr, data in self._queued_writes):
+            self._flush()  # the call would undo (or be undone by) a write made before it
+        self._queued.append((nr, args))
+        return True
+
+    def _flush(self) -> None:
+        calls, writes = self._queued, self._queued_writes
+        self._queued, self._queued_writes = [], []
+        for first in range(0, len(calls), _BATCH_MAX):
+            chunk = calls[first:first + _BATCH_MAX]
+            if len(chunk) == 1:
+                nr, args = chunk[0]
+                failed, result = nr, self._inject_through(self._stopped_thread(), nr, args)[0]
+                if result >= 0:
+                    continue
+            else:
+                failed, result = self._run_batch(chunk)
+                if failed < 0:
+                    continue
+            raise OSError(-result, f"host syscall {failed} failed: {os.strerror(-result)}")
+        for addr, data in writes:
+            self.write(addr, data)
+
+    def _run_batch(self, calls: list[tuple[int, tuple[int, ...]]]) -> tuple[int, int]:
+        """Run `calls` (memory calls only: nothing in a batch may stop for approval) in
+        one stop, up to the first that fails: (-1, 0) when all succeeded, else (its
+        number, negative errno)."""
+        thread = self._stopped_thread()
+        table = self.scratch + _SCRATCH_BATCH
+        entries = []
+        for nr, args in calls:
+            words = [value & MASK64 for value in args] + [0] * (6 - len(args))
+            entries.append(BATCH_ENTRY.pack(nr, *words))
+        self.write(table, b"".join(entries))
+        guest = thread.regs
+        regs = guest.copy()
+        regs.rip = self.base + self.image.batch
+        regs.rbx = table
+        regs.r12 = len(calls)
+        regs.orig_rax = _NO_SYSCALL
+        after, _ = self._run_to_trap(thread, regs, f"a batch of {len(calls)} syscalls", None)
+        left = after.r12
+        if after.rip != self.image.batch_trap_end(self.base) or not 0 <= left <= len(calls):
+            raise PlatformError(f"a batch of injected syscalls stopped at {after.rip:#x}")
+        self.injections += len(calls) - max(left - 1, 0)
         thread._regs = guest
-        result = after.rax
-        return (result - (1 << 64) if result >> 63 else result), created
+        if not left:
+            return -1, 0
+        return calls[len(calls) - left][0], after.rax - (1 << 64)
 
     def _approve(self, thread: StubThread, nr: int, args: tuple[int, ...]) -> None:
         """Let the host run a syscall of the approval set that this thread stopped in
@@ -396,12 +480,13 @@ class StubProcess:
                                 f"with other arguments")
         self.tracer.cont(thread.tid)
 
-    def _trampoline_gone(self, thread: StubThread, nr: int) -> None:
-        """The injection faulted: the guest unmapped or changed the stub's page through
-        the trampoline itself. Nothing can be injected into it any more (and resuming
-        would fault again forever): the process ends."""
+    def _trampoline_gone(self, what: str) -> None:
+        """The injection faulted: the guest unmapped or changed the stub's page (or the
+        scratch page a batch reads) through the trampoline itself. Nothing can be
+        injected into it any more (and resuming would fault again forever): the process
+        ends."""
         self.kill()
-        raise PlatformError(f"injected syscall {nr} faulted: the process's trampoline is gone")
+        raise PlatformError(f"injected {what} faulted: the process's trampoline is gone")
 
     # --- new processes and threads ---------------------------------------------------------
 
@@ -415,6 +500,8 @@ class StubProcess:
         return tid
 
     def fork_from(self, parent: StubThread) -> StubThread:
+        if self._queued:
+            self._flush()
         result, created = self._inject_through(parent, _SYS_CLONE, (0, 0, 0, 0, 0))
         pid = self._adopt_new_task(parent, result, created, "fork")
         child = StubProcess(pid, None, self.image, self.tracer, self.platform, self.channel)
@@ -428,6 +515,8 @@ class StubProcess:
         return child.main
 
     def thread_from(self, parent: StubThread) -> StubThread:
+        if self._queued:
+            self._flush()
         result, created = self._inject_through(parent, _SYS_CLONE, (_THREAD_FLAGS, 0, 0, 0, 0))
         tid = self._adopt_new_task(parent, result, created, "thread")
         thread = StubThread(tid, self)
@@ -441,6 +530,8 @@ class StubProcess:
         as a zombie until the process ends, so only other threads are waited for."""
         if thread.state == GONE:
             return
+        if self._queued:
+            self._flush()
         regs = thread.regs.copy()
         regs.rip = self.base + self.image.trampoline
         regs.rax = _SYS_EXIT
@@ -511,15 +602,20 @@ class StubProcess:
 
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         flags = _MAP_FIXED | _MAP_ANONYMOUS | _MAP_NORESERVE | (_MAP_SHARED if shared else _MAP_PRIVATE)
-        result = self.inject(_SYS_MMAP, addr, length, prot, flags, MASK64, 0)
+        args = (addr, length, prot, flags, MASK64, 0)
+        if self._queue(_SYS_MMAP, args):
+            return
+        result = self.inject(_SYS_MMAP, *args)
         if result != addr:
             raise OSError(-result if result < 0 else 12, "host mmap failed")
 
     def unmap(self, addr: int, length: int) -> None:
-        self._host_errno(self.inject(_SYS_MUNMAP, addr, length))
+        if not self._queue(_SYS_MUNMAP, (addr, length)):
+            self._host_errno(self.inject(_SYS_MUNMAP, addr, length))
 
     def protect(self, addr: int, length: int, prot: int) -> None:
-        self._host_errno(self.inject(_SYS_MPROTECT, addr, length, prot))
+        if not self._queue(_SYS_MPROTECT, (addr, length, prot)):
+            self._host_errno(self.inject(_SYS_MPROTECT, addr, length, prot))
 
     def move(self, old_addr: int, old_length: int, new_addr: int, new_length: int) -> None:
         result = self.inject(_SYS_MREMAP, old_addr, old_length, new_length, _MREMAP_MAYMOVE | _MREMAP_FIXED, new_addr)
@@ -527,7 +623,8 @@ class StubProcess:
             raise OSError(-result if result < 0 else 12, "host mremap failed")
 
     def discard(self, addr: int, length: int) -> None:
-        self._host_errno(self.inject(_SYS_MADVISE, addr, length, _MADV_DONTNEED))
+        if not self._queue(_SYS_MADVISE, (addr, length, _MADV_DONTNEED)):
+            self._host_errno(self.inject(_SYS_MADVISE, addr, length, _MADV_DONTNEED))
 
     @staticmethod
     def _host_errno(result: int) -> None:
@@ -537,6 +634,8 @@ class StubProcess:
     def read(self, addr: int, length: int) -> bytes:
         if length == 0:
             return b""
+        if self._queued:
+            self._flush()
         try:
             data = os.pread(self._mem, length, addr)
         except (OSError, OverflowError):
@@ -548,6 +647,9 @@ class StubProcess:
     def write(self, addr: int, data: bytes) -> None:
         if not data:
             return
+        if self._queued:  # after the mappings it may need (a copy: the caller may reuse its buffer)
+            self._queued_writes.append((addr, bytes(data)))
+            return
         try:
             done = os.pwrite(self._mem, data, addr)
         except (OSError, OverflowError):
@@ -556,6 +658,7 @@ class StubProcess:
             raise GuestMemoryError(addr + done)
 
     def kill(self) -> None:
+        self._queued, self._queued_writes = [], []
         if not self.dead:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -568,3 +671,28 @@ class StubProcess:
             os.close(self._mem)
             self._mem = -1
 
+
+
+class _Batch:
+    """StubProcess.batched(): nests; the outermost exit runs what waits."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: StubProcess) -> None:
+        self.process = process
+
+    def __enter__(self) -> None:
+        self.process._batching += 1
+
+    def __exit__(self, kind, value, traceback) -> None:
+        process = self.process
+        process._batching -= 1
+        if process._batching or not process._queued:
+            return
+        if kind is None:
+            process._flush()
+            return
+        try:  # what came before the failure is still done, as without a batch
+            process._flush()
+        except (OSError, GuestMemoryError, PlatformError):
+            pass  # the first failure is the one to report

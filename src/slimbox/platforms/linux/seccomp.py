@@ -2,9 +2,10 @@
 
 Decisions, in order:
 1. Not the x86-64 ABI (int 0x80 / i386), or an x32 syscall: kill the process.
-2. Made from the stub's trampoline and in the memory set (memory management the
-   sandbox kernel asks for): let the host run it.
-3. Made from the trampoline and in the approval set (clone, exit, recvmsg, close):
+2. Made from the stub's trampoline (or its batch loop, which is held to the same
+   rules) and in the memory set (memory management the sandbox kernel asks for): let
+   the host run it.
+3. Made from either and in the approval set (clone, exit, recvmsg, close):
    stop under ptrace. The supervisor lets the host run it only when it injected the
    call itself; a guest that found the trampoline and jumped there gets the same
    emulated syscall as from anywhere else. These calls could otherwise make tasks the
@@ -133,10 +134,14 @@ class _Asm:
         return delta
 
 
-def build_filter(trampoline_ip: int, *, notify: bool, injected: Iterable[int] = INJECTED_SYSCALLS,
-                 approved: Iterable[int] = APPROVED_SYSCALLS, traced: Iterable[int] = TRACED_SYSCALLS) -> bytes:
+def build_filter(trampoline_ip: int, *, notify: bool, batch_ip: int | None = None,
+                 injected: Iterable[int] = INJECTED_SYSCALLS, approved: Iterable[int] = APPROVED_SYSCALLS,
+                 traced: Iterable[int] = TRACED_SYSCALLS) -> bytes:
     """The filter program; `trampoline_ip` is the address right after the trampoline's
-    `syscall` instruction, which is what seccomp reports as the instruction pointer."""
+    `syscall` instruction, which is what seccomp reports as the instruction pointer, and
+    `batch_ip` the same for the batch loop's (both in the stub's one page)."""
+    if batch_ip is not None and batch_ip >> 32 != trampoline_ip >> 32:
+        raise ValueError("the two injection sites must share their upper 32 address bits")
     a = _Asm()
     a.load(_ARCH)
     a.jump(_JEQ, AUDIT_ARCH_X86_64, 0, "kill")
@@ -146,7 +151,12 @@ def build_filter(trampoline_ip: int, *, notify: bool, injected: Iterable[int] = 
     a.load(_IP_HI)
     a.jump(_JEQ, trampoline_ip >> 32, 0, "route")
     a.load(_IP_LO)
-    a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, 0, "route")
+    if batch_ip is None:
+        a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, 0, "route")
+    else:
+        a.jump(_JEQ, trampoline_ip & 0xFFFFFFFF, "site", 0)
+        a.jump(_JEQ, batch_ip & 0xFFFFFFFF, 0, "route")
+    a.label("site")
     a.load(_NR)
     for nr in injected:
         a.jump(_JEQ, nr, "allow", 0)
