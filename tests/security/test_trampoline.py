@@ -3,7 +3,9 @@ the stub's page from the host and hands it over; the probe also finds it by itse
 and jumps there with registers of its own.
 
 What the host runs at once from the trampoline is only the memory set (mmap, mprotect,
-munmap, mremap, madvise), acting on the guest's own address space. Everything else
+munmap, mremap, madvise), acting on the guest's own address space; the same holds for
+the syscall of the stub's batch loop (several memory calls in one stop), which the
+probe also finds and jumps to. Everything else
 made there is the sandbox's own emulated syscall, exactly as from anywhere else:
 clone, exit, recvmsg and close stop for the supervisor, which lets the host run them
 only when it injected them itself. Taking the stub's page away or rewriting it stops
@@ -97,10 +99,13 @@ CALLS = {
 }
 
 
-def test_calls_made_at_the_trampoline_are_the_sandboxs_own(hostile):
-    result, stub = run_with_the_address(hostile, "calls")
+@pytest.mark.parametrize("mode", ["calls", "batch-calls"], ids=["trampoline", "batch loop"])
+def test_calls_made_at_the_trampoline_are_the_sandboxs_own(hostile, mode):
+    result, stub = run_with_the_address(hostile, mode)
     assert result.returncode == 0, result.stderr.decode()
     found = lines(result)
+    if mode == "batch-calls":
+        assert found.pop("batch loop found") == "yes"
     # the page can be found by the guest (mmap refusals, and it is readable): the
     # tests above must hold even so
     assert found.pop("mmap errors reveal the stub page") in ("yes", "no")

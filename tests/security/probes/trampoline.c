@@ -1,7 +1,8 @@
 /* trampoline: a guest that knows where the stub's `syscall; int3` trampoline is (the
  * page address comes on stdin, in hex; it also finds it on its own) and jumps there
- * with registers of its own. A SIGTRAP handler turns the trampoline's int3 into a
- * return, so each attempt reports its result. Prints `label: RESULT`. */
+ * with registers of its own, or to the syscall of the stub's batch loop (with one call
+ * left to run, so the loop ends at its int3 after it). A SIGTRAP handler turns that
+ * int3 into a return, so each attempt reports its result. Prints `label: RESULT`. */
 #include "probe.h"
 
 #include <fcntl.h>
@@ -24,9 +25,12 @@
 #define CLONE_UNTRACED 0x00800000
 
 uintptr_t trampoline;   /* global: the assembly below uses it */
+uintptr_t site;         /* where via() jumps: the trampoline or the batch loop's syscall */
+uintptr_t site_trap;    /* the address after the int3 that ends a call made there */
 
 /* tramp(target, nr, a1..a6): the arguments moved to the syscall registers, then a call
- * into the trampoline; the SIGTRAP handler returns from it. */
+ * into the trampoline (r12 = 1: the batch loop's count of calls left); the SIGTRAP
+ * handler returns from it. */
 long tramp(uintptr_t target, long nr, long a1, long a2, long a3, long a4, long a5, long a6);
 __asm__(".globl tramp\n"
         "tramp:\n"
@@ -38,7 +42,10 @@ __asm__(".globl tramp\n"
         "  mov %r9, %r10\n"
         "  mov 8(%rsp), %r8\n"
         "  mov 16(%rsp), %r9\n"
+        "  push %r12\n"
+        "  mov $1, %r12\n"
         "  call *%r11\n"
+        "  pop %r12\n"
         "  ret\n");
 
 static void on_trap(int sig, siginfo_t *info, void *context)
@@ -46,7 +53,7 @@ static void on_trap(int sig, siginfo_t *info, void *context)
     (void)sig;
     (void)info;
     greg_t *regs = ((ucontext_t *)context)->uc_mcontext.gregs;
-    if ((uintptr_t)regs[REG_RIP] != trampoline + 3)
+    if ((uintptr_t)regs[REG_RIP] != site_trap)
         _exit(99);
     regs[REG_RIP] = *(greg_t *)regs[REG_RSP];   /* return to the caller of the trampoline */
     regs[REG_RSP] += 8;
@@ -54,7 +61,7 @@ static void on_trap(int sig, siginfo_t *info, void *context)
 
 static long via(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-    return tramp(trampoline, nr, a1, a2, a3, a4, a5, a6);
+    return tramp(site, nr, a1, a2, a3, a4, a5, a6);
 }
 
 static void result(const char *label, long ret)
@@ -318,11 +325,33 @@ static void find_trampoline(uintptr_t page)
             break;
         }
     printf("trampoline found: %s\n", trampoline ? "yes" : "no");
+    site = trampoline;
+    site_trap = trampoline + 3;
 }
 
-/* argv[1]: "calls" (each in turn), "unmap" (take the stub's page away, then make the
- * sandbox inject), "rewrite" (change the code after the trampoline's syscall) or
- * "rewrite-entry" (change the trampoline's syscall itself). */
+/* The batch loop's syscall: the next `syscall; cmp rax, -4095` in the page, and the
+ * int3 the loop ends at after it (the one after its closing jnz). */
+static void find_batch_loop(uintptr_t page)
+{
+    const unsigned char *code = (const unsigned char *)page;
+    uintptr_t found = 0, trap = 0;
+    for (int i = 0; i + 4 < 4096 && !found; i++)
+        if (!memcmp(code + i, "\x0f\x05\x48\x3d", 4))
+            found = page + i;
+    for (int i = found ? (int)(found - page) : 4096; i + 2 < 4096 && !trap; i++)
+        if (code[i] == 0x75 && code[i + 2] == 0xcc)   /* jnz (back to the loop's start); int3 */
+            trap = page + i + 3;
+    printf("batch loop found: %s\n", found && trap ? "yes" : "no");
+    if (found && trap) {
+        site = found;
+        site_trap = trap;
+    }
+}
+
+/* argv[1]: "calls" (each in turn), "batch-calls" (the same through the batch loop's
+ * syscall), "unmap" (take the stub's page away, then make the sandbox inject), "rewrite"
+ * (change the code after the trampoline's syscall) or "rewrite-entry" (change the
+ * trampoline's syscall itself). */
 int main(int argc, char **argv)
 {
     char line[64] = {0};
@@ -340,6 +369,10 @@ int main(int argc, char **argv)
 
     if (!strcmp(argv[1], "calls"))
         calls();
+    else if (!strcmp(argv[1], "batch-calls")) {
+        find_batch_loop(strtoul(line, NULL, 16));
+        calls();
+    }
     else if (!strcmp(argv[1], "unmap"))
         in_child("unmap the stub, then mmap", unmap_the_stub_then_mmap);
     else if (!strcmp(argv[1], "rewrite"))

@@ -76,3 +76,30 @@ def test_other_abis_are_killed(program):
     assert run_filter(program, 1, ELSEWHERE, arch=0x40000003) == KILL          # i386
     assert run_filter(program, 0x40000000 | 60, TRAMPOLINE_END) == KILL        # x32, even here
     assert run_filter(program, -1, ELSEWHERE) != KILL                          # syscall(-1): ENOSYS
+
+
+BATCH_END = TRAMPOLINE_END + 0x20  # the batch loop's syscall, in the same page
+
+
+@pytest.fixture(params=[True, False], ids=["notifications", "traced only"])
+def with_batch(request) -> bytes:
+    return seccomp.build_filter(TRAMPOLINE_END, notify=request.param, batch_ip=BATCH_END)
+
+
+def test_the_batch_loop_is_held_to_the_trampolines_rules(with_batch):
+    for site in (TRAMPOLINE_END, BATCH_END):
+        allowed = {nr for nr in range(460) if run_filter(with_batch, nr, site) == ALLOW}
+        assert allowed == set(seccomp.INJECTED_SYSCALLS)
+        for nr in seccomp.APPROVED_SYSCALLS:
+            assert run_filter(with_batch, nr, site) == TRACE
+
+
+def test_nothing_runs_on_the_host_away_from_both_sites(with_batch):
+    for nr in range(460):
+        for ip in (ELSEWHERE, BATCH_END + 2, BATCH_END - 2, BATCH_END ^ (1 << 40), TRAMPOLINE_END + 1):
+            assert run_filter(with_batch, nr, ip) != ALLOW, (nr, hex(ip))
+
+
+def test_the_two_sites_must_share_the_upper_address_bits():
+    with pytest.raises(ValueError):
+        seccomp.build_filter(TRAMPOLINE_END, notify=True, batch_ip=TRAMPOLINE_END + (1 << 32))
