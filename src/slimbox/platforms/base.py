@@ -47,7 +47,10 @@ class PlatformUnavailable(Exception):
 
 class AddressSpace(Protocol):
     """One guest address space. The kernel's mm decides every address; the platform
-    only carries out fixed-address operations and copies bytes."""
+    only carries out fixed-address operations and copies bytes. A platform may also
+    offer `batched()`, a context manager inside which it may hold back map, unmap,
+    protect and discard (and writes after them) and carry them out together, with the
+    same outcome as one by one (MemoryManager.batched)."""
 
     def reserved(self) -> Sequence[tuple[int, int]]:
         """[start, end) ranges the platform itself occupies; never give them to the guest."""
