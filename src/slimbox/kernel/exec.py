@@ -140,7 +140,10 @@ def execve_node(task: Task, node: PathNode, path: bytes, argv: list[bytes], envp
                 raise LinuxError(Errno.ELIBBAD)
         # --- point of no return ---
         _become_single_threaded(task)
-        return _load(task, node, file, image, interp_file, interp_image, argv, envp, exec_path)
+        # The old image's unmapping and the new one's mappings go to the host in one
+        # batch where the platform can (the writes of the image and stack follow them).
+        with process.mm.batched():
+            return _load(task, node, file, image, interp_file, interp_image, argv, envp, exec_path)
     finally:
         if file is not None:
             file.release()
@@ -153,46 +156,43 @@ def _load(task: Task, node: PathNode, file: File, image: ElfImage, interp_file: 
     process = task.process
     kernel = process.kernel
     mm = process.mm
-    # The old image's unmapping and the new one's mappings go to the host in one batch
-    # where the platform can (the writes of the image and the stack follow them).
-    with mm.batched():
-        mm.clear()
-        mm.layout = fresh_layout(process)
-        bias = map_elf(mm, file, image, mm.layout.pie_base if image.type == ET_DYN else None)
-        entry = bias + image.entry
-        interp_bias = 0
-        if interp_file is not None and interp_image is not None:
-            interp_bias = map_elf(mm, interp_file, interp_image, None)
-        mm.set_brk_start(page_up(image_end(image, bias)) + _random_pages(process, 13))
+    mm.clear()
+    mm.layout = fresh_layout(process)
+    bias = map_elf(mm, file, image, mm.layout.pie_base if image.type == ET_DYN else None)
+    entry = bias + image.entry
+    interp_bias = 0
+    if interp_file is not None and interp_image is not None:
+        interp_bias = map_elf(mm, interp_file, interp_image, None)
+    mm.set_brk_start(page_up(image_end(image, bias)) + _random_pages(process, 13))
 
-        stack_size = min(process.rlimits[3][0], 1 << 30)
-        stack_size = max(page_up(stack_size), 128 * PAGE)
-        stack_top = mm.layout.stack_top
-        mm.map_fixed_anonymous(stack_top - stack_size, stack_size, PROT_READ | PROT_WRITE, b"[stack]")
-        mm.stack_start, mm.stack_end = stack_top - stack_size, stack_top
+    stack_size = min(process.rlimits[3][0], 1 << 30)
+    stack_size = max(page_up(stack_size), 128 * PAGE)
+    stack_top = mm.layout.stack_top
+    mm.map_fixed_anonymous(stack_top - stack_size, stack_size, PROT_READ | PROT_WRITE, b"[stack]")
+    mm.stack_start, mm.stack_end = stack_top - stack_size, stack_top
 
-        cred = process.cred
-        auxv = [
-            (AT_HWCAP, kernel.config.hwcap.get(AT_HWCAP, 0)),
-            (AT_PAGESZ, PAGE),
-            (AT_CLKTCK, 100),
-            (AT_PHDR, phdr_address(image, bias)),
-            (AT_PHENT, image.phentsize),
-            (AT_PHNUM, image.phnum),
-            (AT_BASE, interp_bias),
-            (AT_FLAGS, 0),
-            (AT_ENTRY, entry),
-            (AT_UID, cred.uid),
-            (AT_EUID, cred.euid),
-            (AT_GID, cred.gid),
-            (AT_EGID, cred.egid),
-            (AT_SECURE, 0),
-            (AT_HWCAP2, kernel.config.hwcap.get(AT_HWCAP2, 0)),
-        ]
-        if AT_MINSIGSTKSZ in kernel.config.hwcap:
-            auxv.append((AT_MINSIGSTKSZ, kernel.config.hwcap[AT_MINSIGSTKSZ]))
-        spec = StackSpec(argv, envp, execfn, auxv, kernel.random_bytes(16))
-        sp, final_auxv = build_stack(mm, stack_top, spec)
+    cred = process.cred
+    auxv = [
+        (AT_HWCAP, kernel.config.hwcap.get(AT_HWCAP, 0)),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, phdr_address(image, bias)),
+        (AT_PHENT, image.phentsize),
+        (AT_PHNUM, image.phnum),
+        (AT_BASE, interp_bias),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, entry),
+        (AT_UID, cred.uid),
+        (AT_EUID, cred.euid),
+        (AT_GID, cred.gid),
+        (AT_EGID, cred.egid),
+        (AT_SECURE, 0),
+        (AT_HWCAP2, kernel.config.hwcap.get(AT_HWCAP2, 0)),
+    ]
+    if AT_MINSIGSTKSZ in kernel.config.hwcap:
+        auxv.append((AT_MINSIGSTKSZ, kernel.config.hwcap[AT_MINSIGSTKSZ]))
+    spec = StackSpec(argv, envp, execfn, auxv, kernel.random_bytes(16))
+    sp, final_auxv = build_stack(mm, stack_top, spec)
     start = interp_bias + interp_image.entry if interp_image is not None else entry
 
     task.context.regs = initial_registers(task.context.regs, start, sp)

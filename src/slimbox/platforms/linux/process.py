@@ -672,7 +672,6 @@ class StubProcess:
             self._mem = -1
 
 
-
 class _Batch:
     """StubProcess.batched(): nests; the outermost exit runs what waits."""
 
