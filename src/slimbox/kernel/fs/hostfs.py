@@ -134,7 +134,7 @@ class HostFs(FileSystem):
         if root_stat.mode & S_IFMT != S_IFDIR:
             raise LinuxError(Errno.ENOTDIR)
         self._devices: dict[int, int] = {root_stat.dev: 0}
-        self.root = HostDirInode(self, self.ino_of(root_stat), None, b"", b"")
+        self.root = HostDirInode(self, self.ino_of(root_stat), None, b"", b"", S_IFDIR)
 
     # --- identity and attributes ------------------------------------------------
 
@@ -152,15 +152,9 @@ class HostFs(FileSystem):
     def make_inode(self, st: HostStat, parent: HostDirInode, name: bytes) -> HostInode:
         rel = name if not parent.rel else parent.rel + b"/" + name
         kind = st.mode & S_IFMT
-        if kind == S_IFREG:
-            cls: type[HostInode] = HostFileInode
-        elif kind == S_IFDIR:
-            cls = HostDirInode
-        elif kind == S_IFLNK:
-            cls = HostSymlinkInode
-        else:
-            cls = HostOtherInode
-        return cls(self, self.ino_of(st), parent, name, rel, kind)
+        index = self._devices.get(st.dev)
+        ino = st.ino if index == 0 else self.ino_on(st.dev, st.ino)  # (ino_of, its usual case inline)
+        return _INODE_CLASSES.get(kind, HostOtherInode)(self, ino, parent, name, rel, kind)
 
     def is_hidden(self, rel: bytes) -> bool:
         return rel in self.hidden
@@ -287,7 +281,8 @@ class HostInode(Inode):
 
     def __init__(self, fs: HostFs, ino: int, parent: HostDirInode | None, name: bytes, rel: bytes,
                  kind: int) -> None:
-        super().__init__(fs, ino)
+        self.fs = fs  # (Inode.__init__'s two fields, set here: one call fewer per lookup)
+        self.ino = ino
         self.parent = parent
         self.name = name
         self.rel = rel
@@ -404,10 +399,9 @@ class HostOtherInode(HostInode):
 
 class HostDirInode(HostInode):
     __slots__ = ()
-
-    def __init__(self, fs: HostFs, ino: int, parent: HostDirInode | None, name: bytes, rel: bytes,
-                 kind: int = S_IFDIR) -> None:
-        super().__init__(fs, ino, parent, name, rel, kind)
+    # the host answers both: creation is O_CREAT|O_EXCL, unlink is unlinkat's own checks
+    create_is_exclusive = True
+    unlink_checks_entry = True
 
     def handle(self) -> HostDirectory:
         return self.fs.directory(self)
@@ -560,3 +554,7 @@ class HostDirInode(HostInode):
         if replaced is not None and replaced.mode & S_IFMT == S_IFDIR:
             # its number may be reused by the host for a new directory
             self.fs.forget_directory(self.fs.ino_of(replaced))
+
+
+#: the inode class for each host file type (any other type: HostOtherInode)
+_INODE_CLASSES: dict[int, type[HostInode]] = {S_IFREG: HostFileInode, S_IFDIR: HostDirInode, S_IFLNK: HostSymlinkInode}

@@ -108,6 +108,13 @@ class Inode:
     #: True for a file in no directory (memfd_create's): reached only through
     #: /proc/PID/fd, and a description opened there keeps no path
     pathless = False
+    #: True for a directory whose `create` fails with EEXIST, having changed nothing,
+    #: when the name is taken: the VFS may then try creating before looking the name up
+    create_is_exclusive = False
+    #: True for a directory whose `unlink` itself fails with ENOENT for a missing name
+    #: and EISDIR for a directory, having changed nothing: the VFS may then skip its
+    #: own lookup of the name
+    unlink_checks_entry = False
 
     def __init__(self, fs: FileSystem, ino: int) -> None:
         self.fs = fs

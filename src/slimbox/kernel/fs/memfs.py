@@ -223,6 +223,7 @@ class MemNode(MemInode):
 class MemDir(MemInode):
     __slots__ = ("children",)
     walk_cacheable = True
+    unlink_checks_entry = True  # (not create_is_exclusive: a refused create has charged an inode)
 
     def __init__(self, fs: MemFs, mode: int, uid: int, gid: int) -> None:
         super().__init__(fs, S_IFDIR | (mode & 0o7777), uid, gid)

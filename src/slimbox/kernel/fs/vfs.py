@@ -357,6 +357,16 @@ class Vfs:
         parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
         if name is None or trailing:
             raise LinuxError(Errno.EISDIR)
+        if cred.fsuid == 0 and parent.inode.create_is_exclusive and not parent.mount.readonly:
+            # root may create in any directory of a writable mount (what _may_modify_dir
+            # checks), so a new name costs one step, not a failed lookup and then a create
+            _check_name(name)
+            try:
+                inode = parent.inode.create(name, (mode & 0o7777) & ~ctx.umask, cred)
+                return PathNode(parent.mount, inode, name, parent), True
+            except LinuxError as exc:
+                if exc.errno != Errno.EEXIST:
+                    raise
         for _ in range(MAX_SYMLINKS):
             _check_name(name)
             existing = self._lookup_child(parent, name)
@@ -386,6 +396,9 @@ class Vfs:
         # the attributes the lookup itself saw, when the filesystem reports them (a host
         # directory does: that spares asking the host a second time for the same file)
         inode, seen = parent.inode.lookup_stat(name)
+        if (seen is not None and not trailing and id(parent.mount) not in self._mounted_in
+                and not (follow and inode.is_symlink())):
+            return seen  # no mount to cross, no link to follow: what the lookup saw is the answer
         node = self._enter(ctx, cred, parent, name, inode, follow or trailing, trailing, [0])
         if seen is not None and node.inode is inode:
             return seen
@@ -452,6 +465,12 @@ class Vfs:
         parent, name, trailing = self.resolve_parent(ctx, cred, start, path)
         if name is None:
             raise LinuxError(Errno.EISDIR)
+        if not trailing and cred.fsuid == 0 and parent.inode.unlink_checks_entry and not parent.mount.readonly:
+            # _may_delete grants root everything on a writable mount and the directory
+            # finds ENOENT and EISDIR itself: the lookup below would only repeat them
+            self._changing(parent)
+            parent.inode.unlink(name)
+            return
         child = self._lookup_child(parent, name)
         if child is None:
             raise LinuxError(Errno.ENOENT)

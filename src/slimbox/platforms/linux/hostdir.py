@@ -21,10 +21,15 @@ _ALLOWED_OPEN_FLAGS = os.O_CREAT | os.O_EXCL | os.O_TRUNC | os.O_APPEND | _ACCES
 _ALWAYS = os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK
 
 
+_new_tuple = tuple.__new__
+
+
 def host_stat(st: os.stat_result) -> HostStat:
-    return HostStat(st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
-                    st.st_rdev, st.st_size, st.st_blksize, st.st_blocks,
-                    st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)
+    # built as the tuple it is, without HostStat's argument-checking __new__: every
+    # lookup of a path walk comes through here
+    return _new_tuple(HostStat, (st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
+                                 st.st_rdev, st.st_size, st.st_blksize, st.st_blocks,
+                                 st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns))
 
 
 def _component(name: bytes) -> bytes:

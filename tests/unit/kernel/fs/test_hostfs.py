@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from slimbox.abi.errno import Errno
-from slimbox.kernel.file import O_APPEND, O_CREAT, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
+from slimbox.kernel.file import O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY
 from slimbox.kernel.fs.hostfs import HostFs
+from slimbox.kernel.fs.memfs import MemFs
 from slimbox.platforms.linux.hostdir import PosixHostDirectory
 
 SECRET = b"host secret, never for the guest"
@@ -481,3 +482,93 @@ def test_a_mount_on_a_host_directory_follows_the_host_directory_not_its_old_name
     (share / "sub").mkdir()  # a different directory under the mounted-on name
     assert sandbox.errno(sandbox.stat, b"/mnt/sub/in-memory") == Errno.ENOENT
     assert sandbox.read(b"/mnt/sub.old/in-memory") == b"m"  # the mount went with its directory
+
+
+# --- creating and unlinking without a lookup first --------------------------------------------
+
+
+class CountingDirectory:
+    """A host directory handle that counts the calls made through it."""
+
+    def __init__(self, inner, counts: dict) -> None:
+        self._inner = inner
+        self._counts = counts
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self._counts[name] = self._counts.get(name, 0) + 1
+            result = attribute(*args, **kwargs)
+            return CountingDirectory(result, self._counts) if name == "subdir" else result
+        return counted
+
+
+def mount_counted(sandbox, path: Path) -> dict:
+    counts: dict = {}
+    root = CountingDirectory(PosixHostDirectory.open(str(path), True), counts)
+    fs = HostFs(sandbox.new_dev(), sandbox.clock, root)
+    sandbox.on_close(fs.close)
+    sandbox.mount(fs, fs.root, b"/mnt")
+    return counts
+
+
+def test_creating_a_new_file_asks_the_host_once_and_unlinking_once(sandbox, share):
+    counts = mount_counted(sandbox, share)
+    sandbox.write(b"/mnt/new.txt", b"new\n")
+    assert counts == {"stat": 1, "open_file": 1}  # (the stat: the mount's root, when mounted)
+    sandbox.unlink(b"/mnt/new.txt")
+    assert counts == {"stat": 1, "open_file": 1, "unlink": 1}
+    assert not (share / "new.txt").exists()
+
+
+def test_creating_over_an_existing_name_behaves_as_a_lookup_first_would(sandbox, share, tmp_path):
+    mount_host(sandbox, share)
+    sandbox.write(b"/mnt/hello.txt", b"replaced\n")  # O_CREAT|O_TRUNC on an existing file
+    assert (share / "hello.txt").read_bytes() == b"replaced\n"
+    assert sandbox.errno(sandbox.open, b"/mnt/hello.txt", O_CREAT | O_EXCL | O_WRONLY) == Errno.EEXIST
+    assert sandbox.errno(sandbox.open, b"/mnt/sub", O_CREAT | O_WRONLY) == Errno.EISDIR
+    sandbox.write(b"/mnt/link_rel", b"through the link\n")  # an existing symlink is followed
+    assert (share / "hello.txt").read_bytes() == b"through the link\n"
+    os.symlink("made_by_link.txt", share / "dangling")
+    sandbox.write(b"/mnt/dangling", b"target\n")  # a dangling one: its target is created
+    assert (share / "made_by_link.txt").read_bytes() == b"target\n"
+    assert sandbox.errno(sandbox.open, b"/mnt/escape_abs", O_CREAT | O_WRONLY | O_NOFOLLOW) == Errno.ELOOP
+    assert (tmp_path / "secret.txt").read_bytes() == SECRET
+
+
+def test_unlink_errors_without_a_lookup_first(sandbox, share, tmp_path):
+    mount_host(sandbox, share)
+    assert sandbox.errno(sandbox.unlink, b"/mnt/missing") == Errno.ENOENT
+    assert sandbox.errno(sandbox.unlink, b"/mnt/sub") == Errno.EISDIR
+    assert sandbox.errno(sandbox.unlink, b"/mnt/hello.txt/") == Errno.ENOTDIR
+    assert sandbox.errno(sandbox.unlink, b"/mnt/shadow") == Errno.ENOENT  # hidden
+    assert (share / "shadow").exists() and (share / "sub").is_dir()
+    sandbox.unlink(b"/mnt/escape_abs")  # the link goes, never what it points to
+    assert not os.path.lexists(share / "escape_abs")
+    assert (tmp_path / "secret.txt").read_bytes() == SECRET
+
+
+def test_read_only_mount_still_answers_lookups_first(sandbox, share):
+    mount_host(sandbox, share, readonly=True)
+    assert sandbox.errno(sandbox.unlink, b"/mnt/missing") == Errno.ENOENT
+    assert sandbox.errno(sandbox.unlink, b"/mnt/hello.txt") == Errno.EROFS
+    file = sandbox.open(b"/mnt/hello.txt", O_CREAT | O_RDONLY)  # exists: opened, not created
+    file.release()
+    assert sandbox.errno(sandbox.open, b"/mnt/absent", O_CREAT | O_RDONLY) == Errno.EROFS
+
+
+def test_stat_answers_from_the_lookup_only_where_nothing_is_followed_or_crossed(sandbox, share):
+    mount_host(sandbox, share)
+    file_stat = sandbox.stat(b"/mnt/hello.txt")
+    assert stat_mod.S_ISREG(file_stat.mode) and file_stat.size == len(b"hello world\n")
+    assert sandbox.stat(b"/mnt/link_rel") == file_stat  # followed
+    assert stat_mod.S_ISLNK(sandbox.stat(b"/mnt/link_rel", follow=False).mode)
+    assert sandbox.errno(sandbox.stat, b"/mnt/hello.txt/") == Errno.ENOTDIR
+    # a mount on the directory: stat shows what is mounted there, not the host directory
+    inner = MemFs(sandbox.new_dev(), sandbox.clock, root_mode=0o700)
+    sandbox.vfs.mount(inner, inner.root, sandbox.node(b"/mnt/sub"))
+    assert sandbox.stat(b"/mnt/sub").mode == inner.root.stat().mode
+    assert sandbox.stat(b"/mnt/sub").dev == inner.dev
