@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from slimbox.platforms.base import AddressSpace
 
 PAGE = 4096
+#: how much of a string read_cstring reads first (a path usually fits)
+_FIRST_STRING_READ = 256
 PAGE_MASK = ~(PAGE - 1)
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
@@ -609,7 +611,17 @@ class MemoryManager:
 
     def read_cstring(self, addr: int, limit: int, too_long: int = Errno.ENAMETOOLONG) -> bytes:
         """A NUL-terminated string of at most `limit` bytes (excluding the NUL)."""
-        out = bytearray()
+        # most strings (paths) are short: a first read of a few hundred bytes rather than
+        # the rest of the page, then page by page
+        first = min(PAGE - (addr & (PAGE - 1)), limit + 1, _FIRST_STRING_READ)
+        chunk = self.read(addr, first)
+        nul = chunk.find(0)
+        if nul >= 0:
+            return chunk[:nul]
+        out = bytearray(chunk)
+        if len(out) > limit:
+            raise LinuxError(too_long)
+        addr += first
         while True:
             chunk_len = PAGE - (addr & (PAGE - 1))
             chunk_len = min(chunk_len, limit + 1 - len(out))

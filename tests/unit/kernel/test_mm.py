@@ -355,6 +355,20 @@ def test_read_cstring(mm):
     assert errno_of(mm.read_cstring, base + 2 * PAGE - 4, 4096) == Errno.EFAULT
 
 
+@pytest.mark.parametrize("length", [0, 1, 255, 256, 257, 1000, 4000])
+def test_read_cstring_of_any_length_within_a_page_and_across(mm, length):
+    """Strings shorter and longer than the first read, at a page's start and across
+    the page boundary; the limit counts the same whatever was read first."""
+    base = mm.mmap(0x5000_0000, 3 * PAGE, RW, ANON | MAP_FIXED)
+    text = bytes(b"abcdefghij"[i % 10] for i in range(length))
+    for addr in (base, base + PAGE - 100):
+        mm.write(addr, text + b"\0")
+        assert mm.read_cstring(addr, 4095) == text
+        assert mm.read_cstring(addr, length) == text
+        if length:
+            assert errno_of(mm.read_cstring, addr, length - 1) == Errno.ENAMETOOLONG
+
+
 def test_clear_unmaps_everything(mm):
     mm.mmap(0, 4 * PAGE, RW, ANON)
     mm.set_brk_start(0x5555_0000_0000)

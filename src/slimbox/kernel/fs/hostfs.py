@@ -90,11 +90,18 @@ class HostStorage:
     def __init__(self, host_file: HostFile) -> None:
         self.host_file = host_file
 
+    # read_at and write_at are _host written out: they run for every read and write
     def read_at(self, offset: int, length: int) -> bytes:
-        return _host(self.host_file.pread, length, offset)
+        try:
+            return self.host_file.pread(length, offset)
+        except OSError as exc:
+            raise from_os_error(exc) from None
 
     def write_at(self, offset: int, data: bytes) -> int:
-        return _host(self.host_file.pwrite, data, offset)
+        try:
+            return self.host_file.pwrite(data, offset)
+        except OSError as exc:
+            raise from_os_error(exc) from None
 
     def size(self) -> int:
         return _host(self.host_file.stat).size
@@ -422,7 +429,7 @@ class HostDirInode(HostInode):
 
     def _may_create(self, name: bytes) -> HostDirectory:
         self.fs.check_writable()
-        if self.fs.is_hidden(self._child_rel(name)):
+        if self.fs.hidden and self.fs.is_hidden(self._child_rel(name)):
             raise LinuxError(Errno.EACCES)
         return self.handle()
 

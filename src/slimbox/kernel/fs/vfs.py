@@ -166,9 +166,10 @@ class Vfs:
             raise LinuxError(Errno.ENOENT)
         if len(path) >= PATH_MAX:
             raise LinuxError(Errno.ENAMETOOLONG)
-        node = ctx.root if path.startswith(b"/") else start
+        # path[i] == 47 ("/"): an int comparison, several times cheaper than startswith
+        node = ctx.root if path[0] == 47 else start
         parts = [p for p in path.split(b"/") if p]
-        trailing = path.endswith(b"/")
+        trailing = path[-1] == 47
         if not parts:
             return node, None, trailing
         last = parts.pop()

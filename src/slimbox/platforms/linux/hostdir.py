@@ -33,7 +33,8 @@ def host_stat(st: os.stat_result) -> HostStat:
 
 
 def _component(name: bytes) -> bytes:
-    if not name or b"/" in name or b"\0" in name or name in (b".", b".."):
+    # 47 is "/": an int is looked for in bytes several times faster than a one-byte bytes
+    if not name or 47 in name or 0 in name or name in (b".", b".."):
         raise OSError(errno.EINVAL, f"not a single path component: {name!r}")
     return name
 
