@@ -10,6 +10,7 @@ STATX_BTIME = 0x800
 STATX_MNT_ID = 0x1000
 
 NAME_MAX = 255
+_STAT = structs.STAT
 
 
 def _split(ns: int) -> tuple[int, int]:
@@ -17,11 +18,12 @@ def _split(ns: int) -> tuple[int, int]:
 
 
 def pack_stat(st: Stat) -> bytes:
-    a, an = _split(st.atime_ns)
-    m, mn = _split(st.mtime_ns)
-    c, cn = _split(st.ctime_ns)
-    return structs.STAT.pack(st.dev, st.ino, st.nlink, st.mode, st.uid & 0xFFFFFFFF, st.gid & 0xFFFFFFFF, 0,
-                             st.rdev, st.size, st.blksize, st.blocks, a, an, m, mn, c, cn)
+    # divmod inline rather than _split: every stat and fstat comes through here
+    a, an = divmod(st.atime_ns, 1_000_000_000)
+    m, mn = divmod(st.mtime_ns, 1_000_000_000)
+    c, cn = divmod(st.ctime_ns, 1_000_000_000)
+    return _STAT.pack(st.dev, st.ino, st.nlink, st.mode, st.uid & 0xFFFFFFFF, st.gid & 0xFFFFFFFF, 0,
+                      st.rdev, st.size, st.blksize, st.blocks, a, an, m, mn, c, cn)
 
 
 def pack_statx(st: Stat, mount_id: int = 0) -> bytes:
