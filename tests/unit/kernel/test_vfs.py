@@ -192,6 +192,25 @@ def test_symlinks_and_open_flags(g, root):
     assert isinstance(root.open(b"/a/link", O_PATH | O_NOFOLLOW), PathFile)
 
 
+def test_o_creat_over_a_taken_name_charges_and_numbers_nothing(g, root):
+    """Root's O_CREAT tries creating first; a taken name (file, directory, symlink)
+    must then cost the filesystem nothing: no inode charged, no inode number used."""
+    g.symlink(b"file", b"/a/link")
+    fs = root.node(b"/a").inode.fs
+    used = fs.budget.used
+    first = root.open(b"/a/probe1", O_CREAT | O_WRONLY).inode.ino
+    used_by_one = fs.budget.used - used
+    for path, flags in ((b"/a/file", O_CREAT | O_WRONLY), (b"/a/link", O_CREAT | O_RDONLY),
+                        (b"/a/file", O_CREAT | O_EXCL | O_WRONLY), (b"/a/b", O_CREAT | O_WRONLY)):
+        root.errno("open", path, flags)
+    assert root.errno("open", b"/a/file", O_CREAT | O_EXCL | O_WRONLY) == Errno.EEXIST
+    assert root.errno("open", b"/a/b", O_CREAT | O_WRONLY) == Errno.EISDIR
+    assert g.read_file(b"/a/file") == b"contents"
+    second = root.open(b"/a/probe2", O_CREAT | O_WRONLY).inode.ino
+    assert second == first + 1
+    assert fs.budget.used - used == 2 * used_by_one
+
+
 def test_o_trunc_empties_and_o_creat_applies_the_umask(g, root):
     root.open(b"/a/file", O_WRONLY | O_TRUNC)
     assert g.read_file(b"/a/file") == b""

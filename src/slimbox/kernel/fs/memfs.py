@@ -223,7 +223,8 @@ class MemNode(MemInode):
 class MemDir(MemInode):
     __slots__ = ("children",)
     walk_cacheable = True
-    unlink_checks_entry = True  # (not create_is_exclusive: a refused create has charged an inode)
+    create_is_exclusive = True
+    unlink_checks_entry = True
 
     def __init__(self, fs: MemFs, mode: int, uid: int, gid: int) -> None:
         super().__init__(fs, S_IFDIR | (mode & 0o7777), uid, gid)
@@ -256,6 +257,11 @@ class MemDir(MemInode):
         return child
 
     def create(self, name: bytes, mode: int, cred: Credentials) -> Inode:
+        # a taken name is refused before the new inode is made (and charged): the VFS
+        # tries creating before it looks the name up
+        self.fs.check_writable()
+        if name in self.children:
+            raise LinuxError(Errno.EEXIST)
         return self._add(name, MemFile(self.fs, mode, cred.fsuid, self._new_gid(cred)))
 
     def mkdir(self, name: bytes, mode: int, cred: Credentials) -> Inode:
