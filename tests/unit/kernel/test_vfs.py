@@ -473,3 +473,17 @@ def test_remembered_walks_are_bounded(g, root):
     for index in range(300):
         assert _contents(root, b"/many/d%d/f" % index) == b"%d" % index
     assert len(g.vfs._walks) <= 256
+
+
+def test_a_wholly_remembered_walk_still_treats_dots_and_slashes_as_a_walk_does(g, root):
+    g.write_file(b"/a/b/c/file", b"x")
+    assert _contents(root, b"/a/b/c/file") == b"x"  # /a/b/c is now remembered whole
+    assert _contents(root, b"/a/b/c/file") == b"x"
+    assert root.path_of(b"/a/b/c/.") == b"/a/b/c"
+    assert root.path_of(b"/a/b/c/..") == b"/a/b"
+    assert root.path_of(b"/a/b/c//file") == b"/a/b/c/file"
+    assert root.errno("resolve", b"/a/b/c/file/") == Errno.ENOTDIR
+    assert root.errno("resolve", b"/a/b/c/missing") == Errno.ENOENT
+    root.ctx.cwd = root.node(b"/a")
+    assert root.path_of(b"b/c/file") == b"/a/b/c/file"  # relative: another start, another walk
+    assert _contents(root, b"b/c/file") == b"x"

@@ -101,13 +101,14 @@ class Vfs:
         self.root = PathNode(self.root_mount, root_inode, b"", None)
         self._mounts: dict[tuple[int, tuple[int, int]], Mount] = {}
         #: (start node, the directory part of a path) -> the deepest node a root walk of it
-        #: reached through cacheable directories only, and how many names that took. A
+        #: reached through cacheable directories only, how many names that took, and
+        #: whether that was all of them (then a walk takes the node as it is). A
         #: step is remembered only when the name was found as a directory whose entries
         #: change through this VFS alone (memfs), never a host's, so the step is either
         #: that directory or the root of what is mounted on it; every change that could
         #: move or remove one (mount, rename, rmdir, unlink in such a directory) empties
         #: the cache.
-        self._walks: dict[tuple[PathNode, bytes], tuple[PathNode, int]] = {}
+        self._walks: dict[tuple[PathNode, bytes], tuple[PathNode, int, bool]] = {}
         #: ids of the mounts something is mounted inside: a walk through any other
         #: mount has nothing to cross, which spares a key lookup per component
         self._mounted_in: set[int] = set()
@@ -168,8 +169,20 @@ class Vfs:
             raise LinuxError(Errno.ENAMETOOLONG)
         # path[i] == 47 ("/"): an int comparison, several times cheaper than startswith
         node = ctx.root if path[0] == 47 else start
-        parts = [p for p in path.split(b"/") if p]
         trailing = path[-1] == 47
+        walks = self._walks
+        if cred.fsuid == 0 and not trailing:
+            # every directory on the way remembered (see below): no split, no loop
+            slash = path.rfind(b"/")
+            if slash > 0:
+                known = walks.get((node, path[:slash]))
+                if known is not None and known[2]:
+                    last = path[slash + 1:]
+                    if last != b"." and last != b"..":
+                        node = known[0]
+                        self._search(cred, node)
+                        return node, last, False
+        parts = [p for p in path.split(b"/") if p]
         if not parts:
             return node, None, trailing
         last = parts.pop()
@@ -177,14 +190,13 @@ class Vfs:
         # same checks in the same order, without a call per check
         as_root = cred.fsuid == 0
         mounted_in = self._mounted_in
-        walks = self._walks
         key = None
         done = 0
         if as_root and parts and not trailing:
             key = (node, path[:path.rfind(b"/")])  # names exactly the directories on the way
             known = walks.get(key)
             if known is not None:
-                node, done = known
+                node, done, _ = known
         deepest = done  # how many of the parts lead through cacheable directories only
         for index in range(done, len(parts)):
             part = parts[index]
@@ -215,7 +227,7 @@ class Vfs:
         if key is not None and deepest > done:
             if len(walks) >= _WALK_CACHE_SIZE:
                 walks.clear()
-            walks[key] = (reached, deepest)
+            walks[key] = (reached, deepest, deepest == len(parts))
         if last in (b".", b".."):
             node = self._step(ctx, cred, node, last, True, True, links)
             return node, None, trailing
