@@ -9,7 +9,17 @@ host kernel serves none of their system calls.
         box.run(["/bin/sh", "-c", "wc -c < /tmp/in.txt"])
 """
 
-from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox, SandboxResult, run
+from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox, run
+
+
+def __getattr__(name: str):
+    # SandboxResult (a subprocess.CompletedProcess) and subprocess are imported on first use
+    if name == "SandboxResult":
+        from slimbox._result import SandboxResult
+
+        return SandboxResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ExecError", "InternalError", "Limits", "Sandbox", "SandboxResult", "run"]
 __version__ = "0.1.0"

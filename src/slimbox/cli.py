@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
 import sys
 
 from slimbox.abi.errno import Errno
@@ -275,6 +274,7 @@ def _logger(args: Arguments) -> StderrLog:
 
 
 def _run(args: Arguments) -> int:
+    from slimbox.kernel.kernel import SandboxTimeout
     from slimbox.kernel.policy import PolicyError
     from slimbox.platforms.base import PlatformUnavailable
     from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox
@@ -298,8 +298,8 @@ def _run(args: Arguments) -> int:
         sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log,
                           limits=limits, net=args.net, allow=args.allow, publish=args.publish,
                           platform=args.platform)
-        result = sandbox.run(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
-                             timeout=args.timeout)
+        result = sandbox.execute(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
+                                 timeout=args.timeout)
     except PolicyError as exc:
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2
@@ -318,7 +318,7 @@ def _run(args: Arguments) -> int:
         return EXIT_CANNOT_EXECUTE
     except KeyboardInterrupt:
         return 128 + 2
-    except subprocess.TimeoutExpired:
+    except SandboxTimeout:
         print(f"slimbox: timed out after {args.timeout:g} s; the sandbox was stopped", file=sys.stderr)
         return EXIT_TIMED_OUT
     except Exception as exc:  # noqa: BLE001 - a bug in slimbox: one line, a distinct status

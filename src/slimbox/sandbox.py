@@ -8,10 +8,7 @@ gone when it is dropped, unless they went to a writable host mount.
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import subprocess
-import threading
 
 from slimbox._view import build_view
 from slimbox.abi.errno import Errno, strerror
@@ -37,8 +34,10 @@ if TYPE_CHECKING:
     from typing import Iterable, Mapping, Sequence, TextIO
     import logging
 
+    from slimbox._result import SandboxResult
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PIPE = subprocess.PIPE
+PIPE = -1  # subprocess.PIPE, whose module (with locale, re, selectors) `slimbox run` never needs
 _STREAM_NAMES = (b"/dev/stdin", b"/dev/stdout", b"/dev/stderr")
 
 
@@ -46,36 +45,27 @@ class ExecError(OSError):
     """The program could not be started in the sandbox (not found, not executable...)."""
 
 
-class SandboxResult(subprocess.CompletedProcess):
-    """subprocess.CompletedProcess plus what the sandbox knows about the ending."""
+def __getattr__(name: str):
+    # SandboxResult is a subprocess.CompletedProcess: made, with subprocess, on first use
+    if name == "SandboxResult":
+        from slimbox._result import SandboxResult
 
-    def __init__(self, args: Sequence[str], returncode: int, stdout: bytes | None = None,
-                 stderr: bytes | None = None, signal: int = 0, description: str = "",
-                 unsupported: frozenset[str] = frozenset(), syscalls: int = 0) -> None:
-        super().__init__(args, returncode, stdout, stderr)
-        #: the signal that ended the program, or 0
+        return SandboxResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class Outcome:
+    """How a program run by `Sandbox.execute` ended, before it is made a SandboxResult."""
+
+    __slots__ = ("returncode", "signal", "description", "unsupported", "syscalls")
+
+    def __init__(self, returncode: int, signal: int, description: str, unsupported: frozenset[str],
+                 syscalls: int) -> None:
+        self.returncode = returncode
         self.signal = signal
-        #: why the program ended, when the sandbox ended it (e.g. a refused int 0x80)
         self.description = description
-        #: syscalls the program made that the sandbox does not support (each logged once)
         self.unsupported = unsupported
         self.syscalls = syscalls
-
-    def _fields(self) -> tuple:
-        return (self.args, self.returncode, self.stdout, self.stderr, self.signal, self.description,
-                self.unsupported, self.syscalls)
-
-    def __eq__(self, other) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # mutable, like the CompletedProcess it extends
-
-    def __repr__(self) -> str:
-        return (f"SandboxResult(args={self.args!r}, returncode={self.returncode!r}, stdout={self.stdout!r}, "
-                f"stderr={self.stderr!r}, signal={self.signal!r}, description={self.description!r}, "
-                f"unsupported={self.unsupported!r}, syscalls={self.syscalls!r})")
 
 
 #: signals the supervisor passes on to the guest while a program runs (when it can: in the
@@ -87,31 +77,43 @@ _FORWARDED = {"SIGINT": ksignals.SIGINT, "SIGQUIT": ksignals.SIGQUIT, "SIGTERM":
 _FORWARD_LIMIT = 3
 
 
-@contextlib.contextmanager
-def _forwarding_host_signals(kernel: Kernel, platform):
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    # host signal number -> Linux's (they agree on Linux and macOS, not everywhere)
-    to_linux = {getattr(signal, name): linux for name, linux in _FORWARDED.items() if hasattr(signal, name)}
+class _forwarding_host_signals:
+    """While a program runs, host signals the supervisor receives are passed on to the
+    guest (`with _forwarding_host_signals(kernel, platform): ...`). Outside the main
+    thread, where Python takes no signal handlers, nothing is forwarded."""
 
-    def handler(signo: int, frame) -> None:
-        linux = to_linux[signo]
+    def __init__(self, kernel: Kernel, platform) -> None:
+        self._kernel = kernel
+        self._platform = platform
+        self._received: list[int] = []
+        # host signal number -> Linux's (they agree on Linux and macOS, not everywhere)
+        self._to_linux = {getattr(signal, name): linux for name, linux in _FORWARDED.items() if hasattr(signal, name)}
+        self._previous: dict = {}
+
+    def _handler(self, signo: int, frame) -> None:
+        linux = self._to_linux[signo]
         if linux != ksignals.SIGWINCH:
-            received.append(linux)
-        if len(received) >= _FORWARD_LIMIT:
-            kernel.host_signals.append(ksignals.SIGKILL)
+            self._received.append(linux)
+        if len(self._received) >= _FORWARD_LIMIT:
+            self._kernel.host_signals.append(ksignals.SIGKILL)
         else:
-            kernel.host_signals.append(linux)
-        platform.poke()
+            self._kernel.host_signals.append(linux)
+        self._platform.poke()
 
-    previous = {signo: signal.signal(signo, handler) for signo in to_linux}
-    try:
-        yield
-    finally:
-        for signo, old in previous.items():
+    def __enter__(self) -> None:
+        try:
+            for signo in self._to_linux:
+                self._previous[signo] = signal.signal(signo, self._handler)
+        except ValueError:  # not the main thread: the first signal.signal refused
+            self._restore()
+
+    def __exit__(self, *exc_info) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        for signo, old in self._previous.items():
             signal.signal(signo, old)
+        self._previous.clear()
 
 
 def default_environment(uid: int) -> dict[str, str]:
@@ -166,14 +168,44 @@ class Sandbox:
         InternalError (naming the syscall) when a kernel bug stopped the sandbox.
         `lockdown` restricts this whole process to the host syscalls a running sandbox
         needs, for good: for a process that exists to run one sandbox (as the CLI does)."""
+        # imported before the run (and any lock-down, after which an import may be refused)
+        import subprocess
+
+        from slimbox._result import SandboxResult
+
+        if capture_output:
+            stdout = stderr = PIPE
+        out, err = bytearray(), bytearray()
+        try:
+            outcome = self.execute(argv, input=input, stdout=stdout, stderr=stderr, out=out, err=err,
+                                   timeout=timeout, env=env, cwd=cwd, strace=strace, lockdown=lockdown)
+        except SandboxTimeout:
+            raise subprocess.TimeoutExpired(list(argv), timeout, bytes(out) if stdout == PIPE else None,
+                                            bytes(err) if stderr == PIPE else None) from None
+        result = SandboxResult(list(argv), outcome.returncode,
+                               bytes(out) if stdout == PIPE else None,
+                               bytes(err) if stderr == PIPE else None,
+                               signal=outcome.signal, description=outcome.description,
+                               unsupported=outcome.unsupported, syscalls=outcome.syscalls)
+        if check:
+            result.check_returncode()
+        return result
+
+    def execute(self, argv: Sequence[str | bytes], *, input: bytes | None = None, stdout=None, stderr=None,
+                out: bytearray | None = None, err: bytearray | None = None, timeout: float | None = None,
+                env: Mapping[str, str] | None = None, cwd: str | None = None, strace: TextIO | None = None,
+                lockdown: bool = False) -> Outcome:
+        """`run` without subprocess's types, for the CLI (whose start-up would pay for
+        importing subprocess): what stdout and stderr capture (PIPE) is appended to `out`
+        and `err`; the ending is an Outcome; a timeout raises SandboxTimeout once the
+        sandbox's processes are killed."""
         if not argv:
             raise ValueError("argv must not be empty")
         args = [a if isinstance(a, bytes) else a.encode() for a in argv]
         environ = dict(default_environment(self.uid) if env is None else env)
         envp = [f"{k}={v}".encode() for k, v in environ.items()]
-        if capture_output:
-            stdout = stderr = PIPE
-        out, err = bytearray(), bytearray()
+        out = bytearray() if out is None else out
+        err = bytearray() if err is None else err
         kernel = self.kernel
         platform = registry.make_platform(self.platform_name, self.host)
         kernel.platform = platform
@@ -198,12 +230,8 @@ class Sandbox:
             if lockdown:
                 platform.lock_down(network=self.network.uses_host_sockets)
             deadline = None if timeout is None else kernel.monotonic_ns() + int(timeout * 1e9)
-            try:
-                with _forwarding_host_signals(kernel, platform):
-                    process = kernel.run(deadline)
-            except SandboxTimeout:
-                raise subprocess.TimeoutExpired(list(argv), timeout, bytes(out) if stdout == PIPE else None,
-                                                bytes(err) if stderr == PIPE else None) from None
+            with _forwarding_host_signals(kernel, platform):
+                process = kernel.run(deadline)
         finally:
             kernel.kill_everything("run finished")
             if getattr(kernel, "network", None) is not None:
@@ -214,15 +242,8 @@ class Sandbox:
             kernel.init = None
             kernel.terminal = None
         code, sig = process.exit_status or (0, 9)
-        result = SandboxResult(list(argv), -sig if sig else code,
-                               bytes(out) if stdout == PIPE else None,
-                               bytes(err) if stderr == PIPE else None,
-                               signal=sig, description=process.exit_description if sig else "",
-                               unsupported=frozenset(kernel.reported_unsupported),
-                               syscalls=kernel.syscall_count)
-        if check:
-            result.check_returncode()
-        return result
+        return Outcome(-sig if sig else code, sig, process.exit_description if sig else "",
+                       frozenset(kernel.reported_unsupported), kernel.syscall_count)
 
     def _stdio(self, input: bytes | None, stdout, stderr, out: bytearray, err: bytearray
                ) -> tuple[FdTable, File | None]:

@@ -5,9 +5,12 @@ probes would exhaust the machine."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
+
+import slimbox
 
 from .conftest import GUEST_DIR, slimbox_cli
 
@@ -85,6 +88,15 @@ def test_timeout_stops_the_sandbox_with_status_124():
     assert time.monotonic() - started < 15
     assert result.returncode == 124
     assert result.stderr.decode().strip().splitlines()[-1] == "slimbox: timed out after 1 s; the sandbox was stopped"
+
+
+def test_the_library_reports_a_timeout_as_subprocess_does():
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired) as info:
+        slimbox.run(["/bin/busybox", "sh", "-c", "echo early; sleep 30"], capture_output=True, timeout=1)
+    assert time.monotonic() - started < 15
+    assert (info.value.cmd, info.value.timeout, info.value.stdout) == (
+        ["/bin/busybox", "sh", "-c", "echo early; sleep 30"], 1, b"early\n")
 
 
 @pytest.mark.parametrize("flag,value", [("--memory", "lots"), ("--pids", "0"), ("--nofile", "2"),

@@ -17,6 +17,19 @@ def test_parsing_a_run_command_leaves_lazy_modules_unimported():
     assert proc.stdout.split() == [], "imported at start-up again (see docs/performance.md, Start-up)"
 
 
+# what the library's subprocess-style API needs (SandboxResult, TimeoutExpired) and no
+# run of the CLI does: subprocess brings locale, re, selectors and threading
+NOT_FOR_THE_CLI = ("subprocess", "threading", "contextlib", "locale", "selectors")
+
+
+def test_what_a_run_imports_leaves_subprocess_unimported():
+    code = ("import sys, slimbox.cli, slimbox.sandbox, slimbox._network, slimbox.platforms.linux.platform; "
+            "slimbox.cli._fast_run_arguments(['run', '-q', '--', 'prog']); "
+            f"print(' '.join(m for m in {NOT_FOR_THE_CLI!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == []
+
+
 def test_a_plain_run_command_line_is_parsed_without_argparse():
     code = ("import sys, slimbox.cli; args = slimbox.cli._fast_run_arguments(['run', '-q', '-v', 'a:b', '--', 'p']); "
             "print(args.quiet, args.volume, args.argv, 'argparse' in sys.modules, 'gettext' in sys.modules)")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import threading
 
+import slimbox
 from slimbox.sandbox import _forwarding_host_signals
 
 
@@ -52,3 +55,34 @@ def test_the_third_signal_kills_the_sandbox():
         for _ in range(3):
             signal.raise_signal(signal.SIGTERM)
     assert kernel.host_signals == [15, 15, 9]
+
+
+def test_no_signal_is_taken_outside_the_main_thread():
+    kernel, platform = _Kernel(), _Platform()
+    before = signal.getsignal(signal.SIGINT)
+    seen = []
+
+    def body() -> None:
+        with _forwarding_host_signals(kernel, platform):
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert seen == [before]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_result_type_is_still_a_completed_process():
+    from slimbox.sandbox import SandboxResult
+
+    assert slimbox.SandboxResult is SandboxResult
+    assert issubclass(SandboxResult, subprocess.CompletedProcess)
+    result = SandboxResult(["p"], 3, b"o", None, signal=0, syscalls=5)
+    assert (result.args, result.returncode, result.stdout, result.stderr, result.syscalls) == (["p"], 3, b"o", None, 5)
+    try:
+        result.check_returncode()
+    except subprocess.CalledProcessError as exc:
+        assert exc.returncode == 3
+    else:
+        raise AssertionError("check_returncode passed a failure")
