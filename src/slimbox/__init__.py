@@ -9,17 +9,24 @@ host kernel serves none of their system calls.
         box.run(["/bin/sh", "-c", "wc -c < /tmp/in.txt"])
 """
 
-from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox, run
+__all__ = ["ExecError", "InternalError", "Limits", "Sandbox", "SandboxResult", "run"]
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # SandboxResult (a subprocess.CompletedProcess) and subprocess are imported on first use
+    # The API is imported on first use, not with the package: `slimbox run` (slimbox.cli)
+    # pauses the cyclic collector before importing the sandbox, and SandboxResult (a
+    # subprocess.CompletedProcess) brings subprocess, which the command never needs.
     if name == "SandboxResult":
         from slimbox._result import SandboxResult
 
         return SandboxResult
+    if name in __all__:
+        from slimbox import sandbox
+
+        return getattr(sandbox, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ExecError", "InternalError", "Limits", "Sandbox", "SandboxResult", "run"]
-__version__ = "0.1.0"
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

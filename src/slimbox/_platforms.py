@@ -39,21 +39,26 @@ def make_host(name: str):
     return PosixHost()
 
 
-def make_platform(name: str, host):
-    """A fresh platform instance for one run (PlatformUnavailable says what is missing)."""
+def platform_class(name: str):
+    """The class of the platform `name` (already resolved), its module imported now."""
     if name == "linux":
         from slimbox.platforms.linux.platform import LinuxPlatform
 
-        return LinuxPlatform(host)
+        return LinuxPlatform
     if name == "kvm":
         from slimbox.platforms.kvm.platform import KvmPlatform
 
-        return KvmPlatform(host)
+        return KvmPlatform
     if name == "emu":
         from slimbox.platforms.emu.platform import EmuPlatform
 
-        return EmuPlatform(host)
+        return EmuPlatform
     raise ValueError(f"unknown platform {name!r}")
+
+
+def make_platform(name: str, host):
+    """A fresh platform instance for one run (PlatformUnavailable says what is missing)."""
+    return platform_class(name)(host)
 
 
 def host_network(name: str):

@@ -104,3 +104,46 @@ def test_a_locked_down_run_ends_with_its_output_flushed_and_its_status():
     code = "import sys; from slimbox.cli import _exit; print('out', end=''); print('err', end='', file=sys.stderr); _exit(3)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out", "err")
+
+
+def test_a_run_imports_with_the_collector_paused_and_freezes_before_the_guest_runs():
+    """Every module of the sandbox and its platform is imported with the cyclic collector
+    paused; once the run itself starts (it imports the network set-up first thing) the
+    collector is on again and everything made so far is frozen out of its reach. The
+    working directory does not exist, so no guest starts."""
+    code = """if True:
+        import gc, sys
+
+        seen = []
+
+        class Recorder:
+            def find_spec(self, name, path=None, target=None):
+                if name.startswith('slimbox.'):
+                    seen.append((name, gc.isenabled(), gc.get_freeze_count()))
+                return None
+
+        sys.meta_path.insert(0, Recorder())
+        import slimbox.cli
+        del seen[:]  # what the command imports once it runs
+        status = slimbox.cli.main(['run', '-q', '--no-lockdown', '--platform', 'linux', '-w', '/no/such/dir',
+                                   '--', '/bin/true'])
+        names = [name for name, _, _ in seen]
+        start = names.index('slimbox._network')
+        print('status', status)
+        print('before the run:', sorted({on for _, on, _ in seen[:start]}))
+        print('platform imported before the run:', 'slimbox.platforms.linux.platform' in names[:start])
+        print('at the run:', seen[start][1], seen[start][2] > 5000)
+        print('collecting after:', gc.isenabled())
+    """
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == [
+        "status 127", "before the run: [False]", "platform imported before the run: True", "at the run: True True",
+        "collecting after: True"], proc.stderr
+
+
+def test_the_package_imports_its_api_on_first_use():
+    code = ("import sys, slimbox; before = 'slimbox.sandbox' in sys.modules; "
+            "from slimbox import Sandbox, run, Limits, ExecError, InternalError; "
+            "print(before, Sandbox.__module__, run.__module__, 'subprocess' in sys.modules, slimbox.SandboxResult.__mro__[1].__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "slimbox.sandbox", "slimbox.sandbox", "False", "CompletedProcess"]
