@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
+import _signal as signal  # `signal` without the enum classes it builds at import (and enum): ~6 ms a run
 import struct
 import time
 

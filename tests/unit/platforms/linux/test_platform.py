@@ -34,3 +34,23 @@ def test_a_stream_epoll_refuses_is_reported_ready_at_once(platform):
         assert platform.wait(0) == []  # reported once, as any watch
     finally:
         os.close(fd)
+
+
+def test_host_signals_are_named_as_the_signal_module_names_them():
+    import signal
+
+    from slimbox.platforms.linux.platform import _SIGNAL_NAMES, _describe_exit
+
+    assert {number: _SIGNAL_NAMES[number] for number in signal.Signals} == {s.value: s.name for s in signal.Signals}
+    assert _describe_exit(signal.SIGKILL) == (9, "host thread killed by SIGKILL")
+    assert _describe_exit(40) == (40, "host thread killed by signal 40")  # a real-time signal has no name
+
+
+def test_the_linux_platform_runs_without_the_signal_module_and_enum():
+    import subprocess
+    import sys
+
+    code = ("import sys, slimbox.cli, slimbox.sandbox, slimbox._network, slimbox.platforms.linux.platform; "
+            "print(' '.join(m for m in ('signal', 'enum', 'functools') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == []
