@@ -17,12 +17,15 @@ def test_parsing_a_run_command_leaves_lazy_modules_unimported():
     assert proc.stdout.split() == [], "imported at start-up again (see docs/performance.md, Start-up)"
 
 
-# what the library's subprocess-style API needs (SandboxResult, TimeoutExpired) and no
-# run of the CLI does: subprocess brings locale, re, selectors and threading
-NOT_FOR_THE_CLI = ("subprocess", "threading", "contextlib", "locale", "selectors")
+# standard modules a run does without (docs/performance.md, "Start-up"): subprocess
+# (with locale, re, selectors and threading) is for the library's subprocess-style API
+# (SandboxResult, TimeoutExpired); signal and collections are replaced by the C modules
+# behind them, without the enum classes and the Python code they add
+NOT_FOR_THE_CLI = ("subprocess", "threading", "contextlib", "locale", "selectors", "re", "signal", "enum",
+                   "functools", "collections")
 
 
-def test_what_a_run_imports_leaves_subprocess_unimported():
+def test_what_a_run_imports_leaves_unneeded_standard_modules_unimported():
     code = ("import sys, slimbox.cli, slimbox.sandbox, slimbox._network, slimbox.platforms.linux.platform; "
             "slimbox.cli._fast_run_arguments(['run', '-q', '--', 'prog']); "
             f"print(' '.join(m for m in {NOT_FOR_THE_CLI!r} if m in sys.modules))")

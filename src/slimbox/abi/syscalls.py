@@ -36,10 +36,13 @@ the man pages, or the kernel where there is no page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from slimbox.abi.tuples import named_tuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 BASE_TYPES: frozenset[str] = frozenset(
     {

@@ -26,7 +26,7 @@ sized chunks holds somewhat less there); POLLOUT means at least a page is free.
 
 from __future__ import annotations
 
-from collections import deque
+from _collections import deque  # the C module behind collections, whose import costs ~3 ms a run
 
 from slimbox.abi import structs
 from slimbox.abi.errno import Errno

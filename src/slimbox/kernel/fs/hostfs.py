@@ -32,7 +32,7 @@ Key decisions:
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from _collections import OrderedDict  # the C module behind collections, whose import costs ~3 ms a run
 
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError, from_os_error
