@@ -358,16 +358,19 @@ _ROWS: tuple[tuple[str, Callable[..., int] | None, str, str], ...] = (
 
 
 def _build() -> tuple[Mapping[int, Entry], Mapping[str, Entry]]:
+    # Entries are made through tuple.__new__, not the named tuple's own __new__ (Python
+    # code, run for each of the table's rows at every start)
+    new = tuple.__new__
     by_name = {spec.name: spec for spec in SYSCALLS}
     rows = {}
     for name, handler, support, note in _ROWS:
         if name in rows:
             raise ValueError(f"syscall {name} listed twice")
-        rows[name] = Entry(by_name[name], handler, support, note)
+        rows[name] = new(Entry, (by_name[name], handler, support, note))
     entries = {}
     for spec in SYSCALLS:
-        entries[spec.nr] = rows.get(spec.name) or Entry(spec, None, NONE, NOT_IMPLEMENTED)
-    return MappingProxyType(entries), MappingProxyType({e.name: e for e in entries.values()})
+        entries[spec.nr] = rows.get(spec.name) or new(Entry, (spec, None, NONE, NOT_IMPLEMENTED))
+    return MappingProxyType(entries), MappingProxyType({spec.name: entries[spec.nr] for spec in SYSCALLS})
 
 
 BY_NUMBER, BY_NAME = _build()
