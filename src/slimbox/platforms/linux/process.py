@@ -37,6 +37,9 @@ _MREMAP_MAYMOVE = 1
 _MREMAP_FIXED = 2
 _MADV_DONTNEED = 4
 _VSYSCALL_PAGE = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)
+# the end of the address space a process gets by default (47 bits; with 5-level paging a
+# process maps above it only when it asks to)
+_USER_SPACE_END = 0x7FFFFFFFF000
 
 _SYS_MMAP, _SYS_MPROTECT, _SYS_MUNMAP, _SYS_MREMAP, _SYS_MADVISE = 9, 10, 11, 25, 28
 _SYS_CLONE, _SYS_EXIT, _SYS_SECCOMP = 56, 60, 317
@@ -288,9 +291,12 @@ class StubProcess:
         if not self.platform.initial_fpu:
             self.platform.initial_fpu = self.main.fpu_state()  # untouched since exec: the initial state
         self._open_memory()
-        for start, end, _ in self._host_mappings():
-            if start != self.base and (start, end) != _VSYSCALL_PAGE:
-                self._checked("munmap", self.inject(_SYS_MUNMAP, start, end - start))
+        # Everything but the stub's page goes (stack, vdso, vvar; the vsyscall page cannot
+        # be unmapped and is reserved): two ranges, whatever the layout, instead of one
+        # munmap per mapping read from /proc/PID/maps
+        self._checked("munmap", self.inject(_SYS_MUNMAP, 0, self.base))
+        above = self.base + PAGE_SIZE
+        self._checked("munmap", self.inject(_SYS_MUNMAP, above, _USER_SPACE_END - above))
         scratch = self._checked("mmap", self.inject(_SYS_MMAP, 0, PAGE_SIZE, 3, _MAP_PRIVATE | _MAP_ANONYMOUS,
                                                     MASK64, 0))
         listener = -1
@@ -314,15 +320,6 @@ class StubProcess:
 
     def _open_memory(self) -> None:
         self._mem = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
-
-    def _host_mappings(self) -> list[tuple[int, int, str]]:
-        out = []
-        with open(f"/proc/{self.pid}/maps") as maps:
-            for line in maps:
-                fields = line.split()
-                start, end = (int(x, 16) for x in fields[0].split("-"))
-                out.append((start, end, fields[5] if len(fields) > 5 else ""))
-        return out
 
     @staticmethod
     def _checked(what: str, result: int) -> int:

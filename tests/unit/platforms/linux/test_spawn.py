@@ -63,3 +63,21 @@ def test_a_platform_closed_unused_ends_its_keeper():
         pytest.skip(str(exc))
     platform.close()
     assert keeper.used and _gone(keeper.pid)
+
+
+def test_a_prepared_stub_holds_only_its_own_page_and_the_scratch_page():
+    from slimbox.platforms.linux.platform import LinuxPlatform
+
+    try:
+        platform = LinuxPlatform(pin_cpu=False)
+    except PlatformUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        process = platform.new_process().process
+        with open(f"/proc/{process.pid}/maps") as maps:
+            starts = {int(line.split("-")[0], 16) for line in maps} - {0xFFFFFFFFFF600000}  # vsyscall, if any
+        assert starts == {process.base, process.scratch}
+        # two munmaps, the scratch mmap, seccomp, and closing the listener's descriptor
+        assert platform.stats()["injections"] == 5
+    finally:
+        platform.close()
