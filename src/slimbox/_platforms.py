@@ -56,10 +56,9 @@ def platform_class(name: str):
     raise ValueError(f"unknown platform {name!r}")
 
 
-def make_platform(name: str, host, **options):
-    """A fresh platform instance for one run (PlatformUnavailable says what is missing);
-    `options` are the platform's own keyword arguments."""
-    return platform_class(name)(host, **options)
+def make_platform(name: str, host):
+    """A fresh platform instance for one run (PlatformUnavailable says what is missing)."""
+    return platform_class(name)(host)
 
 
 def host_network(name: str):

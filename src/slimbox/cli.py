@@ -274,43 +274,16 @@ def _logger(args: Arguments) -> StderrLog:
 
 
 def _run(args: Arguments, collecting: bool) -> int:
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        print("slimbox: no program given (usage: slimbox run [OPTIONS] -- PROG [ARGS])", file=sys.stderr)
-        return 2
-    keeper = _start_keeper(args.platform)
-    try:
-        return _run_sandbox(args, argv, collecting, keeper)
-    finally:
-        if keeper is not None:
-            keeper.close()
-
-
-def _start_keeper(platform: str):
-    """For the Linux platform, the process that will start the guest's host process,
-    forked now, while this process has imported little: from the supervisor it becomes
-    once the sandbox is imported, that fork and the guest's exec cost several
-    milliseconds more (platforms/linux/spawn.py). None for other platforms, or when it
-    cannot be forked (the platform then starts its keeper itself, and reports errors)."""
-    from slimbox import _platforms
-
-    try:
-        if _platforms.resolve(platform) != "linux" or not sys.platform.startswith("linux"):
-            return None
-        from slimbox.platforms.linux.spawn import start_keeper
-
-        return start_keeper()
-    except (ValueError, OSError):
-        return None
-
-
-def _run_sandbox(args: Arguments, argv: list[str], collecting: bool, keeper) -> int:
     from slimbox import _platforms
     from slimbox.kernel.kernel import SandboxTimeout
     from slimbox.kernel.policy import PolicyError
     from slimbox.platforms.base import PlatformUnavailable
     from slimbox.sandbox import ExecError, InternalError, Limits, Sandbox
 
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        print("slimbox: no program given (usage: slimbox run [OPTIONS] -- PROG [ARGS])", file=sys.stderr)
+        return 2
     log = _logger(args)
     try:
         env = _environment(args.env)
@@ -334,7 +307,7 @@ def _run_sandbox(args: Arguments, argv: list[str], collecting: bool, keeper) -> 
         if collecting:
             gc.enable()
         result = sandbox.execute(argv, env=env, cwd=args.workdir, strace=strace, lockdown=args.lockdown,
-                                 timeout=args.timeout, platform_options={"keeper": keeper} if keeper else None)
+                                 timeout=args.timeout)
     except PolicyError as exc:
         print(f"slimbox: {exc}", file=sys.stderr)
         return 2

@@ -194,12 +194,11 @@ class Sandbox:
     def execute(self, argv: Sequence[str | bytes], *, input: bytes | None = None, stdout=None, stderr=None,
                 out: bytearray | None = None, err: bytearray | None = None, timeout: float | None = None,
                 env: Mapping[str, str] | None = None, cwd: str | None = None, strace: TextIO | None = None,
-                lockdown: bool = False, platform_options: Mapping | None = None) -> Outcome:
+                lockdown: bool = False) -> Outcome:
         """`run` without subprocess's types, for the CLI (whose start-up would pay for
         importing subprocess): what stdout and stderr capture (PIPE) is appended to `out`
         and `err`; the ending is an Outcome; a timeout raises SandboxTimeout once the
-        sandbox's processes are killed. `platform_options` are keyword arguments for the
-        platform's constructor (the CLI's keeper started ahead for the Linux platform)."""
+        sandbox's processes are killed."""
         if not argv:
             raise ValueError("argv must not be empty")
         args = [a if isinstance(a, bytes) else a.encode() for a in argv]
@@ -208,7 +207,7 @@ class Sandbox:
         out = bytearray() if out is None else out
         err = bytearray() if err is None else err
         kernel = self.kernel
-        platform = registry.make_platform(self.platform_name, self.host, **(platform_options or {}))
+        platform = registry.make_platform(self.platform_name, self.host)
         kernel.platform = platform
         try:
             from slimbox._network import start_network

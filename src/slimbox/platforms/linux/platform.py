@@ -25,7 +25,7 @@ from slimbox.platforms.linux import lockdown, seccomp
 from slimbox.platforms.linux.watches import StreamWatches, drain
 from slimbox.platforms.linux.host import PosixHost
 from slimbox.platforms.linux.process import GONE, NOTIFIED, RUNNING, PlatformError, StubProcess, StubThread
-from slimbox.platforms.linux.spawn import Isolation, Keeper, spawn_from, spawn_stub
+from slimbox.platforms.linux.spawn import Isolation, spawn_stub
 from slimbox.platforms.linux.stdio import FdStream
 from slimbox.platforms.linux.stub import build_stub
 
@@ -81,20 +81,12 @@ class LinuxPlatform:
     name = "linux"
 
     def __init__(self, host: PosixHost | None = None, *, namespaces: bool = True, pin_cpu: bool = True,
-                 notify: bool = True, keeper: Keeper | None = None) -> None:
-        """`keeper`: one `spawn.start_keeper` forked ahead of time, for the first process
-        (the platform takes it over: its stub image, and ending it if unused)."""
+                 notify: bool = True) -> None:
         check_host_support()
         self.host = host or PosixHost()
-        #: the pre-started keeper the first new_process uses
-        self._keeper = keeper
-        if keeper is not None:
-            self._stub = keeper.image
-            self._stub_fd, keeper.stub_fd = keeper.stub_fd, -1
-        else:
-            self._stub = build_stub()
-            self._stub_fd = os.memfd_create("slimbox-stub", os.MFD_CLOEXEC)
-            os.write(self._stub_fd, self._stub.elf)
+        self._stub = build_stub()
+        self._stub_fd = os.memfd_create("slimbox-stub", os.MFD_CLOEXEC)
+        os.write(self._stub_fd, self._stub.elf)
         self._tracer = native.Ptrace()
         self._namespaces = namespaces
         self._processes: dict[int, StubProcess] = {}
@@ -136,27 +128,17 @@ class LinuxPlatform:
         def seize(pid: int) -> None:
             self._tracer.seize(pid, _TRACE_OPTIONS)
 
-        keeper, self._keeper = self._keeper, None
-        if keeper is not None:
-            channel, keeper.channel = keeper.channel, None
-            stub_end = None
-        else:
-            channel, stub_end = native.socketpair(native.AF_UNIX, native.SOCK_DGRAM)
+        channel, stub_end = native.socketpair(native.AF_UNIX, native.SOCK_DGRAM)
         try:
-            if keeper is not None:
-                spawned = spawn_from(keeper, seize, self._namespaces)
-            else:
-                spawned = spawn_stub(self._stub_fd, seize, self._namespaces, stub_end.fileno())
+            spawned = spawn_stub(self._stub_fd, seize, self._namespaces, stub_end.fileno())
         except OSError as exc:
             channel.close()
-            if stub_end is not None:
-                stub_end.close()
+            stub_end.close()
             if exc.errno in (errno.EPERM, errno.EACCES):
                 raise PlatformUnavailable(f"the Linux platform cannot run here: ptrace is not permitted "
                                           f"({exc.strerror})") from None
             raise
-        if stub_end is not None:
-            stub_end.close()
+        stub_end.close()
         self._channels.append(channel)
         self.isolation = spawned.isolation
         process = StubProcess(spawned.pid, spawned.keeper, self._stub, self._tracer, self, channel)
@@ -463,9 +445,6 @@ class LinuxPlatform:
                 "injection_stops": self._retired["injection_stops"] + sum(p.injection_stops for p in processes)}
 
     def close(self) -> None:
-        if self._keeper is not None:
-            self._keeper.close()
-            self._keeper = None
         for process in list(self._processes.values()):
             process.kill()
         # Reap by session, not thread by thread: the first stub is the pid namespace's

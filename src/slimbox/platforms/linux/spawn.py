@@ -12,12 +12,6 @@ The keeper only waits for the stub and passes its status on; both die with the
 supervisor (PR_SET_PDEATHSIG), and the supervisor also seizes the stub with
 PTRACE_O_EXITKILL. Namespaces are taken as the host allows; `Isolation` records
 which were obtained.
-
-`slimbox run` forks its keeper ahead of time (`start_keeper`), before it imports the
-sandbox: the keeper then waits for `spawn_from` to go on as above. Forked from the
-small process the command is at that point, the keeper's fork of the stub and the
-stub's exec, which throws the copied memory away, are cheaper than from the supervisor
-the command becomes.
 """
 
 from __future__ import annotations
@@ -26,7 +20,6 @@ import os
 import _signal as signal  # `signal` without the enum classes it builds at import (and enum): ~6 ms a run
 
 from slimbox.platforms.linux import _native as native
-from slimbox.platforms.linux.stub import StubImage, build_stub
 
 _NAMESPACES = (
     ("user", native.CLONE_NEWUSER),
@@ -159,140 +152,36 @@ def spawn_stub(stub_fd: int, seize: "callable[[int], None]", namespaces: bool = 
         try:
             os.close(report_r)
             os.close(gate_w)
-            _become_keeper(supervisor)
-            _keep(stub_fd, gate_r, report_w, namespaces, channel_fd)
+            native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != supervisor:
+                os._exit(1)
+            # Out of the caller's process group and deaf to job-control signals: Ctrl-C
+            # at the terminal is for the supervisor to pass on, not to end the keeper
+            # (whose death would take the guest with it).
+            os.setpgid(0, 0)
+            for signo in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP,
+                          signal.SIGTTIN, signal.SIGTTOU):
+                signal.signal(signo, signal.SIG_IGN)
+            obtained = _unshare_what_we_can(report_w) if namespaces else []
+            me = os.getpid()
+            child = os.fork()
+            if child == 0:
+                _stub_side(stub_fd, gate_r, report_w, me, "mount" in obtained, channel_fd)
+            _report(report_w, f"pid {child}")
+            os.close(gate_r)
+            for fd in _open_fds():
+                if fd != report_w:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            os.close(report_w)
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
         finally:
             os._exit(126)
     os.close(report_w)
     os.close(gate_r)
-    return _seize_stub(keeper, report_r, gate_w, seize)
-
-
-class Keeper:
-    """A keeper forked ahead of time by `start_keeper`, while the supervisor is still a
-    small process, to start the stub later (`spawn_from`). Forking the supervisor once
-    it has imported the sandbox, and the stub's exec that throws that copy away again,
-    cost several milliseconds more than the same from a small process. It holds the
-    stub's image (`stub_fd`, a memfd with `image`) and the supervisor's end of the
-    stub's mapping channel; until it is used, `close` ends it."""
-
-    __slots__ = ("pid", "image", "stub_fd", "channel", "_report_r", "_gate_w", "_request_w")
-
-    def __init__(self, pid: int, image: StubImage, stub_fd: int, channel, report_r: int, gate_w: int,
-                 request_w: int) -> None:
-        self.pid = pid
-        self.image = image
-        self.stub_fd = stub_fd
-        self.channel = channel
-        self._report_r = report_r
-        self._gate_w = gate_w
-        self._request_w = request_w
-
-    @property
-    def used(self) -> bool:
-        return self._request_w < 0
-
-    def close(self) -> None:
-        """End an unused keeper (closing its request pipe lets it exit) and release what
-        it holds; the stub's image and the channel stay with whoever took them."""
-        if self.used:
-            return
-        os.close(self._request_w)
-        self._request_w = -1
-        os.close(self._report_r)
-        os.close(self._gate_w)
-        _reap(self.pid)
-        if self.stub_fd >= 0:
-            os.close(self.stub_fd)
-            self.stub_fd = -1
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
-
-
-def start_keeper() -> Keeper:
-    """Fork a keeper that waits for `spawn_from` (or for its end: `Keeper.close`)."""
-    image = build_stub()
-    stub_fd = os.memfd_create("slimbox-stub", os.MFD_CLOEXEC)
-    os.write(stub_fd, image.elf)
-    channel, stub_end = native.socketpair(native.AF_UNIX, native.SOCK_DGRAM)
-    report_r, report_w = os.pipe()
-    gate_r, gate_w = os.pipe()
-    request_r, request_w = os.pipe()
-    supervisor = os.getpid()
-    keeper = os.fork()
-    if keeper == 0:
-        try:
-            for fd in (report_r, gate_w, request_w, channel.fileno()):
-                os.close(fd)
-            _become_keeper(supervisor)
-            request = os.read(request_r, 4096).decode().split()
-            if not request:
-                os._exit(0)  # closed unused
-            os.close(request_r)
-            os.sched_setaffinity(0, {int(cpu) for cpu in request[1].split(",")})  # the supervisor's
-            _keep(stub_fd, gate_r, report_w, request[0] == "1", stub_end.fileno())
-        finally:
-            os._exit(126)
-    stub_end.close()
-    for fd in (report_w, gate_r, request_r):
-        os.close(fd)
-    return Keeper(keeper, image, stub_fd, channel, report_r, gate_w, request_w)
-
-
-def spawn_from(keeper: Keeper, seize: "callable[[int], None]", namespaces: bool = True) -> SpawnedStub:
-    """Start a stub as `spawn_stub` does, through a keeper `start_keeper` made; the stub
-    runs on the CPUs the caller may run on now (the platform pins itself after the
-    keeper was forked)."""
-    if keeper.used:
-        raise ValueError("this keeper has started its stub already")
-    cpus = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
-    request_w, keeper._request_w = keeper._request_w, -1
-    try:
-        os.write(request_w, f"{int(namespaces)} {cpus}\n".encode())
-    finally:
-        os.close(request_w)
-    return _seize_stub(keeper.pid, keeper._report_r, keeper._gate_w, seize)
-
-
-def _become_keeper(supervisor: int) -> None:
-    """The keeper's own set-up: it dies with the supervisor and ignores job control."""
-    native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != supervisor:
-        os._exit(1)
-    # Out of the caller's process group and deaf to job-control signals: Ctrl-C
-    # at the terminal is for the supervisor to pass on, not to end the keeper
-    # (whose death would take the guest with it).
-    os.setpgid(0, 0)
-    for signo in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP,
-                  signal.SIGTTIN, signal.SIGTTOU):
-        signal.signal(signo, signal.SIG_IGN)
-
-
-def _keep(stub_fd: int, gate_r: int, report_w: int, namespaces: bool, channel_fd: int) -> None:
-    """The keeper: new namespaces, the stub forked into them, then only waiting for it
-    and passing its status on; never returns."""
-    obtained = _unshare_what_we_can(report_w) if namespaces else []
-    me = os.getpid()
-    child = os.fork()
-    if child == 0:
-        _stub_side(stub_fd, gate_r, report_w, me, "mount" in obtained, channel_fd)
-    _report(report_w, f"pid {child}")
-    os.close(gate_r)
-    for fd in _open_fds():
-        if fd != report_w:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    os.close(report_w)
-    _, status = os.waitpid(child, 0)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-
-
-def _seize_stub(keeper: int, report_r: int, gate_w: int, seize: "callable[[int], None]") -> SpawnedStub:
-    """The supervisor's side: wait until the stub is ready at its gate, seize it, open
-    the gate."""
     isolation = Isolation()
     pid = 0
     lines = _read_lines(report_r, until=lambda seen: "ready" in seen)
