@@ -11,11 +11,12 @@ and pickling.
 from __future__ import annotations
 
 import sys
-from operator import itemgetter
 
 try:  # the C accessor collections.namedtuple uses, where the interpreter has it
     from _collections import _tuplegetter
 except ImportError:  # pragma: no cover - other interpreters
+    from operator import itemgetter
+
     def _tuplegetter(index: int, doc: str) -> property:
         return property(itemgetter(index), doc=doc)
 
