@@ -56,8 +56,24 @@ def platform_class(name: str):
     raise ValueError(f"unknown platform {name!r}")
 
 
-def make_platform(name: str, host):
+#: how the linux platform catches guest syscalls (LinuxPlatform's `notify`)
+INTERCEPTS = ("notify", "ptrace")
+
+
+def check_intercept(name: str, intercept: str) -> str:
+    """`intercept` if the platform `name` (already resolved) takes it; ValueError if not."""
+    if intercept not in INTERCEPTS:
+        raise ValueError(f"unknown intercept {intercept!r} (choose from {', '.join(INTERCEPTS)})")
+    if intercept != "notify" and name != "linux":
+        raise ValueError(f"intercept {intercept!r} is for the linux platform; the {name} platform catches "
+                         "syscalls its own way")
+    return intercept
+
+
+def make_platform(name: str, host, *, intercept: str = "notify"):
     """A fresh platform instance for one run (PlatformUnavailable says what is missing)."""
+    if name == "linux":
+        return platform_class(name)(host, notify=intercept == "notify")
     return platform_class(name)(host)
 
 

@@ -67,6 +67,11 @@ def _run_options() -> tuple:
             help="how guest code runs: host processes under seccomp and ptrace (linux), a KVM virtual "
                  "machine (kvm), a CPU emulator that needs nothing of the host but Python (emu), or the "
                  "best this host offers (auto, the default: linux on Linux, emu elsewhere)")),
+        (None, ("--intercept",), dict(
+            default="notify", metavar="notify|ptrace",
+            help="how the linux platform catches syscalls: seccomp user notifications for those the "
+                 "kernel answers from its own state, ptrace for the rest (notify, the default; ptrace "
+                 "alone where the host has no notifications), or ptrace for every one (ptrace)")),
         (None, ("--strace",), dict(nargs="?", const="-", metavar="FILE",
                                    help="log every syscall with decoded arguments and result (to stderr, or FILE)")),
         ("resource limits", ("--memory",), dict(
@@ -298,7 +303,7 @@ def _run(args: Arguments, collecting: bool) -> int:
             strace = sys.stderr if args.strace == "-" else open(args.strace, "w")  # noqa: SIM115
         sandbox = Sandbox(mounts=args.volume, rootfs=args.rootfs, tmpfs=args.tmpfs, hostname=args.hostname, log=log,
                           limits=limits, net=args.net, allow=args.allow, publish=args.publish,
-                          platform=args.platform)
+                          platform=args.platform, intercept=args.intercept)
         # The platform's modules too are imported with the collector paused; then
         # everything made so far, which lives as long as this process, is frozen out of
         # the collector's reach before the guest runs.

@@ -125,17 +125,23 @@ class Sandbox:
                  tmpfs: Iterable[str] = (), hostname: str = "slimbox", platform: str = "auto",
                  uid: int | None = None, gid: int | None = None, log: logging.Logger | None = None,
                  limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
-                 publish: Iterable[str] = ()) -> None:
+                 publish: Iterable[str] = (), intercept: str = "notify") -> None:
         """`net`: "none" (only the sandbox's own loopback) or "host" (TCP to the HOST:PORT
         entries of `allow`, resolved here); `publish`: "[IP:]HOSTPORT:GUESTPORT" entries,
         host ports whose connections reach sandbox listeners (docs/networking.md);
         `platform`: "linux", "kvm", "emu" or "auto" (the default: linux on a Linux host, emu
-        elsewhere; _platforms.py)."""
+        elsewhere; _platforms.py); `intercept`: how the linux platform catches syscalls,
+        "notify" (seccomp user notifications where they serve, ptrace for the rest) or
+        "ptrace" (every syscall stops under ptrace)."""
         specs = tuple(m if isinstance(m, MountSpec) else MountSpec.parse(m) for m in mounts)
         self.policy = Policy(mounts=specs, rootfs=rootfs, tmpfs=tuple(tmpfs))
         self.network = NetworkPolicy.build(net, allow, publish)
         try:
             self.platform_name = registry.resolve(platform)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
+        try:
+            self.intercept = registry.check_intercept(self.platform_name, intercept)
         except ValueError as exc:
             raise PolicyError(str(exc)) from None
         self.host = registry.make_host(self.platform_name)
@@ -207,7 +213,7 @@ class Sandbox:
         out = bytearray() if out is None else out
         err = bytearray() if err is None else err
         kernel = self.kernel
-        platform = registry.make_platform(self.platform_name, self.host)
+        platform = registry.make_platform(self.platform_name, self.host, intercept=self.intercept)
         kernel.platform = platform
         try:
             from slimbox._network import start_network
@@ -315,11 +321,11 @@ def run(argv: Sequence[str | bytes], *, input: bytes | None = None, capture_outp
         cwd: str | None = None, mounts: Iterable[str | MountSpec] = (), rootfs: str | None = None,
         tmpfs: Iterable[str] = (), strace: TextIO | None = None, check: bool = False,
         lockdown: bool = False, limits: Limits | None = None, net: str = "none", allow: Iterable[str] = (),
-        publish: Iterable[str] = (), platform: str = "auto") -> SandboxResult:
+        publish: Iterable[str] = (), platform: str = "auto", intercept: str = "notify") -> SandboxResult:
     """Run one program in a fresh sandbox, like subprocess.run (see Sandbox.run; `net`,
-    `allow`, `publish` and `platform` as Sandbox takes them)."""
+    `allow`, `publish`, `platform` and `intercept` as Sandbox takes them)."""
     with Sandbox(mounts=mounts, rootfs=rootfs, tmpfs=tmpfs, limits=limits, net=net, allow=allow,
-                 publish=publish, platform=platform) as sandbox:
+                 publish=publish, platform=platform, intercept=intercept) as sandbox:
         return sandbox.run(argv, input=input, capture_output=capture_output, stdout=stdout, stderr=stderr,
                            timeout=timeout, env=env, cwd=cwd, strace=strace, check=check, lockdown=lockdown)
 

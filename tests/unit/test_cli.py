@@ -55,6 +55,8 @@ PARSED_FAST = [
     ["run", "-e", "", "x"],
     ["run", "--rootfs", "r.tar", "--tmpfs", "/t", "--tmpfs=/u", "-w", "/w", "--workdir=/v", "--hostname", "h",
      "--platform", "emu", "prog"],
+    ["run", "--platform", "linux", "--intercept", "ptrace", "prog"],
+    ["run", "--intercept=notify", "prog"],
     ["run", "--memory", "64M", "--pids", "7", "--nofile=9", "--tmpfs-size", "1k", "--cpu", "3",
      "--max-file-size", "2G", "--max-output", "100", "--timeout", "1.5", "prog"],
     ["run", "--net", "host", "--allow", "localhost:80", "--allow=127.0.0.1:53", "-p", "8080:80",

@@ -33,3 +33,25 @@ def test_emu_gets_the_portable_host_and_no_host_network(monkeypatch):
     monkeypatch.setattr(registry.sys, "platform", "win32")
     assert isinstance(registry.make_host("emu"), PortableHost)
     assert registry.host_network("emu") is None
+
+
+def test_intercept_is_checked_against_the_platform():
+    assert registry.check_intercept("linux", "ptrace") == "ptrace"
+    assert registry.check_intercept("emu", "notify") == "notify"  # the default goes with any platform
+    with pytest.raises(ValueError, match="notify, ptrace"):
+        registry.check_intercept("linux", "sysemu")
+    with pytest.raises(ValueError, match="for the linux platform"):
+        registry.check_intercept("kvm", "ptrace")
+
+
+@pytest.mark.parametrize("intercept,notify", [("notify", True), ("ptrace", False)])
+def test_the_linux_platform_is_made_with_the_intercept_asked_for(monkeypatch, intercept, notify):
+    made = {}
+
+    class Recorder:
+        def __init__(self, host, *, notify):
+            made.update(host=host, notify=notify)
+
+    monkeypatch.setattr(registry, "platform_class", lambda name: Recorder)
+    registry.make_platform("linux", "the host", intercept=intercept)
+    assert made == {"host": "the host", "notify": notify}
