@@ -43,6 +43,11 @@ O_CLOEXEC = 0x80000
 O_SYNC = 0x101000
 O_PATH = 0x200000
 O_TMPFILE = 0x410000
+#: the flag bits that decide whether a file may be read or written, and the values of
+#: them that allow each (handlers on the hot path test these without the properties)
+ACCESS_BITS = O_PATH | O_ACCMODE
+READ_ACCESS = frozenset((O_RDONLY, O_RDWR))
+WRITE_ACCESS = frozenset((O_WRONLY, O_RDWR))
 
 #: flags F_SETFL may change
 SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
@@ -84,11 +89,11 @@ class File:
 
     @property
     def readable(self) -> bool:
-        return self.flags & O_PATH == 0 and self.flags & O_ACCMODE in (O_RDONLY, O_RDWR)
+        return self.flags & ACCESS_BITS in READ_ACCESS
 
     @property
     def writable(self) -> bool:
-        return self.flags & O_PATH == 0 and self.flags & O_ACCMODE in (O_WRONLY, O_RDWR)
+        return self.flags & ACCESS_BITS in WRITE_ACCESS
 
     @property
     def nonblocking(self) -> bool:

@@ -7,7 +7,9 @@ from slimbox.abi import structs
 from slimbox.abi.errno import Errno
 from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.fd import FD_CLOEXEC
-from slimbox.kernel.file import MAX_RW, O_APPEND, O_CLOEXEC, O_LARGEFILE, O_RDWR, PathFile, SETFL_MASK
+from slimbox.kernel.file import (
+    ACCESS_BITS, MAX_RW, O_APPEND, O_CLOEXEC, O_LARGEFILE, O_RDWR, READ_ACCESS, SETFL_MASK, WRITE_ACCESS, PathFile,
+)
 from slimbox.kernel.fs.memfs import (
     ALL_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
     MemFs, MemfdFile, MemfdInode,
@@ -33,6 +35,7 @@ F_DUPFD_CLOEXEC = 1030
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 F_ADD_SEALS, F_GET_SEALS = 1033, 1034
 F_UNLCK = 2
+_MAX_COUNT = (1 << 63) - 1  # a byte count above this is negative as ssize_t
 
 
 def _readable(task: Task, fd: int):
@@ -65,27 +68,41 @@ def _check_buffer(addr: int, count: int) -> int:
     """What Linux's access_ok does: the range must lie in user space (EFAULT); whether
     it is mapped is found out byte by byte as data is copied. Returns the count this
     call will move."""
-    if count > (1 << 63) - 1 or addr + count > TASK_SIZE:
+    if count > _MAX_COUNT or addr + count > TASK_SIZE:
         raise LinuxError(Errno.EFAULT)
     return min(count, MAX_RW)
 
 
+# read, write, pread64 and pwrite64 run for most syscalls of many programs: they do
+# what _readable/_writable and _check_buffer do written out, and look task.mm up once.
+
 def read(task: Task, fd: int, buf: int, count: int) -> int:
-    file = _readable(task, fd)
-    count = _check_buffer(buf, count)
+    file = task.fds.get(fd)
+    if file.flags & ACCESS_BITS not in READ_ACCESS:
+        raise LinuxError(Errno.EBADF)
+    if count > _MAX_COUNT or buf + count > TASK_SIZE:
+        raise LinuxError(Errno.EFAULT)
+    if count > MAX_RW:
+        count = MAX_RW
     if count < file.min_transfer:
         raise LinuxError(Errno.EINVAL)
     if count == 0:
         return 0
-    task.mm.check(buf, 1, 2)  # a buffer that is not there at all fails before data is taken
+    mm = task.mm
+    mm.check(buf, 1, 2)  # a buffer that is not there at all fails before data is taken
     data = file.read(task, count)
-    task.mm.write(buf, data)
+    mm.write(buf, data)
     return len(data)
 
 
 def write(task: Task, fd: int, buf: int, count: int) -> int:
-    file = _writable(task, fd)
-    count = _check_buffer(buf, count)
+    file = task.fds.get(fd)
+    if file.flags & ACCESS_BITS not in WRITE_ACCESS:
+        raise LinuxError(Errno.EBADF)
+    if count > _MAX_COUNT or buf + count > TASK_SIZE:
+        raise LinuxError(Errno.EFAULT)
+    if count > MAX_RW:
+        count = MAX_RW
     if count < file.min_transfer:
         raise LinuxError(Errno.EINVAL)
     if count == 0:
@@ -95,24 +112,35 @@ def write(task: Task, fd: int, buf: int, count: int) -> int:
 
 
 def pread64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
-    file = _readable(task, fd)
+    file = task.fds.get(fd)
+    if file.flags & ACCESS_BITS not in READ_ACCESS:
+        raise LinuxError(Errno.EBADF)
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
-    count = _check_buffer(buf, count)
+    if count > _MAX_COUNT or buf + count > TASK_SIZE:
+        raise LinuxError(Errno.EFAULT)
+    if count > MAX_RW:
+        count = MAX_RW
     if count == 0:
         file.pread(0, offset)
         return 0
-    task.mm.check(buf, 1, 2)
+    mm = task.mm
+    mm.check(buf, 1, 2)
     data = file.pread(count, offset)
-    task.mm.write(buf, data)
+    mm.write(buf, data)
     return len(data)
 
 
 def pwrite64(task: Task, fd: int, buf: int, count: int, offset: int) -> int:
-    file = _writable(task, fd)
+    file = task.fds.get(fd)
+    if file.flags & ACCESS_BITS not in WRITE_ACCESS:
+        raise LinuxError(Errno.EBADF)
     if offset < 0:
         raise LinuxError(Errno.EINVAL)
-    count = _check_buffer(buf, count)
+    if count > _MAX_COUNT or buf + count > TASK_SIZE:
+        raise LinuxError(Errno.EFAULT)
+    if count > MAX_RW:
+        count = MAX_RW
     if count == 0:
         return 0
     count = _file_size_room(task, file, offset, count)
