@@ -24,19 +24,38 @@ _NEVER_RESTARTED = frozenset(
     ))
 
 
+class Dispatch(dict):
+    """nr -> (handler, argument count, masks and signs or None, argument converters,
+    entry) of each handled syscall, decoded the first time it is asked for: a run uses a
+    few dozen of the several hundred, and decoding them all was most of making a
+    personality. A syscall without a handler is a KeyError."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._known: dict = {}  # the conversions of the parameters decoded so far
+
+    def __missing__(self, nr: int) -> tuple[Callable[..., int], int, tuple[int, ...] | None,
+                                            tuple[Callable[[int], int], ...], Entry]:
+        entry = BY_NUMBER.get(nr)
+        if entry is None or entry.handler is None:
+            raise KeyError(nr)
+        found = self[nr] = (entry.handler, *decoding(entry.spec, self._known), entry)
+        return found
+
+    def decode_all(self) -> None:
+        for nr, entry in BY_NUMBER.items():
+            if entry.handler is not None:
+                self[nr]
+
+
 class LinuxPersonality:
     name = "linux"
 
     def __init__(self, strace: TextIO | None = None) -> None:
         self._strace = Strace(strace) if strace is not None else None
-        # nr -> (handler, argument count, masks and signs or None, argument converters,
-        # entry); built once
-        self._dispatch: dict[int, tuple[Callable[..., int], int, tuple[int, ...] | None,
-                                        tuple[Callable[[int], int], ...], Entry]] = {}
-        known: dict = {}
-        for nr, entry in BY_NUMBER.items():
-            if entry.handler is not None:
-                self._dispatch[nr] = (entry.handler, *decoding(entry.spec, known), entry)
+        self._dispatch = Dispatch()
 
     @staticmethod
     def syscall_name(nr: int) -> str:
@@ -49,10 +68,10 @@ class LinuxPersonality:
         return nr not in _NEVER_RESTARTED
 
     def syscall(self, task: Task, nr: int, args: list[int]) -> int | object:
-        found = self._dispatch.get(nr)
-        if found is None:
+        try:
+            handler, count, k, convert, entry = self._dispatch[nr]
+        except KeyError:
             return self._unsupported(task, nr, args)
-        handler, count, k, convert, entry = found
         if self._strace is not None:
             return self._traced(task, handler, entry, [c(a) for c, a in zip(convert, args)])
         if not count:

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+import pytest
+
 _KERNEL_TESTS = str(Path(__file__).resolve().parents[2] / "kernel")  # where guest.py lives
 if _KERNEL_TESTS not in sys.path:
     sys.path.insert(0, _KERNEL_TESTS)
@@ -80,8 +82,23 @@ def test_counts_and_markdown_cover_every_syscall():
 
 def test_the_personality_dispatches_every_handled_syscall():
     personality = LinuxPersonality()
+    assert not personality._dispatch  # decoded on first use
+    personality._dispatch.decode_all()
     assert set(personality._dispatch) == {entry.nr for entry in handled()}
     assert personality.syscall_name(0) == "read" and personality.syscall_name(1000) == "syscall_1000"
+
+
+def test_lazy_decoding_gives_what_decoding_every_prototype_at_once_gives():
+    from slimbox.shims.linux.args import decoding
+    lazy = LinuxPersonality()._dispatch
+    known: dict = {}
+    for entry in handled():
+        assert lazy[entry.nr] == (entry.handler, *decoding(entry.spec, known), entry)
+    unhandled = next(e for e in BY_NUMBER.values() if e.handler is None)
+    for nr in (unhandled.nr, 4000):
+        with pytest.raises(KeyError):
+            lazy[nr]
+        assert nr not in lazy
 
 
 def test_unhandled_syscalls_are_enosys_and_reported_once(caplog):
