@@ -293,7 +293,8 @@ class DirectoryFile(File):
             self._listing = [DirEntry(b".", here.ino, dirent_type(here.mode)),
                              DirEntry(b"..", parent.ino, dirent_type(parent.mode))]
             self._listing.extend(here.entries())
-        return [(index + 1, entry) for index, entry in enumerate(self._listing) if index >= position]
+        start = position if position > 0 else 0
+        return list(zip(range(start + 1, len(self._listing) + 1), self._listing[start:]))
 
 
 class PathFile(File):

@@ -40,7 +40,7 @@ from slimbox.kernel.file import (
     O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, File, RegularFile,
 )
 from slimbox.kernel.fs.inode import (
-    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
+    DT_LNK, DT_REG, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, DirEntry, FileSystem, Inode, Stat, dirent_type,
 )
 from slimbox.kernel.pipe import Pipe
 from slimbox.platforms.base import HostDirectory, HostFile, HostStat
@@ -451,23 +451,32 @@ class HostDirInode(HostInode):
 
     def entries(self) -> list[DirEntry]:
         directory = self.handle()
+        fs = self.fs
+        hidden = fs.hidden
         result = []
-        here: HostStat | None = None
+        append = result.append
+        # the listing's own number and type for files and symlinks, as readdir gives
+        # them on Linux (a file mounted over one shows the one below there too); all
+        # are on the listed directory's device, whose number is worked out once
+        ino_here: int | None = None
         for name, ino, kind in _host(directory.list):
-            if self.fs.hidden and self.fs.is_hidden(self._child_rel(name)):
+            if hidden and fs.is_hidden(self._child_rel(name)):
                 continue
-            if kind == S_IFREG or kind == S_IFLNK:
-                # the listing's own number and type, as readdir gives them on Linux (a
-                # file mounted over one shows the one below there too)
-                if here is None:
-                    here = _host(directory.stat)
-                result.append(DirEntry(name, self.fs.ino_on(here.dev, ino), dirent_type(kind)))
+            if kind == S_IFREG:
+                if ino_here is None:
+                    ino_here = fs.ino_on(_host(directory.stat).dev, 0)
+                append(DirEntry(name, ino ^ ino_here, DT_REG))
+                continue
+            if kind == S_IFLNK:
+                if ino_here is None:
+                    ino_here = fs.ino_on(_host(directory.stat).dev, 0)
+                append(DirEntry(name, ino ^ ino_here, DT_LNK))
                 continue
             try:  # directories are asked one by one: one may be a mount point
                 st = directory.lookup(name)
             except OSError:
                 continue  # removed on the host since it was listed
-            result.append(DirEntry(name, self.fs.ino_of(st), dirent_type(st.mode)))
+            append(DirEntry(name, fs.ino_of(st), dirent_type(st.mode)))
         return result
 
     # --- changing -------------------------------------------------------------------

@@ -42,13 +42,13 @@ def _component(name: bytes) -> bytes:
 def _entry_kind(entry: os.DirEntry) -> int:
     """The file type a directory listing gives (no host call unless the filesystem
     leaves it out); 0 for anything but a regular file, directory or symlink."""
-    try:
-        if entry.is_symlink():
-            return stat_mod.S_IFLNK
-        if entry.is_dir(follow_symlinks=False):
-            return stat_mod.S_IFDIR
+    try:  # (without following symlinks the three are exclusive: the commonest first)
         if entry.is_file(follow_symlinks=False):
             return stat_mod.S_IFREG
+        if entry.is_dir(follow_symlinks=False):
+            return stat_mod.S_IFDIR
+        if entry.is_symlink():
+            return stat_mod.S_IFLNK
     except OSError:
         pass
     return 0

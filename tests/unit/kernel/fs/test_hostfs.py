@@ -572,3 +572,26 @@ def test_stat_answers_from_the_lookup_only_where_nothing_is_followed_or_crossed(
     sandbox.vfs.mount(inner, inner.root, sandbox.node(b"/mnt/sub"))
     assert sandbox.stat(b"/mnt/sub").mode == inner.root.stat().mode
     assert sandbox.stat(b"/mnt/sub").dev == inner.dev
+
+
+def test_a_listing_on_a_device_other_than_the_first_numbers_as_stat_does(sandbox, share):
+    fs = mount_host(sandbox, share, readonly=True, hidden=())
+    # another device seen first: the share's own numbers carry a device index
+    fs._devices.clear()
+    fs.ino_on(-1, 0)
+    entries = sandbox.entries(b"/mnt")
+    assert entries[b"hello.txt"].ino == fs.ino_on(os.stat(share).st_dev, os.lstat(share / "hello.txt").st_ino)
+    assert entries[b"hello.txt"].ino != os.lstat(share / "hello.txt").st_ino
+    for name in (b"hello.txt", b"link_rel", b"sub", b"fifo"):
+        assert entries[name].ino == sandbox.stat(b"/mnt/" + name, follow=False).ino
+
+
+def test_a_directory_read_from_any_position_gives_the_rest_of_its_listing(sandbox, share):
+    mount_host(sandbox, share, readonly=True, hidden=())
+    directory = sandbox.open(b"/mnt/sub")
+    everything = directory.entries_from(0)
+    assert [position for position, _ in everything] == [1, 2, 3, 4]
+    assert sorted(entry.name for _, entry in everything) == [b".", b"..", b"deeper", b"inner.txt"]
+    assert directory.entries_from(2) == everything[2:]
+    assert directory.entries_from(4) == [] and directory.entries_from(9) == []
+    assert directory.entries_from(-3) == everything

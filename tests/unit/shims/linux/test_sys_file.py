@@ -110,6 +110,22 @@ def test_a_count_beyond_ssize_max_is_efault_like_linux(g):
     assert g.syscall("write", fd, g.alloc(16), 1 << 63) == -Errno.EFAULT
 
 
+def test_checks_come_in_linux_order_access_then_offset_then_buffer(g):
+    ro, wo = open_(g, b"/tmp/data"), open_(g, b"/tmp/data", O_WRONLY)
+    buf = g.alloc(16)
+    assert g.syscall("read", wo, UNMAPPED, 1 << 63) == -Errno.EBADF
+    assert g.syscall("write", ro, UNMAPPED, 1 << 63) == -Errno.EBADF
+    assert g.syscall("pread64", wo, UNMAPPED, 4, -1) == -Errno.EBADF
+    assert g.syscall("pwrite64", ro, UNMAPPED, 4, -1) == -Errno.EBADF
+    assert g.syscall("pread64", ro, UNMAPPED, 1 << 63, -1) == -Errno.EINVAL
+    assert g.syscall("pwrite64", wo, UNMAPPED, 1 << 63, -1) == -Errno.EINVAL
+    assert g.syscall("pread64", ro, buf, 1 << 63, 0) == -Errno.EFAULT
+    assert g.syscall("pwrite64", wo, buf, 1 << 63, 0) == -Errno.EFAULT
+    assert g.syscall("pread64", ro, UNMAPPED, 0, 0) == 0  # nothing to copy: no fault
+    assert g.syscall("pwrite64", wo, UNMAPPED, 0, 0) == 0
+    assert g.read_file(b"/tmp/data") == b"0123456789"
+
+
 def test_read_only_needs_room_for_what_it_returns(g):
     fd = open_(g, b"/tmp/data")
     assert g.syscall("read", fd, g.alloc_tail(64), 1 << 20) == 10
