@@ -14,7 +14,7 @@ from slimbox.kernel.errors import LinuxError
 from slimbox.kernel.file import O_RDONLY, File
 from slimbox.kernel.loader import (
     AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2,
-    AT_MINSIGSTKSZ, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID, ET_DYN,
+    AT_MINSIGSTKSZ, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_SYSINFO_EHDR, AT_UID, ET_DYN,
     MAX_ARG_STRLEN, MAX_ARGS_TOTAL, MAX_SCRIPT_DEPTH, ElfImage, ExecResult, StackSpec, build_stack,
     image_end, map_elf, parse_elf, parse_shebang, phdr_address, read_header,
 )
@@ -172,7 +172,10 @@ def _load(task: Task, node: PathNode, file: File, image: ElfImage, interp_file: 
     mm.stack_start, mm.stack_end = stack_top - stack_size, stack_top
 
     cred = process.cred
-    auxv = [
+    # the vDSO, when the process still has it, comes first, as Linux's x86-64 auxv has it
+    vdso = mm.vdso_base()
+    auxv = [(AT_SYSINFO_EHDR, vdso)] if vdso else []
+    auxv += [
         (AT_HWCAP, kernel.config.hwcap.get(AT_HWCAP, 0)),
         (AT_PAGESZ, PAGE),
         (AT_CLKTCK, 100),

@@ -144,6 +144,11 @@ class Kernel:
     def realtime_ns(self) -> int:
         return self.host.clock_ns(CLOCK_REALTIME)
 
+    def clock_ns(self, clock: int) -> int:
+        """The host's clock `clock` (one a vDSO answers: realtime, monotonic, their raw,
+        coarse, boottime and TAI variants; Host.clock_ns)."""
+        return self.host.clock_ns(clock)
+
     def next_id(self) -> int:
         while True:
             candidate = next(self._ids)

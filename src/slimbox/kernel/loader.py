@@ -2,8 +2,9 @@
 
 Files are read through the sandbox VFS, never from the host by path. Dynamic
 programs get their PT_INTERP loaded the same way. The initial stack carries argv,
-envp and an auxiliary vector without AT_SYSINFO_EHDR, so libcs never call into a
-host vDSO and every clock read is a syscall the kernel answers.
+envp and an auxiliary vector; AT_SYSINFO_EHDR is in it only where the platform left
+its host's vDSO in the address space (MemoryManager.vdso_base), so elsewhere libcs
+read the clocks with syscalls the kernel answers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _PHDR = struct.Struct("<IIQQQQQQ")
 
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
-AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_MINSIGSTKSZ = 23, 25, 26, 31, 51
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 23, 25, 26, 31, 33, 51
 
 MAX_SCRIPT_DEPTH = 5          # nested #! interpreters Linux (5.8 and later) follows
 SHEBANG_MAX = 256             # Linux reads this much of a file's start (BINPRM_BUF_SIZE)

@@ -87,6 +87,11 @@ class _Unbatched:
 _UNBATCHED = _Unbatched()
 
 
+def _is_vdso(vma: Vma) -> bool:
+    """A piece of the platform's vDSO: mapped by the platform itself, with no file."""
+    return vma.host_backed and vma.inode is None
+
+
 def page_up(value: int) -> int:
     return (value + PAGE - 1) & PAGE_MASK
 
@@ -111,7 +116,7 @@ class Vma(Record):
         self.offset = offset            # file offset of `start`
         self.file_size = file_size      # bytes of the file that back this mapping (from `offset` at map time)
         self.write_back = write_back    # a shared mapping of a file opened for writing
-        self.host_backed = host_backed  # the platform mapped the host file itself (no copy)
+        self.host_backed = host_backed  # the platform mapped the host file (or, without inode, its vDSO) itself
         #: for MAP_SHARED memory: an object standing for the shared pages (kept by forks,
         #: so shared futexes can be keyed by it) and this VMA's offset into them
         self.region = region
@@ -183,6 +188,13 @@ class MemoryManager:
         self.stack_end = 0
         self.arg_start = self.arg_end = self.env_start = self.env_end = 0
         self._reserved = sorted(aspace.reserved())
+        #: the platform's vDSO pieces (start, end, prot, name) as it gave them; emptied
+        #: when an exec finds them no longer intact (the process has no vDSO from then on)
+        self.vdso_pieces: list[tuple[int, int, int, bytes]] = sorted(aspace.vdso())
+        #: the [vdso] code was made writable at some point (so it may differ from the host's)
+        self.vdso_written = False
+        for start, end, prot, name in self.vdso_pieces:
+            self._insert(Vma(start, end, prot, False, name, host_backed=True))
 
     def batched(self):
         """A scope for many changes at once (exec): a platform that can do them in fewer
@@ -217,6 +229,21 @@ class MemoryManager:
             low, high = vma.split(addr)
             self._vmas[index:index + 1] = [low, high]
             self._starts[index:index + 1] = [low.start, high.start]
+
+    def _rejoin(self, addr: int) -> None:
+        """Undo a split at `addr`: join the VMAs ending and starting there back into one
+        if they are the two halves of one mapping."""
+        index = bisect.bisect_left(self._starts, addr)
+        if not 0 < index < len(self._vmas):
+            return
+        low, high = self._vmas[index - 1], self._vmas[index]
+        if low.end != addr or high.start != addr:
+            return
+        joined = low.spanning(low.start, high.end)
+        if high != joined.split(addr)[1]:
+            return
+        self._vmas[index - 1:index + 1] = [joined]
+        self._starts[index - 1:index + 1] = [joined.start]
 
     def _take_range(self, start: int, end: int) -> list[Vma]:
         """Remove and return the VMAs inside [start, end), splitting at the edges."""
@@ -440,8 +467,19 @@ class MemoryManager:
         prot &= PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM
         self.budget.check(self._charge_in(addr, end, prot) - self._charge_in(addr, end))
         taken = self._take_range(addr, end)
-        self.aspace.protect(addr, end - addr, prot)
+        try:
+            self.aspace.protect(addr, end - addr, prot)
+        except OSError as error:
+            # the host refuses what Linux refuses (a writable [vvar]: EACCES), and Linux
+            # leaves the mappings as they were, unsplit
+            for vma in taken:
+                self._insert(vma)
+            self._rejoin(addr)
+            self._rejoin(end)
+            raise LinuxError(error.errno or Errno.EINVAL) from None
         for vma in taken:
+            if prot & PROT_WRITE and _is_vdso(vma):
+                self.vdso_written = True
             vma.prot = prot
             self._insert(vma)
 
@@ -456,6 +494,8 @@ class MemoryManager:
         vma = self.find(old)
         if vma is None or vma.end < old + old_size:
             raise LinuxError(Errno.EFAULT)
+        if _is_vdso(vma) and new_size > old_size:
+            raise LinuxError(Errno.EFAULT)  # Linux never grows a special mapping
         if flags & MREMAP_FIXED:
             if new_addr & (PAGE - 1):
                 raise LinuxError(Errno.EINVAL)
@@ -490,7 +530,12 @@ class MemoryManager:
 
     def _move(self, old: int, old_size: int, new_addr: int, new_size: int) -> int:
         pieces = self._take_range(old, old + old_size)
-        self.aspace.move(old, old_size, new_addr, new_size)
+        try:
+            self.aspace.move(old, old_size, new_addr, new_size)
+        except OSError as error:
+            for vma in pieces:
+                self._insert(vma)
+            raise LinuxError(error.errno or Errno.EINVAL) from None
         first = pieces[0]
         moved = first.spanning(new_addr, new_addr + new_size)
         self._insert(moved)
@@ -546,7 +591,10 @@ class MemoryManager:
             lo, hi = max(vma.start, addr), min(vma.end, end)
             if lo >= hi or vma.shared:
                 continue
-            self.aspace.discard(lo, hi - lo)
+            try:
+                self.aspace.discard(lo, hi - lo)
+            except OSError as error:
+                raise LinuxError(error.errno or Errno.EINVAL) from None  # [vvar]: EINVAL, as Linux
             if vma.inode is not None and not vma.host_backed:
                 self._fill_from_inode(vma.inode, lo, hi - lo, vma.offset + (lo - vma.start))
 
@@ -643,6 +691,8 @@ class MemoryManager:
         self.budget = other.budget
         self.budget.used += self.charged()
         self.layout = other.layout.copy()
+        self.vdso_pieces = list(other.vdso_pieces)
+        self.vdso_written = other.vdso_written
         self.brk_start, self.brk_current = other.brk_start, other.brk_current
         self.stack_start, self.stack_end = other.stack_start, other.stack_end
         self.arg_start, self.arg_end = other.arg_start, other.arg_end
@@ -651,20 +701,54 @@ class MemoryManager:
     # --- whole address space ---------------------------------------------------------------
 
     def clear(self) -> None:
-        """Unmap everything (execve)."""
+        """Unmap everything (execve) but the vDSO, which stays (as a fresh one) if it is
+        intact: where the platform put it, unmoved, never made writable. A vDSO the
+        process unmapped, moved, mapped over or made writable is gone for good: the
+        platform cannot make a new one, so later images run without."""
+        intact = self._vdso_intact()
+        changed = [vma for vma in self._vmas if _is_vdso(vma)] if intact else []
         taken = self._take_range(0, TASK_SIZE)
         for vma in taken:
             self._write_back(vma, vma.start, vma.end)
-        self._unmap_spans(taken)
+        if intact:
+            keep = [(start, end) for start, end, _, _ in self.vdso_pieces]
+            self._unmap_spans([vma for vma in taken if not _is_vdso(vma)], keep)
+            for start, end, prot, name in self.vdso_pieces:
+                if any(vma.start < end and start < vma.end and vma.prot != prot for vma in changed):
+                    self.aspace.protect(start, end - start, prot)
+                self._insert(Vma(start, end, prot, False, name, host_backed=True))
+        else:
+            self._unmap_spans(taken)
+            self.vdso_pieces = []
         self.brk_start = self.brk_current = 0
 
-    def _unmap_spans(self, vmas: list[Vma]) -> None:
+    def _vdso_intact(self) -> bool:
+        if not self.vdso_pieces or self.vdso_written:
+            return False
+        for start, end, _, name in self.vdso_pieces:
+            addr = start
+            while addr < end:  # every page still there, under its name (mprotect may split it)
+                vma = self.find(addr)
+                if vma is None or not _is_vdso(vma) or vma.name != name or vma.end > end:
+                    return False
+                addr = vma.end
+        return True
+
+    def vdso_base(self) -> int:
+        """Where the process's [vdso] starts (AT_SYSINFO_EHDR), or 0 when it has none."""
+        if not self._vdso_intact():
+            return 0
+        return next((start for start, _, _, name in self.vdso_pieces if name == b"[vdso]"), 0)
+
+    def _unmap_spans(self, vmas: list[Vma], keep: list[tuple[int, int]] = ()) -> None:
         """Unmap `vmas` (sorted, just taken out of the list) on the host with as few calls
-        as possible: one per run of mappings with no reserved range among them, holes
-        included (nothing of the guest's is mapped there, and unmapping a hole is a no-op)."""
+        as possible: one per run of mappings with no reserved or `keep` range among them,
+        holes included (nothing of the guest's is mapped there, and unmapping a hole is a
+        no-op)."""
         spans: list[list[int]] = []
         for vma in vmas:
-            if spans and not self._hits_reserved(spans[-1][0], vma.end):
+            if spans and not self._hits_reserved(spans[-1][0], vma.end) and \
+                    not any(lo < vma.end and spans[-1][0] < hi for lo, hi in keep):
                 spans[-1][1] = vma.end
             else:
                 spans.append([vma.start, vma.end])

@@ -55,6 +55,12 @@ class AddressSpace(Protocol):
     def reserved(self) -> Sequence[tuple[int, int]]:
         """[start, end) ranges the platform itself occupies; never give them to the guest."""
 
+    def vdso(self) -> Sequence[tuple[int, int, int, bytes]]:
+        """The host's vDSO pieces this platform leaves mapped in a fresh address space,
+        as (start, end, prot, name) with names b"[vvar]", b"[vvar_vclock]", b"[vdso]";
+        empty when there is none. Unlike reserved() they belong to the guest: it sees
+        them in /proc/PID/maps and may unmap, protect or map over them."""
+
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         """Map zero-filled anonymous memory at exactly `addr`, replacing what was there."""
 
@@ -286,7 +292,10 @@ class Host(Protocol):
     """Services of the machine the sandbox runs on; cheap to create, no guest involved."""
 
     def clock_ns(self, clock: int) -> int:
-        """CLOCK_REALTIME (0) or CLOCK_MONOTONIC (1) of the host, in nanoseconds."""
+        """The host's clock `clock`, in nanoseconds: CLOCK_REALTIME (0), CLOCK_MONOTONIC
+        (1), and the variants a vDSO answers (MONOTONIC_RAW 4, REALTIME_COARSE 5,
+        MONOTONIC_COARSE 6, BOOTTIME 7, TAI 11); a host without them answers the variants
+        from realtime (5, 11) or monotonic (4, 6, 7)."""
 
     def entropy(self, length: int) -> bytes: ...
 

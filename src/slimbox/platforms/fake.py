@@ -74,19 +74,27 @@ class FakeAddressSpace:
     that were ever written, in a dict of page number -> bytearray. Pages mapped but
     never written read as zeros, so a test may map gigabytes for free."""
 
-    def __init__(self, reserved: Iterable[tuple[int, int]] = ()) -> None:
+    def __init__(self, reserved: Iterable[tuple[int, int]] = (),
+                 vdso: Iterable[tuple[int, int, int, bytes]] = ()) -> None:
         self._reserved = sorted((int(lo), int(hi)) for lo, hi in reserved)
+        #: what vdso() answers (none unless a test gives pieces; they are mapped here)
+        self._vdso = list(vdso)
         #: page number -> contents, only for pages that have been written
         self.pages: dict[int, bytearray] = {}
         # sorted, non-overlapping [start, end) ranges and what they were mapped with
         self._starts: list[int] = []
         self._ranges: list[tuple[int, int, int, bool]] = []
         self.closed = False
+        for start, end, prot, _ in self._vdso:
+            self._insert(start, end, prot, False)
 
     # --- the protocol -------------------------------------------------------------
 
     def reserved(self) -> list[tuple[int, int]]:
         return list(self._reserved)
+
+    def vdso(self) -> list[tuple[int, int, int, bytes]]:
+        return list(self._vdso)
 
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         length = _check_aligned(addr, length)
@@ -485,9 +493,9 @@ class FakeHost:
         return self.streams[2]
 
     def clock_ns(self, clock: int) -> int:
-        if clock == 0:
+        if clock in (0, 5, 11):  # realtime, its coarse and TAI variants
             return self.realtime
-        if clock == 1:
+        if clock in (1, 4, 6, 7):  # monotonic, raw, coarse, boottime
             return self.monotonic
         raise OSError(errno.EINVAL, f"no host clock {clock}")
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 CLOCK_REALTIME, CLOCK_MONOTONIC = 0, 1
+#: the other clocks a vDSO would answer, read here as the realtime or monotonic clock
+_LIKE_REALTIME, _LIKE_MONOTONIC = frozenset((5, 11)), frozenset((4, 6, 7))
 #: memory reported when the host does not say (Windows, where asking needs ctypes)
 FALLBACK_MEMORY_BYTES = 4 << 30
 
@@ -33,6 +35,10 @@ class PortableHost:
         self._capabilities: dict[int, int] | None = None
 
     def clock_ns(self, clock: int) -> int:
+        if clock in _LIKE_REALTIME:
+            clock = CLOCK_REALTIME
+        elif clock in _LIKE_MONOTONIC:
+            clock = CLOCK_MONOTONIC
         if clock == CLOCK_REALTIME:
             return time.time_ns()
         if clock == CLOCK_MONOTONIC:

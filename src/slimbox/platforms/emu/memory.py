@@ -114,6 +114,9 @@ class EmuAddressSpace:
     def reserved(self) -> list[tuple[int, int]]:
         return [(fpu.CODE_PAGE, fpu.DATA_PAGE + PAGE_SIZE)]
 
+    def vdso(self) -> list[tuple[int, int, int, bytes]]:
+        return []  # no host vDSO here: guest clocks are syscalls
+
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         length = _checked_length(addr, length)
         self._live()

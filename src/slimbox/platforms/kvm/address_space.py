@@ -105,6 +105,9 @@ class KvmAddressSpace:
                 spans.append((addr, addr + PAGE_SIZE))
         return spans
 
+    def vdso(self) -> list[tuple[int, int, int, bytes]]:
+        return []  # no host vDSO here: guest clocks are syscalls
+
     def map(self, addr: int, length: int, prot: int, *, shared: bool = False) -> None:
         end = self._span(addr, length)
         self._refuse_platform(addr, end)

@@ -14,11 +14,15 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 _AT_HWCAP, _AT_HWCAP2, _AT_MINSIGSTKSZ = 16, 26, 51
+_LIKE_REALTIME = frozenset((0, 5, 11))  # CLOCK_REALTIME, its coarse and TAI variants
 
 
 class PosixHost:
     def clock_ns(self, clock: int) -> int:
-        return time.clock_gettime_ns(clock)
+        try:
+            return time.clock_gettime_ns(clock)
+        except OSError:  # a POSIX host without the Linux variant: its base clock
+            return time.clock_gettime_ns(0 if clock in _LIKE_REALTIME else 1)
 
     def entropy(self, length: int) -> bytes:
         return os.urandom(length)

@@ -21,6 +21,7 @@ from slimbox.platforms.linux import _native as native
 from slimbox.platforms.linux import seccomp
 from slimbox.platforms.linux.spawn import CHANNEL_FD
 from slimbox.platforms.linux.stub import BATCH_ENTRY, StubImage
+from slimbox.platforms.linux.vdso import ranges_to_empty, vdso_pieces
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -37,9 +38,6 @@ _MREMAP_MAYMOVE = 1
 _MREMAP_FIXED = 2
 _MADV_DONTNEED = 4
 _VSYSCALL_PAGE = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)
-# the end of the address space a process gets by default (47 bits; with 5-level paging a
-# process maps above it only when it asks to)
-_USER_SPACE_END = 0x7FFFFFFFF000
 
 _SYS_MMAP, _SYS_MPROTECT, _SYS_MUNMAP, _SYS_MREMAP, _SYS_MADVISE = 9, 10, 11, 25, 28
 _SYS_CLONE, _SYS_EXIT, _SYS_SECCOMP = 56, 60, 317
@@ -263,6 +261,8 @@ class StubProcess:
         self.listener = -1
         self.scratch = 0
         self.base = 0
+        #: the host's vDSO mappings left in place at prepare (a fork has its parent's)
+        self.vdso_pieces: list[tuple[int, int, int, bytes]] = []
         self.threads: dict[int, StubThread] = {}
         self.main = StubThread(pid, self)
         self.threads[pid] = self.main
@@ -291,12 +291,12 @@ class StubProcess:
         if not self.platform.initial_fpu:
             self.platform.initial_fpu = self.main.fpu_state()  # untouched since exec: the initial state
         self._open_memory()
-        # Everything but the stub's page goes (stack, vdso, vvar; the vsyscall page cannot
-        # be unmapped and is reserved): two ranges, whatever the layout, instead of one
-        # munmap per mapping read from /proc/PID/maps
-        self._checked("munmap", self.inject(_SYS_MUNMAP, 0, self.base))
-        above = self.base + PAGE_SIZE
-        self._checked("munmap", self.inject(_SYS_MUNMAP, above, _USER_SPACE_END - above))
+        # The host's vDSO stays (guest clock reads without a syscall); everything else
+        # but the stub's page goes (the vsyscall page cannot be unmapped and is reserved).
+        with open(f"/proc/{self.pid}/maps", "rb") as maps:
+            self.vdso_pieces = vdso_pieces(maps.read())
+        for start, end in ranges_to_empty((self.base, self.base + PAGE_SIZE), self.vdso_pieces):
+            self._checked("munmap", self.inject(_SYS_MUNMAP, start, end - start))
         scratch = self._checked("mmap", self.inject(_SYS_MMAP, 0, PAGE_SIZE, 3, _MAP_PRIVATE | _MAP_ANONYMOUS,
                                                     MASK64, 0))
         listener = -1
@@ -506,6 +506,7 @@ class StubProcess:
         child.listener = self.listener
         child.scratch = self.scratch
         child.base = self.base
+        child.vdso_pieces = self.vdso_pieces
         child._open_memory()
         child.main._regs = parent.regs.copy()
         self.platform.adopt_process(child)
@@ -557,6 +558,9 @@ class StubProcess:
         if self.scratch:
             ranges.append((self.scratch, self.scratch + PAGE_SIZE))
         return ranges
+
+    def vdso(self) -> list[tuple[int, int, int, bytes]]:
+        return list(self.vdso_pieces)
 
     def map_file(self, addr: int, length: int, prot: int, host_file, offset: int) -> bool:
         """Map a host file privately at exactly `addr` (no copy: the host shares its page

@@ -19,14 +19,20 @@ NS = 1_000_000_000
 _REALTIME_CLOCKS = (CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_REALTIME_ALARM, CLOCK_TAI)
 _MONOTONIC_CLOCKS = (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME,
                      CLOCK_BOOTTIME_ALARM)
+#: the clocks a vDSO answers: read from the host's clock of the same id, so a syscall
+#: tells what the vDSO (where the platform leaves one) tells for the same clock
+_HOST_CLOCKS = frozenset((CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
+                          CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_TAI))
+#: the alarm clocks read as the clock they wake on
+_ALARM_BASE = {CLOCK_REALTIME_ALARM: CLOCK_REALTIME, CLOCK_BOOTTIME_ALARM: CLOCK_BOOTTIME}
 
 
 def clock_now(task: Task, clock: int) -> int:
     kernel = task.kernel
-    if clock in _REALTIME_CLOCKS:
-        return kernel.realtime_ns()
-    if clock in _MONOTONIC_CLOCKS:
-        return kernel.monotonic_ns()
+    if clock in _HOST_CLOCKS:
+        return kernel.clock_ns(clock)
+    if clock in _ALARM_BASE:
+        return kernel.clock_ns(_ALARM_BASE[clock])
     if clock == CLOCK_PROCESS_CPUTIME_ID:
         return task.context.process_cpu_time_ns()
     if clock == CLOCK_THREAD_CPUTIME_ID:

@@ -7,7 +7,7 @@ import pytest
 from slimbox.platforms.base import PlatformUnavailable
 
 
-def test_a_prepared_stub_holds_only_its_own_page_and_the_scratch_page():
+def test_a_prepared_stub_holds_only_its_own_page_the_scratch_page_and_the_host_vdso():
     from slimbox.platforms.linux.platform import LinuxPlatform
 
     try:
@@ -18,8 +18,11 @@ def test_a_prepared_stub_holds_only_its_own_page_and_the_scratch_page():
         process = platform.new_process().process
         with open(f"/proc/{process.pid}/maps") as maps:
             starts = {int(line.split("-")[0], 16) for line in maps} - {0xFFFFFFFFFF600000}  # vsyscall, if any
-        assert starts == {process.base, process.scratch}
-        # two munmaps, the scratch mmap, seccomp, and closing the listener's descriptor
-        assert platform.stats()["injections"] == 5
+        pieces = process.vdso()
+        assert b"[vdso]" in [piece[3] for piece in pieces]
+        assert starts == {process.base, process.scratch} | {piece[0] for piece in pieces}
+        # three munmaps (below the stub's page or the vDSO, between them, above both), the
+        # scratch mmap, seccomp, and closing the listener's descriptor
+        assert platform.stats()["injections"] == 6
     finally:
         platform.close()
