@@ -20,8 +20,8 @@ def _counts(monkeypatch, probes, children: int) -> dict[str, int]:
     made = []
     make = registry.make_platform
 
-    def keeping(name, host):
-        made.append(make(name, host))
+    def keeping(name, host, **options):
+        made.append(make(name, host, **options))
         return made[-1]
 
     monkeypatch.setattr(registry, "make_platform", keeping)
