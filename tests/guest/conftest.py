@@ -199,3 +199,19 @@ def slimbox_cli(*args: str, input: bytes | None = None, timeout: float = 60) -> 
     """The real command line, in a child process."""
     return subprocess.run([sys.executable, "-m", "slimbox", *args], input=input, capture_output=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(HERE.parent.parent / "src")})
+
+
+@pytest.fixture
+def counted_turns(monkeypatch) -> list:
+    """Grows by one at each turn of the kernel loop (Kernel.step) from now on."""
+    from slimbox.kernel.kernel import Kernel
+
+    turns: list = []
+    step = Kernel.step
+
+    def counting_step(self, max_wait_ns=None):
+        turns.append(1)
+        return step(self, max_wait_ns)
+
+    monkeypatch.setattr(Kernel, "step", counting_step)
+    return turns

@@ -4,27 +4,11 @@ gives way to timers and the caller's deadline."""
 
 from __future__ import annotations
 
-import pytest
-
 import slimbox
-from slimbox.kernel.kernel import Kernel
 
 from .conftest import ENV, GUEST_DIR, slimbox_cli
 
 CALLS = 5000
-
-
-@pytest.fixture
-def counted_turns(monkeypatch):
-    turns = []
-    step = Kernel.step
-
-    def counting_step(self, max_wait_ns=None):
-        turns.append(1)
-        return step(self, max_wait_ns)
-
-    monkeypatch.setattr(Kernel, "step", counting_step)
-    return turns
 
 
 def test_back_to_back_syscalls_take_few_turns_of_the_kernel_loop(probes, counted_turns):
