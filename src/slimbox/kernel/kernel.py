@@ -93,6 +93,13 @@ class SandboxTimeout(Exception):
     """The run's wall-clock deadline passed; every guest process has been killed."""
 
 
+def _held_for_signals(task: Task, process: Process) -> bool:
+    """Whether a task finishing a syscall must pass through signal delivery first: a
+    signal is pending, its process is stopped, or sigsuspend-like calls left a mask to
+    restore."""
+    return bool(task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None)
+
+
 class Kernel:
     def __init__(self, host: Host, config: KernelConfig | None = None,
                  log: logging.Logger | None = None) -> None:
@@ -341,8 +348,7 @@ class Kernel:
             self.run_woken()
             if not task.alive:
                 return None
-        if (task.restart or task.pending.items or process.pending.items or process.stopped
-                or task.saved_sigmask is not None or self._runnable or self.host_signals
+        if (task.restart or _held_for_signals(task, process) or self._runnable or self.host_signals
                 or (self._timers and self._timers[0][0] <= self.monotonic_ns())):
             self.complete(task, result)
             return None
@@ -384,7 +390,7 @@ class Kernel:
             restart.clear()
         process = task.process
         try:
-            if task.pending.items or process.pending.items or process.stopped or task.saved_sigmask is not None:
+            if _held_for_signals(task, process):
                 task.context.regs.rax = result & MASK64
                 self.resume(task)
                 return
