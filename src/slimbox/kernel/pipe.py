@@ -242,7 +242,7 @@ class PipeFile(File):
         if length <= 0:
             return b""
         if pipe.size == 0:
-            if not pipe.writers and not len(pipe.writer_openers):
+            if not pipe.writers_present():
                 return b""
             if self.nonblocking:
                 raise LinuxError(Errno.EAGAIN)
@@ -253,14 +253,11 @@ class PipeFile(File):
         pipe = self.pipe
         if not data:
             return 0
-        # readers_present() and free() written out: every write to a pipe passes here
-        if not pipe.readers and not len(pipe.reader_openers):
+        if not pipe.readers_present():
             _raise_sigpipe(task)
             raise LinuxError(Errno.EPIPE)
         total = len(data)
-        free = pipe.capacity - pipe.size
-        if free < 0:
-            free = 0
+        free = pipe.free()
         # at most PIPE_BUF bytes go in whole or not at all; more may go in part
         if free < total and (total <= PIPE_BUF or free == 0):
             if self.nonblocking:
