@@ -138,9 +138,6 @@ class Sandbox:
         self.network = NetworkPolicy.build(net, allow, publish)
         try:
             self.platform_name = registry.resolve(platform)
-        except ValueError as exc:
-            raise PolicyError(str(exc)) from None
-        try:
             self.intercept = registry.check_intercept(self.platform_name, intercept)
         except ValueError as exc:
             raise PolicyError(str(exc)) from None

@@ -462,15 +462,10 @@ class HostDirInode(HostInode):
         for name, ino, kind in _host(directory.list):
             if hidden and fs.is_hidden(self._child_rel(name)):
                 continue
-            if kind == S_IFREG:
+            if kind == S_IFREG or kind == S_IFLNK:
                 if ino_here is None:
                     ino_here = fs.ino_on(_host(directory.stat).dev, 0)
-                append(DirEntry(name, ino ^ ino_here, DT_REG))
-                continue
-            if kind == S_IFLNK:
-                if ino_here is None:
-                    ino_here = fs.ino_on(_host(directory.stat).dev, 0)
-                append(DirEntry(name, ino ^ ino_here, DT_LNK))
+                append(DirEntry(name, ino ^ ino_here, DT_REG if kind == S_IFREG else DT_LNK))
                 continue
             try:  # directories are asked one by one: one may be a mount point
                 st = directory.lookup(name)
