@@ -13,10 +13,16 @@ from slimbox.platforms.emu.memory import EmuAddressSpace  # noqa: E402
 from slimbox.platforms.emu.scheduler import SLICE_INSTRUCTIONS, Preemption, RunQueue  # noqa: E402
 
 
-def test_a_spinning_run_ends_after_its_slice():
+def _spinning_space() -> EmuAddressSpace:
+    """An address space whose code at CODE loops for ever."""
     space = EmuAddressSpace()
     space.map(CODE, 0x1000, 5)
     space.write(CODE, SPIN)
+    return space
+
+
+def test_a_spinning_run_ends_after_its_slice():
+    space = _spinning_space()
     space.engine.start_slicing()
     assert space.engine.run(CODE) == uc.ERR_OK and space.engine.reason == uc.STOP_NONE
     assert space.engine.read_register(uc.RIP) == CODE
@@ -44,9 +50,7 @@ def test_slices_neither_lose_nor_repeat_instructions():
 
 
 def test_an_uncounted_run_is_stopped_once_past_its_end():
-    space = EmuAddressSpace()
-    space.map(CODE, 0x1000, 5)
-    space.write(CODE, SPIN)
+    space = _spinning_space()
     preemption = Preemption()
     try:
         started = time.monotonic()
@@ -63,9 +67,7 @@ def test_an_uncounted_run_is_stopped_once_past_its_end():
 
 
 def test_slicing_applies_to_code_translated_before():
-    space = EmuAddressSpace()
-    space.map(CODE, 0x1000, 5)
-    space.write(CODE, SPIN)
+    space = _spinning_space()
     preemption = Preemption()
     try:
         preemption.begin(space.engine, time.monotonic_ns() + 10_000_000)
